@@ -1,0 +1,139 @@
+"""Trainer's run_fn and Tuner's tuner_fn: a wide & deep Keras model built from the config's feature specs.
+
+The exported SavedModel has two signatures:
+- `serving_default`: serialized raw tf.Examples (no label) -> predictions, the transform graph applied inside;
+- `transform_features`: serialized raw tf.Examples -> transformed features, which TFMA uses to compute the label.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: TFX 1.16 needs Keras 2
+
+import keras_tuner
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components.modules import features as F
+from pipelines.config import PipelineConfig, config_from_json
+
+keras = tf.keras
+SERVING_SIGNATURE = "serving_default"
+TRANSFORM_SIGNATURE = "transform_features"
+
+
+def build_model(cfg: PipelineConfig, tf_transform_output, hidden_units: list[int], learning_rate: float):
+    """Wide part: one-hot categorical ids; deep part: numeric values and embeddings of the ids."""
+    inputs, wide, deep = {}, [], []
+    for feature in cfg.features:
+        key = F.transformed_name(feature.name)
+        if not F.is_categorical(feature):
+            inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
+            deep.append(keras.layers.Reshape((1,))(inputs[key]))
+            continue
+        vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
+                           if feature.kind == "string_categorical" else None)
+        size = F.cardinality(feature, vocabulary_size)
+        inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
+        wide.append(keras.layers.CategoryEncoding(num_tokens=size, output_mode="one_hot")(inputs[key]))
+        deep.append(keras.layers.Embedding(size, cfg.model.embedding_dim)(inputs[key]))
+
+    x = keras.layers.concatenate(deep) if len(deep) > 1 else deep[0]
+    for units in hidden_units:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    if wide:
+        x = keras.layers.concatenate([x] + wide)
+
+    classes = F.num_classes(cfg)
+    if classes == 2:
+        outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+        loss, accuracy = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        outputs = keras.layers.Dense(classes, activation="softmax")(x)
+        loss, accuracy = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
+    return model
+
+
+def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: PipelineConfig, batch_size: int):
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=cfg.label.name),
+        tf_transform_output.transformed_metadata.schema,
+    )
+    if F.num_classes(cfg) == 2:
+        # Match the sigmoid's [batch, 1] output; a [batch] label would broadcast to [batch, batch].
+        dataset = dataset.map(lambda x, y: (x, tf.reshape(y, [-1, 1])))
+    return dataset.repeat()
+
+
+def export_signatures(model, tf_transform_output, cfg: PipelineConfig):
+    model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so saved with the model
+    raw_spec = tf_transform_output.raw_feature_spec()
+    serving_spec = {k: v for k, v in raw_spec.items() if k not in F.label_columns(cfg)}
+    feature_keys = [F.transformed_name(f.name) for f in cfg.features]
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve(serialized):
+        raw = tf.io.parse_example(serialized, serving_spec)
+        transformed = model.tft_layer(raw)
+        return {"outputs": model({k: transformed[k] for k in feature_keys})}
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def transform(serialized):
+        return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+
+    return {SERVING_SIGNATURE: serve.get_concrete_function(), TRANSFORM_SIGNATURE: transform.get_concrete_function()}
+
+
+def hyperparameters_from(cfg: PipelineConfig, tuned: dict | None) -> tuple[list[int], float]:
+    """Tuner's best hyperparameters when there are any, else the config's model section."""
+    if not tuned:
+        return cfg.model.hidden_units, cfg.model.learning_rate
+    hp = keras_tuner.HyperParameters.from_config(tuned)
+    return F.hidden_units_from_choice(hp.get("hidden_units")), hp.get("learning_rate")
+
+
+def run_fn(fn_args: tfx.components.FnArgs):
+    cfg = config_from_json(fn_args.custom_config["config"])
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    batch_size = cfg.model.batch_size
+    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
+    evaluation = make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
+
+    hidden_units, learning_rate = hyperparameters_from(cfg, fn_args.hyperparameters)
+    model = build_model(cfg, tf_transform_output, hidden_units, learning_rate)
+    model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evaluation,
+              validation_steps=fn_args.eval_steps, verbose=2)
+    model.save(fn_args.serving_model_dir, save_format="tf",
+               signatures=export_signatures(model, tf_transform_output, cfg))
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+    cfg = config_from_json(fn_args.custom_config["config"])
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    space = cfg.tuning.search_space
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("hidden_units", [F.hidden_units_to_choice(u) for u in space.hidden_units])
+    hp.Choice("learning_rate", space.learning_rate)
+
+    def build(hp):
+        return build_model(cfg, tf_transform_output, F.hidden_units_from_choice(hp.get("hidden_units")),
+                           hp.get("learning_rate"))
+
+    tuner = keras_tuner.RandomSearch(
+        build, max_trials=cfg.tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
+        objective=keras_tuner.Objective("val_accuracy", "max"),
+        directory=fn_args.working_dir, project_name=f"{cfg.name}_tuning", seed=0)
+    batch_size = cfg.model.batch_size
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
+        "x": make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),
+        "validation_data": make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),
+        "steps_per_epoch": fn_args.train_steps,
+        "validation_steps": fn_args.eval_steps,
+        "verbose": 2,
+    })

@@ -1,0 +1,128 @@
+"""create_pipeline(cfg): the one place where components are wired. Pure: builds, runs nothing."""
+from __future__ import annotations
+
+from typing import Optional
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.orchestration import pipeline as tfx_pipeline
+
+from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.csv_example_gen.component import fast_csv_example_gen
+from components.data_gate.component import DataGate
+from pipelines.config import PipelineConfig
+
+MODULES = "components.modules"
+PREPROCESSING_FN = f"{MODULES}.preprocessing.preprocessing_fn"
+RUN_FN = f"{MODULES}.model.run_fn"
+TUNER_FN = f"{MODULES}.model.tuner_fn"
+
+
+def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
+                    metadata_connection_config=None) -> tfx_pipeline.Pipeline:
+    custom_config = {"config": cfg.to_json()}
+
+    example_gen = fast_csv_example_gen(cfg.data_dir, cfg.data.pattern, cfg.data.null_values,
+                                       cfg.data.split.train, cfg.data.split.eval)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if cfg.schema_path:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=cfg.schema_path)
+    else:
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config)
+    data_gate = None
+    if cfg.on_anomalies == "stop":
+        data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+        transform.add_upstream_node(data_gate)
+
+    tuner = None
+    if cfg.tuning.enabled:
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=cfg.tuning.eval_steps),
+            custom_config=custom_config)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
+        custom_config=custom_config)
+
+    baseline = tfx.dsl.Resolver(
+        strategy_class=LatestBlessedOtherModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        candidate=trainer.outputs["model"],
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        example_splits=["eval"],
+        eval_config=eval_config(cfg))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.serving_dir)))
+
+    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
+                  tuner, trainer, baseline, evaluator, pusher]
+    return tfx.dsl.Pipeline(
+        pipeline_name=cfg.name,
+        pipeline_root=cfg.pipeline_root,
+        components=[c for c in components if c is not None],
+        enable_cache=cfg.runner.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_args if beam_args is not None else [])
+
+
+def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA config: the label is computed by the model's transform_features signature from raw examples."""
+    thresholds = {t.metric: t for t in cfg.evaluation.thresholds}
+    metrics = []
+    for name in cfg.evaluation.metrics:
+        metric = tfma.MetricConfig(class_name=name)
+        if name in thresholds:
+            metric.threshold.CopyFrom(metric_threshold(thresholds[name]))
+        metrics.append(metric)
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_default",
+            label_key=cfg.label.name,
+            preprocessing_function_names=["transform_features"])],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=keys) for keys in cfg.evaluation.slices],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def metric_threshold(threshold) -> tfma.MetricThreshold:
+    result = tfma.MetricThreshold()
+    if threshold.lower_bound is not None or threshold.upper_bound is not None:
+        bounds = {}
+        if threshold.lower_bound is not None:
+            bounds["lower_bound"] = {"value": threshold.lower_bound}
+        if threshold.upper_bound is not None:
+            bounds["upper_bound"] = {"value": threshold.upper_bound}
+        result.value_threshold.CopyFrom(tfma.GenericValueThreshold(**bounds))
+    if threshold.change is not None:
+        direction = (tfma.MetricDirection.HIGHER_IS_BETTER if threshold.change.direction == "higher_is_better"
+                     else tfma.MetricDirection.LOWER_IS_BETTER)
+        result.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+            direction=direction, absolute={"value": threshold.change.absolute}))
+    return result
+

@@ -1,0 +1,393 @@
+"""The pipeline config: pydantic models, loading and `--set` overrides.
+
+Importing this module must stay cheap (no TensorFlow): `mlops validate` uses it alone.
+Relative paths in a config are relative to the config file's own folder, so a config
+means the same thing from any working directory (the `tfx` CLI runs from the caller's).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGE_SCHEME = "package://"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- data -----------------------------------------------------------------
+
+
+class SplitConfig(_Strict):
+    """Hash-bucket ratio of the train and eval splits (TFX's output_config)."""
+
+    train: int = Field(2, ge=1)
+    eval: int = Field(1, ge=1)
+
+
+class DataConfig(_Strict):
+    path: str = Field(description="CSV folder: a path, or package://<package>/<folder> inside an installed package")
+    pattern: str = "*.csv"
+    null_values: list[str] = Field(default_factory=lambda: [""], description="cell values read as missing")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+
+
+# --- label and features ---------------------------------------------------
+
+
+class BinaryThresholdLabel(_Strict):
+    """label = column > greater_than (* relative_to, when given); e.g. tips > 0.2 * fare."""
+
+    kind: Literal["binary_threshold"]
+    name: str
+    column: str
+    greater_than: float
+    relative_to: Optional[str] = None
+
+
+class ClassesLabel(_Strict):
+    """A string column whose values are the classes, in this order (index = class id)."""
+
+    kind: Literal["classes"]
+    name: str
+    column: str
+    classes: list[str] = Field(min_length=2)
+
+
+Label = Annotated[Union[BinaryThresholdLabel, ClassesLabel], Field(discriminator="kind")]
+
+
+class NumericFeature(_Strict):
+    kind: Literal["numeric"]
+    name: str
+    scaling: Literal["z_score", "min_max"] = "z_score"
+    default: float = Field(0.0, description="value used where the cell is missing")
+
+
+class BucketizedFeature(_Strict):
+    kind: Literal["bucketized"]
+    name: str
+    buckets: int = Field(ge=2)
+    default: float = 0.0
+
+
+class StringCategoricalFeature(_Strict):
+    kind: Literal["string_categorical"]
+    name: str
+    top_k: Optional[int] = Field(None, ge=1)
+    oov_buckets: int = Field(1, ge=1)
+
+
+class IntCategoricalFeature(_Strict):
+    """Integers in [min, max]; values outside the range share one extra bucket."""
+
+    kind: Literal["int_categorical"]
+    name: str
+    min: int
+    max: int
+    default: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "IntCategoricalFeature":
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+
+Feature = Annotated[
+    Union[NumericFeature, BucketizedFeature, StringCategoricalFeature, IntCategoricalFeature],
+    Field(discriminator="kind"),
+]
+
+
+# --- model and tuning -----------------------------------------------------
+
+
+class ModelConfig(_Strict):
+    """A wide & deep Keras model: categorical features one-hot in the wide part, all in the deep part."""
+
+    hidden_units: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
+    embedding_dim: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    train_steps: int = Field(1000, ge=1)
+    eval_steps: int = Field(100, ge=1)
+
+
+class SearchSpace(_Strict):
+    hidden_units: list[list[int]] = Field(default_factory=lambda: [[32], [64, 32]], min_length=1)
+    learning_rate: list[float] = Field(default_factory=lambda: [1e-2, 1e-3], min_length=1)
+
+
+class TuningConfig(_Strict):
+    enabled: bool = False
+    max_trials: int = Field(4, ge=1)
+    train_steps: int = Field(200, ge=1, description="steps per trial")
+    eval_steps: int = Field(50, ge=1)
+    search_space: SearchSpace = Field(default_factory=SearchSpace)
+
+
+# --- evaluation and push --------------------------------------------------
+
+
+class ChangeThreshold(_Strict):
+    """Against the last blessed model (TFMA's GenericChangeThreshold)."""
+
+    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+    absolute: float = -1e-10
+
+
+class Threshold(_Strict):
+    metric: str
+    lower_bound: Optional[float] = None
+    upper_bound: Optional[float] = None
+    change: Optional[ChangeThreshold] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "Threshold":
+        if self.lower_bound is None and self.upper_bound is None and self.change is None:
+            raise ValueError("set lower_bound, upper_bound or change")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    metrics: list[str] = Field(default_factory=lambda: ["ExampleCount"], min_length=1,
+                               description="TFMA/Keras metric class names")
+    slices: list[list[str]] = Field(default_factory=list, description="feature-key lists; the overall slice is always there")
+    thresholds: list[Threshold] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _thresholds_name_metrics(self) -> "EvaluationConfig":
+        for i, threshold in enumerate(self.thresholds):
+            if threshold.metric not in self.metrics:
+                raise ValueError(f"thresholds[{i}].metric {threshold.metric!r} is not in metrics {self.metrics}")
+        return self
+
+
+class PushConfig(_Strict):
+    serving_dir: Optional[str] = Field(None, description="default: <output_root>/serving_model")
+
+
+# --- metadata and runner --------------------------------------------------
+
+
+class MetadataConfig(_Strict):
+    backend: Literal["sqlite"] = "sqlite"
+    sqlite_path: Optional[str] = Field(None, description="default: <output_root>/metadata.sqlite")
+
+
+class BeamConfig(_Strict):
+    """Beam's DirectRunner: `auto` runs in-process for small data, since start-up dominates there."""
+
+    mode: Literal["auto", "in_memory", "multi_processing"] = "auto"
+    workers: Optional[int] = Field(None, ge=1, description="multi_processing workers; default: CPU count")
+    multi_processing_above_mb: float = Field(256, gt=0, description="auto: input size from which multi_processing is used")
+    extra_args: list[str] = Field(default_factory=list, description="passed to Beam unchanged")
+
+
+class RunnerConfig(_Strict):
+    enable_cache: bool = True
+    beam: BeamConfig = Field(default_factory=BeamConfig)
+
+
+# --- the whole config -----------------------------------------------------
+
+
+class PipelineConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lower-case letters, digits, '-' and '_'")
+    output_root: str
+    schema_file: Optional[str] = Field(None, description="default: schemas/<name>/schema.pbtxt beside configs/, when present")
+    on_anomalies: Literal["stop", "warn"] = "stop"
+    data: DataConfig
+    label: Label
+    features: list[Feature] = Field(min_length=1)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    push: PushConfig = Field(default_factory=PushConfig)
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+
+    # Set by load_config, not by the YAML: the file the config came from.
+    source: Optional[str] = Field(None, exclude=True)
+
+    @field_validator("features")
+    @classmethod
+    def _unique_names(cls, features: list) -> list:
+        names = [f.name for f in features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+        return features
+
+    @model_validator(mode="after")
+    def _label_is_not_a_feature(self) -> "PipelineConfig":
+        names = {f.name for f in self.features}
+        if self.label.name in names:
+            raise ValueError(f"label.name {self.label.name!r} is also a feature name")
+        for i, slice_keys in enumerate(self.evaluation.slices):
+            unknown = [k for k in slice_keys if k not in names]
+            if unknown:
+                raise ValueError(f"evaluation.slices[{i}] names unknown features {unknown}; features are {sorted(names)}")
+        return self
+
+    # Paths, resolved against the config file's folder.
+
+    def resolve(self, path: str) -> str:
+        if path.startswith(PACKAGE_SCHEME):
+            return resolve_package_path(path)
+        base = Path(self.source).parent if self.source else Path.cwd()
+        return str((base / os.path.expanduser(path)).resolve())
+
+    @property
+    def output_dir(self) -> str:
+        return self.resolve(self.output_root)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def serving_dir(self) -> str:
+        return self.resolve(self.push.serving_dir) if self.push.serving_dir else os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def sqlite_path(self) -> str:
+        path = self.metadata.sqlite_path
+        return self.resolve(path) if path else os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def data_dir(self) -> str:
+        return self.resolve(self.data.path)
+
+    @property
+    def schema_path(self) -> Optional[str]:
+        """The curated schema, or None to infer one with SchemaGen."""
+        if self.schema_file:
+            return self.resolve(self.schema_file)
+        if self.source:
+            default = Path(self.source).resolve().parent.parent / "schemas" / self.name / "schema.pbtxt"
+            if default.exists():
+                return str(default)
+        return None
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def resolve_package_path(path: str) -> str:
+    """package://tfx/examples/x -> <site-packages>/tfx/examples/x, without importing the package."""
+    package, _, rest = path[len(PACKAGE_SCHEME):].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{path}: package {package!r} is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], rest)
+
+
+# --- loading --------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
+    """Reads, overrides (`key.path=value`) and validates a config; raises ConfigError naming file and field."""
+    path = str(path)
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    for override in overrides or []:
+        apply_override(raw, override, path)
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(path, e)) from None
+    cfg.source = str(Path(path).resolve())
+    return cfg
+
+
+def config_from_json(text: str) -> PipelineConfig:
+    """The config as components receive it (custom_config JSON), validated again."""
+    return PipelineConfig.model_validate_json(text)
+
+
+def apply_override(raw: dict, override: str, path: str) -> None:
+    """`model.train_steps=50` or `features.0.scaling=min_max`; the value is parsed as YAML."""
+    key, sep, value_text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"{path}: --set {override!r}: expected key.path=value")
+    value = yaml.safe_load(value_text) if value_text else ""
+    node: Any = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{path}: --set {key}: {where} is not an index of a list of {len(node)}")
+            part = int(part)
+        elif isinstance(node, dict):
+            if not last and part not in node:
+                node[part] = {}
+        else:
+            raise ConfigError(f"{path}: --set {key}: {'.'.join(parts[:depth])} is not a mapping or list")
+        if last:
+            node[part] = value
+        else:
+            node = node[part]
+
+
+def format_validation_error(path: str, error: ValidationError) -> str:
+    lines = [f"{path}: invalid config ({error.error_count()} error{'s' if error.error_count() > 1 else ''})"]
+    for item in error.errors():
+        field = _field_path(item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        got = item.get("input")
+        shown = "" if item["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {got!r})"
+        lines.append(f"  {field}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def _field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("numeric", "bucketized", "string_categorical", "int_categorical", "binary_threshold", "classes") and out:
+            # pydantic puts the discriminator's value in the path; the YAML has no such key.
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def describe(cfg: PipelineConfig) -> dict:
+    """A short, JSON-friendly view for `mlops validate`."""
+    return {
+        "name": cfg.name,
+        "data": cfg.data_dir,
+        "label": cfg.label.name,
+        "features": {kind: [f.name for f in cfg.features if f.kind == kind]
+                     for kind in ("numeric", "bucketized", "string_categorical", "int_categorical")},
+        "schema": cfg.schema_path or "inferred by SchemaGen",
+        "tuning": cfg.tuning.enabled,
+        "output_root": cfg.output_dir,
+    }
+
