@@ -16,9 +16,6 @@ import pyarrow.compute as pc
 from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
-BATCH_ROWS = 65536
-
-
 def matching_files(input_base: str, pattern: str) -> list[str]:
     files = sorted(f for f in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(f))
     if not files:
@@ -55,10 +52,14 @@ def to_list_array(values: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), present, mask=pa.array(~valid))
 
 
+def table_to_record_batch(table: pa.Table) -> pa.RecordBatch:
+    """The Arrow form TFX libraries use for tf.Examples: one list per cell."""
+    columns = [to_list_array(_example_values(table.column(name))) for name in table.column_names]
+    return pa.RecordBatch.from_arrays(columns, names=table.column_names)
+
+
 def table_to_examples(table: pa.Table) -> list[bytes]:
-    columns = {name: to_list_array(_example_values(table.column(name))) for name in table.column_names}
-    batch = pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns.keys()))
-    return example_coder.RecordBatchToExamplesEncoder().encode(batch)
+    return example_coder.RecordBatchToExamplesEncoder().encode(table_to_record_batch(table))
 
 
 def csv_to_examples(path: str, null_values: list[str]) -> list[bytes]:

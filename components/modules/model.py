@@ -17,8 +17,10 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components.modules import features as F
+from components.modules.autograph import skip_library_conversion
 from pipelines.config import PipelineConfig, config_from_json
 
+skip_library_conversion()
 keras = tf.keras
 SERVING_SIGNATURE = "serving_default"
 TRANSFORM_SIGNATURE = "transform_features"
@@ -54,7 +56,7 @@ def build_model(cfg: PipelineConfig, tf_transform_output, hidden_units: list[int
         outputs = keras.layers.Dense(classes, activation="softmax")(x)
         loss, accuracy = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, jit_compile=False), loss=loss, metrics=[accuracy])
     return model
 
 

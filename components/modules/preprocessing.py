@@ -5,7 +5,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.modules import features as F
+from components.modules.autograph import skip_library_conversion
 from pipelines.config import config_from_json
+
+skip_library_conversion()
 
 
 def preprocessing_fn(inputs, custom_config):

@@ -1,0 +1,203 @@
+"""`mlops`: validate a config, run its pipeline here, print what happened.
+
+Exit codes: 0 the pipeline completed (blessed or not); 1 a gate stopped it or a component failed;
+2 the config is bad (nothing ran).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from pipelines.config import ConfigError, describe, load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check a config without running anything")
+    run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner, ML Metadata on SQLite)")
+    schema = commands.add_parser("schema", help="infer a starting schema from the config's data (TFDV)")
+    for command in (validate, run, schema):
+        command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
+                             help="pipeline config (default: this project's configs/taxi.yaml)")
+        command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                             help="override a config field, e.g. --set model.train_steps=200 (repeatable)")
+    schema.add_argument("-o", "--output", required=True, help="where to write schema.pbtxt")
+    args = parser.parse_args(argv)
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+
+    if args.command == "validate":
+        print(f"{args.config}: valid")
+        print(json.dumps(describe(cfg), indent=2))
+        return EXIT_OK
+    if args.command == "schema":
+        return write_inferred_schema(cfg, args.output)
+    return run_and_report(cfg)
+
+
+# --- mlops run -------------------------------------------------------------
+
+
+def run_and_report(cfg) -> int:
+    log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with logs_to_file(log_path) as terminal:
+        print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+        from pipelines.runners import local
+
+        print(f"  Beam: {' '.join(local.beam_args(cfg))}", file=terminal, flush=True)
+        pipeline = local.local_pipeline(cfg)
+        error = None
+        try:
+            LocalDagRunner().run(pipeline)
+        except Exception as e:  # a component failed: reported below, with what MLMD recorded
+            logging.exception("pipeline run failed")
+            error = e
+        text = run_report(cfg, pipeline, error)
+        print(f"\n{text}", file=terminal, flush=True)
+    return EXIT_FAILED if error else EXIT_OK
+
+
+def run_report(cfg, pipeline, error) -> str:
+    from components.data_gate.logic import AnomaliesFound
+    from pipelines import summary as S
+
+    try:
+        result = S.read_run_summary(metadata_store(cfg), cfg.name)
+    except LookupError:
+        return f"Failed before anything was recorded in ML Metadata: {error}"
+    executed = {c.node for c in result.components}
+    not_run = [c.id for c in pipeline.components if c.id not in executed]
+    gated = _find_cause(error, AnomaliesFound) is not None
+    return S.format_summary(
+        result, not_run=not_run,
+        gate_message="the data gate found anomalies; nothing was trained or pushed" if gated else None,
+        error=None if gated or error is None else f"{type(error).__name__}: {error}")
+
+
+def _find_cause(error, kind):
+    while error is not None:
+        if isinstance(error, kind):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def metadata_store(cfg):
+    import ml_metadata as mlmd
+
+    from pipelines.runners.local import metadata_connection_config
+
+    return mlmd.MetadataStore(metadata_connection_config(cfg))
+
+
+class _Progress(logging.Handler):
+    """Echoes LocalDagRunner's 'Component X is running/finished' lines to the terminal, with durations."""
+
+    PATTERN = re.compile(r"Component (\S+) is (running|finished)\.")
+
+    def __init__(self, terminal):
+        super().__init__(logging.INFO)
+        self.terminal, self.started = terminal, {}
+
+    def emit(self, record):
+        match = self.PATTERN.match(record.getMessage())
+        if not match:
+            return
+        node, what = match.groups()
+        if what == "running":
+            self.started[node] = time.monotonic()
+            print(f"  {node} ...", file=self.terminal, flush=True)
+        else:
+            seconds = time.monotonic() - self.started.get(node, time.monotonic())
+            print(f"  {node} done in {seconds:.1f} s", file=self.terminal, flush=True)
+
+
+@contextlib.contextmanager
+def logs_to_file(path: Path):
+    """Sends TFX, absl, Beam, TensorFlow (C++ included) output to `path`; yields the terminal."""
+    import absl.logging
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w")
+    log = open(path, "a")
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    file_handler = logging.StreamHandler(log)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    progress = _Progress(terminal)
+    root.handlers = [file_handler, progress]
+    root.setLevel(logging.INFO)
+    absl.logging.set_verbosity(absl.logging.INFO)
+    try:
+        yield terminal
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+        log.close()
+        terminal.close()
+
+
+# --- mlops schema ------------------------------------------------------------
+
+
+def write_inferred_schema(cfg, output: str) -> int:
+    """A starting point for schemas/<name>/schema.pbtxt: TFDV's inference plus TRAINING/SERVING environments.
+
+    The data is read as the pipeline's ExampleGen reads it, so the types are the ones it will see.
+    """
+    import pyarrow as pa
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from components.csv_example_gen import logic as csv_logic
+    from components.modules.features import label_columns
+
+    try:
+        files = csv_logic.matching_files(cfg.data_dir, cfg.data.pattern)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
+    stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
+    schema = tfdv.infer_schema(stats)
+    schema.default_environment.extend(["TRAINING", "SERVING"])
+    for column in label_columns(cfg):
+        tfdv.get_feature(schema, column).not_in_environment.append("SERVING")
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    tfdv.write_schema_text(schema, output)
+    print(f"wrote {output}: {len(schema.feature)} features; curate domains, presence and ranges before use")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
