@@ -1,0 +1,60 @@
+# make run    - set up .venv if needed, run the default pipeline (configs/taxi.yaml)
+# make test   - set up .venv if needed, run the whole test suite
+# make bench  - default pipeline cold, then unchanged (cached), per-component wall times
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+CONFIG    ?= configs/taxi.yaml
+PIP_PIN   := pip==24.2
+
+# A Python 3.10 interpreter: $PYTHON, python3.10 on PATH, pyenv's, then the system's.
+define find_python310
+for candidate in "$$PYTHON" python3.10 \
+    $$(command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1) \
+    /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+  [ -n "$$candidate" ] || continue; \
+  if "$$candidate" -c 'import sys, venv; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
+    command -v "$$candidate" || echo "$$candidate"; exit 0; fi; \
+done; exit 1
+endef
+
+.PHONY: run test unit bench lock clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ ! -x $(PY) ]; then \
+	  py=$$( $(find_python310) ) || { \
+	    echo "error: TFX 1.16 needs Python 3.10 and none was found." >&2; \
+	    echo "  install one, e.g. 'pyenv install 3.10.13' or 'apt-get install python3.10 python3.10-venv'," >&2; \
+	    echo "  or name it: make PYTHON=/path/to/python3.10 ..." >&2; exit 1; }; \
+	  echo "creating $(VENV) with $$py"; \
+	  "$$py" -m venv $(VENV) && $(PY) -m pip install -q $(PIP_PIN); \
+	fi
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/mlops run $(CONFIG)
+
+# Whole suite; pytest's exit code 5 (nothing collected) fails like any other.
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+bench: $(STAMP)
+	$(PY) bench/bench.py $(CONFIG)
+
+# Re-pin every package after changing pyproject.toml's dependencies.
+lock:
+	$(PY) -m pip install -q -e '.[test]'
+	{ head -2 constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) outputs

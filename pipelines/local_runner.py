@@ -1,0 +1,24 @@
+"""Entry point for TFX's own CLI, local engine:
+
+    tfx pipeline create --engine=local --pipeline_path=$PWD/pipelines/local_runner.py
+    tfx run create --engine=local --pipeline_name=taxi
+
+The config comes from $MLOPS_CONFIG (default: configs/taxi.yaml of this project); set it the
+same way for `pipeline create` and `run create`. The CLI runs this file as a script, patching
+LocalDagRunner.run at create time, so `run()` is called exactly once, at the bottom.
+"""
+import os
+import sys
+from pathlib import Path
+
+from pipelines.config import ConfigError, load_config
+from pipelines.runners import local
+
+CONFIG_ENV = "MLOPS_CONFIG"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
+
+try:
+    cfg = load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+except ConfigError as e:
+    sys.exit(f"error: {e}")
+local.run(cfg)

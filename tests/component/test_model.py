@@ -1,0 +1,72 @@
+"""The wide & deep model builder: inputs from the feature specs, outputs by label kind."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.modules import model as M
+from pipelines.config import load_config
+
+pytestmark = pytest.mark.component
+
+
+class FakeTransformOutput:
+    """Only what build_model asks of a TFTransformOutput."""
+
+    def __init__(self, sizes):
+        self.sizes = sizes
+
+    def vocabulary_size_by_name(self, name):
+        return self.sizes[name]
+
+
+def batch_for(cfg, n, vocabulary_sizes):
+    from components.modules import features as F
+
+    batch = {}
+    for feature in cfg.features:
+        key = F.transformed_name(feature.name)
+        if F.is_categorical(feature):
+            size = F.cardinality(feature, vocabulary_sizes.get(feature.name))
+            batch[key] = tf.constant(np.arange(n) % size, tf.int64)
+        else:
+            batch[key] = tf.constant(np.linspace(-1, 1, n), tf.float32)
+    return batch
+
+
+def test_binary_taxi_model(project):
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    sizes = {"payment_type": 7, "company": 100}
+    model = M.build_model(cfg, FakeTransformOutput(sizes), hidden_units=[16, 8], learning_rate=0.01)
+    assert sorted(model.input_names) == sorted(f.name + "_xf" for f in cfg.features)
+    predictions = model(batch_for(cfg, 5, sizes)).numpy()
+    assert predictions.shape == (5, 1)
+    assert ((predictions > 0) & (predictions < 1)).all()
+    # one Dense per hidden layer and the output
+    assert [layer.units for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)] == [16, 8, 1]
+    # The vocabulary size plus the OOV buckets sizes the company embedding.
+    embeddings = [layer.input_dim for layer in model.layers if isinstance(layer, tf.keras.layers.Embedding)]
+    assert 110 in embeddings and 25 in embeddings
+
+
+def test_multiclass_penguin_model_learns(project):
+    cfg = load_config(project / "configs" / "penguin.yaml")
+    sizes = {"island": 3, "sex": 2}
+    model = M.build_model(cfg, FakeTransformOutput(sizes), hidden_units=[8], learning_rate=0.05)
+    x = batch_for(cfg, 30, sizes)
+    y = tf.constant((np.arange(30) % 3), tf.int64)  # learnable from the categorical ids
+    model.fit(x, y, epochs=60, verbose=0)
+    probabilities = model(x).numpy()
+    assert probabilities.shape == (30, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (probabilities.argmax(axis=1) == y.numpy()).mean() > 0.9
+
+
+def test_hyperparameters_come_from_the_tuner_when_it_ran(project):
+    import keras_tuner
+
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    assert M.hyperparameters_from(cfg, None) == ([64, 32], 0.001)
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("hidden_units", ["128-64"])
+    hp.Choice("learning_rate", [0.01])
+    assert M.hyperparameters_from(cfg, hp.get_config()) == ([128, 64], 0.01)

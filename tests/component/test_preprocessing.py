@@ -1,0 +1,82 @@
+"""preprocessing_fn, generated from feature specs, run through tf.Transform's Beam implementation."""
+import math
+
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components.modules.preprocessing import preprocessing_fn
+from pipelines.config import PipelineConfig
+
+pytestmark = pytest.mark.component
+
+
+def config(label, features) -> str:
+    return PipelineConfig.model_validate({
+        "name": "t", "output_root": "/tmp/unused", "data": {"path": "/tmp/unused"},
+        "label": label, "features": features,
+    }).to_json()
+
+
+def run_transform(rows, feature_spec, cfg_json, tmp_path):
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (transformed, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing_fn(inputs, {"config": cfg_json}), output_record_batches=False)
+    return sorted(transformed, key=lambda r: r["fare_xf"]), transform_fn
+
+
+def test_each_feature_kind_and_a_binary_threshold_label(tmp_path):
+    cfg_json = config(
+        {"kind": "binary_threshold", "name": "big_tipper", "column": "tips", "greater_than": 0.2, "relative_to": "fare"},
+        [{"name": "fare", "kind": "numeric", "scaling": "z_score"},
+         {"name": "miles", "kind": "numeric", "scaling": "min_max"},
+         {"name": "lat", "kind": "bucketized", "buckets": 2},
+         {"name": "payment", "kind": "string_categorical", "oov_buckets": 1},
+         {"name": "hour", "kind": "int_categorical", "min": 0, "max": 23}])
+    spec = {
+        "fare": tf.io.FixedLenFeature([], tf.float32),
+        "miles": tf.io.VarLenFeature(tf.float32),  # optional column: missing cells take the default (0)
+        "lat": tf.io.FixedLenFeature([], tf.float32),
+        "payment": tf.io.FixedLenFeature([], tf.string),
+        "hour": tf.io.VarLenFeature(tf.int64),
+        "tips": tf.io.FixedLenFeature([], tf.float32),
+    }
+    rows = [
+        {"fare": 10.0, "miles": [2.0], "lat": 1.0, "payment": b"Cash", "hour": [5], "tips": 0.0},
+        {"fare": 20.0, "miles": [4.0], "lat": 2.0, "payment": b"Card", "hour": [30], "tips": 5.0},
+        {"fare": 30.0, "miles": [], "lat": 3.0, "payment": b"Card", "hour": [], "tips": 6.1},
+        {"fare": 40.0, "miles": [1.0], "lat": 4.0, "payment": b"Card", "hour": [23], "tips": 8.0}  # 8.0 is not > 8.0,
+    ]
+    out, _ = run_transform(rows, spec, cfg_json, tmp_path)
+
+    std = math.sqrt(sum((x - 25.0) ** 2 for x in (10, 20, 30, 40)) / 4)
+    assert [round(r["fare_xf"], 5) for r in out] == [round((x - 25.0) / std, 5) for x in (10, 20, 30, 40)]
+    assert [r["miles_xf"] for r in out] == [0.5, 1.0, 0.0, 0.25]  # min-max over 0 (missing), 1, 2, 4
+    assert [r["lat_xf"] for r in out] == [0, 0, 1, 1]  # two quantile buckets
+    assert [r["payment_xf"] for r in out] == [1, 0, 0, 0]  # most frequent value gets id 0
+    assert [r["hour_xf"] for r in out] == [5, 24, 24, 23]  # out of range and missing share bucket 24
+    assert [r["big_tipper"] for r in out] == [0, 1, 1, 0]  # tips > 0.2 * fare, strictly: 6.1 > 6.0, 8.0 = 8.0
+
+
+def test_classes_label_is_the_index_in_the_configured_order(tmp_path):
+    cfg_json = config({"kind": "classes", "name": "species_id", "column": "species", "classes": ["Adelie", "Chinstrap", "Gentoo"]},
+                      [{"name": "fare", "kind": "numeric"}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "species": tf.io.FixedLenFeature([], tf.string)}
+    rows = [{"fare": float(i), "species": s} for i, s in enumerate([b"Gentoo", b"Adelie", b"Chinstrap"])]
+    out, _ = run_transform(rows, spec, cfg_json, tmp_path)
+    assert [r["species_id"] for r in out] == [2, 0, 1]
+
+
+def test_vocabulary_is_stored_under_the_feature_name(tmp_path):
+    cfg_json = config({"kind": "binary_threshold", "name": "y", "column": "tips", "greater_than": 0},
+                      [{"name": "fare", "kind": "numeric"}, {"name": "payment", "kind": "string_categorical", "oov_buckets": 3}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "payment": tf.io.FixedLenFeature([], tf.string),
+            "tips": tf.io.FixedLenFeature([], tf.float32)}
+    rows = [{"fare": 1.0, "payment": b"Cash", "tips": 0.0}, {"fare": 2.0, "payment": b"Card", "tips": 1.0}]
+    _, transform_fn = run_transform(rows, spec, cfg_json, tmp_path)
+    output_dir = str(tmp_path / "transform_fn")
+    _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
+    assert tft.TFTransformOutput(output_dir).vocabulary_size_by_name("payment") == 2

@@ -1,0 +1,157 @@
+"""Config validation: every kind of mistake gets a message naming the file and the field."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from pipelines.config import ConfigError, load_config
+
+
+def write(tmp_path, text, name="cfg.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+MINIMAL = """
+name: demo
+output_root: out
+data: {path: data}
+label: {kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}
+features:
+  - {name: fare, kind: numeric}
+  - {name: payment_type, kind: string_categorical}
+evaluation:
+  metrics: [BinaryAccuracy]
+  thresholds: [{metric: BinaryAccuracy, lower_bound: 0.5}]
+"""
+
+
+def error_of(tmp_path, text, overrides=None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), overrides)
+    return str(info.value)
+
+
+def test_the_shipped_configs_are_valid(project):
+    for name in ("taxi", "penguin"):
+        cfg = load_config(project / "configs" / f"{name}.yaml")
+        assert cfg.name == name
+        assert cfg.schema_path == str(project / "schemas" / name / "schema.pbtxt")
+
+
+def test_the_taxi_data_is_found_inside_the_installed_tfx_wheel(project):
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    assert cfg.data_dir.endswith("tfx/examples/chicago_taxi_pipeline/data/simple")
+    assert (__import__("pathlib").Path(cfg.data_dir) / "data.csv").stat().st_size > 1_000_000
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    cfg = load_config(write(tmp_path, MINIMAL))
+    assert cfg.output_dir == str(tmp_path / "out")
+    assert cfg.data_dir == str(tmp_path / "data")
+    assert cfg.serving_dir == str(tmp_path / "out" / "serving_model")
+    assert cfg.sqlite_path == str(tmp_path / "out" / "metadata.sqlite")
+    assert cfg.schema_path is None  # no schemas/demo/schema.pbtxt beside it: SchemaGen infers one
+
+
+def test_unknown_field_names_its_path(tmp_path):
+    message = error_of(tmp_path, MINIMAL + "model: {hiden_units: [8]}\n")
+    assert str(tmp_path / "cfg.yaml") in message
+    assert "model.hiden_units: unknown field" in message
+
+
+def test_wrong_choice_says_what_is_allowed(tmp_path):
+    text = MINIMAL.replace("{name: fare, kind: numeric}", "{name: fare, kind: numeric, scaling: zscore}")
+    message = error_of(tmp_path, text)
+    assert "features[0].scaling: Input should be 'z_score' or 'min_max' (got 'zscore')" in message
+
+
+def test_unknown_feature_kind_lists_the_kinds(tmp_path):
+    message = error_of(tmp_path, MINIMAL.replace("kind: string_categorical", "kind: text"))
+    assert "features[1]" in message
+    assert "'numeric', 'bucketized', 'string_categorical', 'int_categorical'" in message
+
+
+def test_missing_required_field(tmp_path):
+    message = error_of(tmp_path, MINIMAL.replace("data: {path: data}\n", ""))
+    assert "data: required field is missing" in message
+
+
+def test_out_of_range_number(tmp_path):
+    message = error_of(tmp_path, MINIMAL + "model: {batch_size: 0}\n")
+    assert "model.batch_size: Input should be greater than or equal to 1 (got 0)" in message
+
+
+def test_threshold_on_a_metric_that_is_not_computed(tmp_path):
+    message = error_of(tmp_path, MINIMAL.replace("metric: BinaryAccuracy,", "metric: AUC,"))
+    assert "thresholds[0].metric 'AUC' is not in metrics ['BinaryAccuracy']" in message
+
+
+def test_slice_on_an_unknown_feature(tmp_path):
+    message = error_of(tmp_path, MINIMAL.replace("  metrics: [BinaryAccuracy]", "  metrics: [BinaryAccuracy]\n  slices: [[hour]]"))
+    assert "evaluation.slices[0] names unknown features ['hour']" in message
+
+
+def test_duplicate_features_and_label_clash(tmp_path):
+    duplicated = MINIMAL.replace("{name: payment_type, kind: string_categorical}", "{name: fare, kind: numeric}")
+    assert "repeated: ['fare']" in error_of(tmp_path, duplicated)
+    clash = MINIMAL.replace("name: big,", "name: fare,")
+    assert "label.name 'fare' is also a feature name" in error_of(tmp_path, clash)
+
+
+def test_int_range_must_be_ordered(tmp_path):
+    text = MINIMAL.replace("{name: fare, kind: numeric}", "{name: hour, kind: int_categorical, min: 23, max: 0}")
+    assert "max (0) must be >= min (23)" in error_of(tmp_path, text)
+
+
+def test_pipeline_name_must_suit_kubeflow(tmp_path):
+    assert "name: String should match pattern" in error_of(tmp_path, MINIMAL.replace("name: demo", "name: Demo Pipeline"))
+
+
+def test_yaml_syntax_error_and_missing_file(tmp_path):
+    assert "not valid YAML" in error_of(tmp_path, "name: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_overrides_set_typed_values_and_list_items(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL), ["model.train_steps=50", "features.0.scaling=min_max",
+                                                  "model.hidden_units=[8, 4]", "tuning.enabled=true"])
+    assert cfg.model.train_steps == 50
+    assert cfg.features[0].scaling == "min_max"
+    assert cfg.model.hidden_units == [8, 4]
+    assert cfg.tuning.enabled is True
+
+
+def test_bad_overrides_name_the_key(tmp_path):
+    assert "expected key.path=value" in error_of(tmp_path, MINIMAL, ["model.train_steps"])
+    assert "features.7 is not an index of a list of 2" in error_of(tmp_path, MINIMAL, ["features.7.scaling=x"])
+    assert "model.tran_steps: unknown field" in error_of(tmp_path, MINIMAL, ["model.tran_steps=5"])
+
+
+def test_config_survives_the_json_trip_to_components(project):
+    from pipelines.config import config_from_json
+
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    again = config_from_json(cfg.to_json())
+    assert again.model_dump() == cfg.model_dump()
+    assert yaml.safe_dump(again.model_dump())  # plain data only
+
+
+def test_validate_command_exits_2_without_importing_tensorflow(tmp_path):
+    bad = write(tmp_path, MINIMAL + "model: {learning_rate: -1}\n")
+    code = ("import sys; from pipelines import cli; rc = cli.main(['validate', sys.argv[1]]); "
+            "assert 'tensorflow' not in sys.modules, 'validate imported TensorFlow'; sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert f"error: {bad}: invalid config" in result.stderr
+    assert "model.learning_rate: Input should be greater than 0 (got -1)" in result.stderr
+
+    good = write(tmp_path, MINIMAL, "good.yaml")
+    result = subprocess.run([sys.executable, "-c", code, str(good)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"label": "big"' in result.stdout

@@ -1,0 +1,35 @@
+"""The TFMA config built from the evaluation section."""
+import tensorflow_model_analysis as tfma
+
+from pipelines.assembly import eval_config
+from pipelines.config import load_config
+
+
+def test_eval_config_from_taxi(project):
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    config = eval_config(cfg)
+    spec = config.model_specs[0]
+    assert spec.label_key == "big_tipper"
+    assert list(spec.preprocessing_function_names) == ["transform_features"]
+    assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["trip_start_hour"], ["payment_type"]]
+
+    metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
+    assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC"}
+    thresholds = metrics["BinaryAccuracy"].per_slice_thresholds
+    assert len(thresholds) == 1
+    assert thresholds[0].slicing_specs[0] == tfma.SlicingSpec()  # judged on the overall slice
+    threshold = thresholds[0].threshold
+    assert threshold.value_threshold.lower_bound.value == 0.6
+    assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    assert threshold.change_threshold.absolute.value == -0.01
+    assert not metrics["AUC"].per_slice_thresholds
+
+
+def test_upper_bound_and_lower_is_better(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", [
+        "evaluation.thresholds=[{metric: AUC, upper_bound: 0.99, change: {direction: lower_is_better, absolute: 0.1}}]"])
+    metric = next(m for m in eval_config(cfg).metrics_specs[0].metrics if m.class_name == "AUC")
+    threshold = metric.per_slice_thresholds[0].threshold
+    assert threshold.value_threshold.upper_bound.value == 0.99
+    assert not threshold.value_threshold.HasField("lower_bound")
+    assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER

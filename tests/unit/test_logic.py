@@ -1,0 +1,106 @@
+"""Plain logic of the custom components: CSV reading, anomalies, baseline choice, evaluation config."""
+import pyarrow as pa
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from components.baseline_resolver.strategy import latest_blessed_other_than
+from components.csv_example_gen import logic as csv_logic
+from components.data_gate import logic as gate
+
+
+# --- CSV -> examples ----------------------------------------------------------
+
+
+def write_csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_csv_types_nulls_and_missing_cells(tmp_path):
+    import tensorflow as tf
+
+    path = write_csv(tmp_path, "species,mass,count,when\nAdelie,3750.5,3,2019-01-01\nNA,NA,,2019-01-02\n")
+    examples = [tf.train.Example.FromString(e) for e in csv_logic.csv_to_examples(path, ["NA", ""])]
+    first, second = (e.features.feature for e in examples)
+    assert first["species"].bytes_list.value == [b"Adelie"]
+    assert first["mass"].float_list.value == [3750.5]
+    assert first["count"].int64_list.value == [3]
+    assert first["when"].bytes_list.value == [b"2019-01-01"]  # dates stay text
+    # Missing cells carry no value (TFDV counts them as missing).
+    for name in ("species", "mass", "count"):
+        assert second[name].WhichOneof("kind") is None
+    assert second["when"].bytes_list.value == [b"2019-01-02"]
+
+
+def test_a_word_in_a_numeric_column_makes_it_a_string_column(tmp_path):
+    path = write_csv(tmp_path, "fare\n1.5\nabc\n")
+    batch = csv_logic.table_to_record_batch(csv_logic.read_csv(path, [""]))
+    assert batch.schema.field("fare").type == pa.list_(pa.binary())
+
+
+def test_matching_files_reports_an_empty_match(tmp_path):
+    write_csv(tmp_path, "a\n1\n", "one.csv")
+    assert csv_logic.matching_files(str(tmp_path), "*.csv") == [str(tmp_path / "one.csv")]
+    with pytest.raises(FileNotFoundError, match="no file matches '\\*.tsv'"):
+        csv_logic.matching_files(str(tmp_path), "*.tsv")
+
+
+# --- anomalies ---------------------------------------------------------------
+
+
+def write_anomalies(directory, split, proto):
+    split_dir = directory / f"Split-{split}"
+    split_dir.mkdir(parents=True)
+    (split_dir / gate.ANOMALIES_FILE).write_bytes(proto.SerializeToString())
+
+
+def test_anomalies_are_read_per_split_with_feature_and_description(tmp_path):
+    proto = anomalies_pb2.Anomalies()
+    proto.anomaly_info["payment_type"].short_description = "Unexpected string values"
+    proto.anomaly_info["fare"].description = "Expected data of type: FLOAT but got BYTES"
+    write_anomalies(tmp_path, "train", proto)
+    write_anomalies(tmp_path, "eval", anomalies_pb2.Anomalies())
+
+    found = gate.read_anomalies(str(tmp_path))
+    assert [str(a) for a in found] == [
+        "[train] fare: Expected data of type: FLOAT but got BYTES",
+        "[train] payment_type: Unexpected string values",
+    ]
+    message = gate.gate_message(found)
+    assert message.startswith("the data has 2 anomalies; nothing is trained")
+    assert "  [train] payment_type: Unexpected string values" in message
+
+
+def test_no_anomalies_means_an_open_gate(tmp_path):
+    write_anomalies(tmp_path, "train", anomalies_pb2.Anomalies())
+    assert gate.read_anomalies(str(tmp_path)) == []
+
+
+# --- baseline for the Evaluator ------------------------------------------------
+
+
+class FakeArtifact:
+    def __init__(self, id, **props):
+        self.id, self.props = id, props
+
+    def get_int_custom_property(self, name):
+        return self.props.get(name, 0)
+
+
+def blessing(id, model_id, blessed):
+    return FakeArtifact(id, current_model_id=model_id, blessed=int(blessed))
+
+
+def test_baseline_is_the_newest_blessed_model_other_than_the_candidate():
+    models = [FakeArtifact(1), FakeArtifact(2), FakeArtifact(3)]
+    blessings = [blessing(10, 1, True), blessing(11, 2, True), blessing(12, 3, False)]
+    model, blessing_of = latest_blessed_other_than(models, blessings, candidate_ids={3})
+    assert [m.id for m in model] == [2] and [b.id for b in blessing_of] == [11]
+    # A re-run whose Trainer came from cache: the candidate is the newest blessed model itself.
+    model, _ = latest_blessed_other_than(models, blessings, candidate_ids={2})
+    assert [m.id for m in model] == [1]
+
+
+def test_no_baseline_on_the_first_run():
+    assert latest_blessed_other_than([FakeArtifact(1)], [], candidate_ids={1}) == ([], [])
