@@ -20,7 +20,9 @@ TUNER_FN = f"{MODULES}.model.tuner_fn"
 
 def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
                     metadata_connection_config=None) -> tfx_pipeline.Pipeline:
-    custom_config = {"config": cfg.to_json()}
+    # Each component gets only its part of the config: a change elsewhere keeps its cache.
+    features_config = {"config": cfg.features_json()}
+    training_config = {"config": cfg.training_json()}
 
     example_gen = fast_csv_example_gen(cfg.data_dir, cfg.data.pattern, cfg.data.null_values,
                                        cfg.data.split.train, cfg.data.split.eval)
@@ -34,7 +36,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config,
+        preprocessing_fn=PREPROCESSING_FN, custom_config=features_config,
         disable_statistics=True)  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
     data_gate = None
     if cfg.on_anomalies == "stop":
@@ -50,7 +52,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
             schema=schema_gen.outputs["schema"],
             train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps),
             eval_args=tfx.proto.EvalArgs(num_steps=cfg.tuning.eval_steps),
-            custom_config=custom_config)
+            custom_config={"config": cfg.training_json(with_tuning=True)})
 
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -60,7 +62,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
-        custom_config=custom_config)
+        custom_config=training_config)
 
     baseline = tfx.dsl.Resolver(
         strategy_class=LatestBlessedOtherModelStrategy,

@@ -200,26 +200,15 @@ class RunnerConfig(_Strict):
     beam: BeamConfig = Field(default_factory=BeamConfig)
 
 
-# --- the whole config -----------------------------------------------------
+# --- what the module files receive ----------------------------------------
 
 
-class PipelineConfig(_Strict):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lower-case letters, digits, '-' and '_'")
-    output_root: str
-    schema_file: Optional[str] = Field(None, description="default: schemas/<name>/schema.pbtxt beside configs/, when present")
-    on_anomalies: Literal["stop", "warn"] = "stop"
-    data: DataConfig
+class FeaturesConfig(_Strict):
+    """Transform's part of the config. Components get only their part, so that editing, say, a
+    threshold re-runs the Evaluator but reuses Transform and Trainer from cache."""
+
     label: Label
     features: list[Feature] = Field(min_length=1)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    tuning: TuningConfig = Field(default_factory=TuningConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    push: PushConfig = Field(default_factory=PushConfig)
-    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
-    runner: RunnerConfig = Field(default_factory=RunnerConfig)
-
-    # Set by load_config, not by the YAML: the file the config came from.
-    source: Optional[str] = Field(None, exclude=True)
 
     @field_validator("features")
     @classmethod
@@ -229,6 +218,33 @@ class PipelineConfig(_Strict):
         if duplicates:
             raise ValueError(f"feature names must be unique; repeated: {duplicates}")
         return features
+
+
+class TrainingConfig(FeaturesConfig):
+    """Trainer's part (with `tuning` for the Tuner)."""
+
+    model: ModelConfig
+    tuning: Optional[TuningConfig] = None
+
+
+# --- the whole config -----------------------------------------------------
+
+
+class PipelineConfig(FeaturesConfig):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lower-case letters, digits, '-' and '_'")
+    output_root: str
+    schema_file: Optional[str] = Field(None, description="default: schemas/<name>/schema.pbtxt beside configs/, when present")
+    on_anomalies: Literal["stop", "warn"] = "stop"
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    push: PushConfig = Field(default_factory=PushConfig)
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+
+    # Set by load_config, not by the YAML: the file the config came from.
+    source: Optional[str] = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _label_is_not_a_feature(self) -> "PipelineConfig":
@@ -281,8 +297,12 @@ class PipelineConfig(_Strict):
                 return str(default)
         return None
 
-    def to_json(self) -> str:
-        return self.model_dump_json()
+    def features_json(self) -> str:
+        return FeaturesConfig(label=self.label, features=self.features).model_dump_json()
+
+    def training_json(self, with_tuning: bool = False) -> str:
+        return TrainingConfig(label=self.label, features=self.features, model=self.model,
+                              tuning=self.tuning if with_tuning else None).model_dump_json()
 
 
 def resolve_package_path(path: str) -> str:
@@ -319,9 +339,13 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     return cfg
 
 
-def config_from_json(text: str) -> PipelineConfig:
-    """The config as components receive it (custom_config JSON), validated again."""
-    return PipelineConfig.model_validate_json(text)
+def features_config_from_json(text: str) -> FeaturesConfig:
+    """Transform's part of the config as it arrives in custom_config, validated again."""
+    return FeaturesConfig.model_validate_json(text)
+
+
+def training_config_from_json(text: str) -> TrainingConfig:
+    return TrainingConfig.model_validate_json(text)
 
 
 def apply_override(raw: dict, override: str, path: str) -> None:

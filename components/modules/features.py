@@ -4,7 +4,7 @@ Plain functions, no TensorFlow, so they are unit-tested directly.
 """
 from __future__ import annotations
 
-from pipelines.config import Feature, PipelineConfig
+from pipelines.config import Feature, FeaturesConfig
 
 TRANSFORMED_SUFFIX = "_xf"
 CATEGORICAL_KINDS = ("bucketized", "string_categorical", "int_categorical")
@@ -23,14 +23,14 @@ def vocabulary_name(feature: Feature) -> str:
     return feature.name
 
 
-def label_columns(cfg: PipelineConfig) -> set[str]:
+def label_columns(cfg: FeaturesConfig) -> set[str]:
     """Raw columns read only to compute the label: absent from serving requests."""
     label = cfg.label
     used = {label.column} | ({label.relative_to} if getattr(label, "relative_to", None) else set())
     return used - {f.name for f in cfg.features}
 
 
-def num_classes(cfg: PipelineConfig) -> int:
+def num_classes(cfg: FeaturesConfig) -> int:
     """2 for a binary label (one sigmoid output), else the number of classes (softmax)."""
     return len(cfg.label.classes) if cfg.label.kind == "classes" else 2
 

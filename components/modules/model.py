@@ -18,7 +18,7 @@ from tfx_bsl.public import tfxio
 
 from components.modules import features as F
 from components.modules.autograph import skip_library_conversion
-from pipelines.config import PipelineConfig, config_from_json
+from pipelines.config import TrainingConfig, training_config_from_json
 
 skip_library_conversion()
 keras = tf.keras
@@ -26,7 +26,7 @@ SERVING_SIGNATURE = "serving_default"
 TRANSFORM_SIGNATURE = "transform_features"
 
 
-def build_model(cfg: PipelineConfig, tf_transform_output, hidden_units: list[int], learning_rate: float):
+def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int], learning_rate: float):
     """Wide part: one-hot categorical ids; deep part: numeric values and embeddings of the ids."""
     inputs, wide, deep = {}, [], []
     for feature in cfg.features:
@@ -60,7 +60,7 @@ def build_model(cfg: PipelineConfig, tf_transform_output, hidden_units: list[int
     return model
 
 
-def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: PipelineConfig, batch_size: int):
+def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: TrainingConfig, batch_size: int):
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=cfg.label.name),
@@ -72,10 +72,11 @@ def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: Pipeline
     return dataset.repeat()
 
 
-def export_signatures(model, tf_transform_output, cfg: PipelineConfig):
+def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
     model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so saved with the model
     raw_spec = tf_transform_output.raw_feature_spec()
-    serving_spec = {k: v for k, v in raw_spec.items() if k not in F.label_columns(cfg)}
+    # Requests carry the model's raw features only: not the label's columns, not unused columns.
+    serving_spec = {f.name: raw_spec[f.name] for f in cfg.features}
     feature_keys = [F.transformed_name(f.name) for f in cfg.features]
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
@@ -91,7 +92,7 @@ def export_signatures(model, tf_transform_output, cfg: PipelineConfig):
     return {SERVING_SIGNATURE: serve.get_concrete_function(), TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
-def hyperparameters_from(cfg: PipelineConfig, tuned: dict | None) -> tuple[list[int], float]:
+def hyperparameters_from(cfg: TrainingConfig, tuned: dict | None) -> tuple[list[int], float]:
     """Tuner's best hyperparameters when there are any, else the config's model section."""
     if not tuned:
         return cfg.model.hidden_units, cfg.model.learning_rate
@@ -100,7 +101,7 @@ def hyperparameters_from(cfg: PipelineConfig, tuned: dict | None) -> tuple[list[
 
 
 def run_fn(fn_args: tfx.components.FnArgs):
-    cfg = config_from_json(fn_args.custom_config["config"])
+    cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     batch_size = cfg.model.batch_size
     train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
@@ -115,7 +116,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
-    cfg = config_from_json(fn_args.custom_config["config"])
+    cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     space = cfg.tuning.search_space
 
@@ -130,7 +131,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     tuner = keras_tuner.RandomSearch(
         build, max_trials=cfg.tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
         objective=keras_tuner.Objective("val_accuracy", "max"),
-        directory=fn_args.working_dir, project_name=f"{cfg.name}_tuning", seed=0)
+        directory=fn_args.working_dir, project_name="tuning", seed=0)
     batch_size = cfg.model.batch_size
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
         "x": make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),

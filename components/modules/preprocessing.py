@@ -6,14 +6,14 @@ import tensorflow_transform as tft
 
 from components.modules import features as F
 from components.modules.autograph import skip_library_conversion
-from pipelines.config import config_from_json
+from pipelines.config import features_config_from_json
 
 skip_library_conversion()
 
 
 def preprocessing_fn(inputs, custom_config):
     """TFX calls this with the raw features and `custom_config={'config': <config JSON>}`."""
-    cfg = config_from_json(custom_config["config"])
+    cfg = features_config_from_json(custom_config["config"])
     outputs = {}
     for feature in cfg.features:
         outputs[F.transformed_name(feature.name)] = transform_feature(feature, inputs[feature.name])

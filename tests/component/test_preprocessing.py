@@ -8,16 +8,13 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from components.modules.preprocessing import preprocessing_fn
-from pipelines.config import PipelineConfig
+from pipelines.config import FeaturesConfig
 
 pytestmark = pytest.mark.component
 
 
 def config(label, features) -> str:
-    return PipelineConfig.model_validate({
-        "name": "t", "output_root": "/tmp/unused", "data": {"path": "/tmp/unused"},
-        "label": label, "features": features,
-    }).to_json()
+    return FeaturesConfig.model_validate({"label": label, "features": features}).model_dump_json()
 
 
 def run_transform(rows, feature_spec, cfg_json, tmp_path):

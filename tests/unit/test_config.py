@@ -4,7 +4,6 @@ import sys
 import textwrap
 
 import pytest
-import yaml
 
 from pipelines.config import ConfigError, load_config
 
@@ -133,13 +132,22 @@ def test_bad_overrides_name_the_key(tmp_path):
     assert "model.tran_steps: unknown field" in error_of(tmp_path, MINIMAL, ["model.tran_steps=5"])
 
 
-def test_config_survives_the_json_trip_to_components(project):
-    from pipelines.config import config_from_json
+def test_components_get_only_their_part_of_the_config(project):
+    from pipelines.config import features_config_from_json, training_config_from_json
 
     cfg = load_config(project / "configs" / "taxi.yaml")
-    again = config_from_json(cfg.to_json())
-    assert again.model_dump() == cfg.model_dump()
-    assert yaml.safe_dump(again.model_dump())  # plain data only
+    features = features_config_from_json(cfg.features_json())
+    assert features.features == cfg.features and features.label == cfg.label
+    training = training_config_from_json(cfg.training_json())
+    assert training.model == cfg.model and training.tuning is None
+    assert training_config_from_json(cfg.training_json(with_tuning=True)).tuning == cfg.tuning
+    # A change outside a component's part leaves what it receives (and so its cache key) alone.
+    changed = load_config(project / "configs" / "taxi.yaml", ["evaluation.thresholds.0.lower_bound=0.9",
+                                                             "tuning.max_trials=9"])
+    assert changed.features_json() == cfg.features_json()
+    assert changed.training_json() == cfg.training_json()
+    changed = load_config(project / "configs" / "taxi.yaml", ["model.train_steps=7"])
+    assert changed.features_json() == cfg.features_json() and changed.training_json() != cfg.training_json()
 
 
 def test_validate_command_exits_2_without_importing_tensorflow(tmp_path):

@@ -1,0 +1,93 @@
+"""End-to-end helpers: small copies of the shipped data, a config per test, the real `mlops` CLI."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[2]
+TIMEOUT = 900
+
+
+def package_csv(config_name: str) -> Path:
+    from pipelines.config import load_config
+
+    cfg = load_config(PROJECT / "configs" / f"{config_name}.yaml")
+    return sorted(Path(cfg.data_dir).glob(cfg.data.pattern))[0]
+
+
+def small_csv(config_name: str, directory: Path, rows: int, edit=None) -> Path:
+    """The first `rows` rows of a shipped dataset; `edit(header, lines)` may corrupt them."""
+    lines = package_csv(config_name).read_text().splitlines()
+    header, body = lines[0], lines[1: rows + 1]
+    if edit:
+        header, body = edit(header, body)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "data.csv"
+    path.write_text("\n".join([header, *body]) + "\n")
+    return path
+
+
+def make_config(config_name: str, work: Path, data_dir: Path, **changes) -> Path:
+    """The shipped config with the test's data, output folder, schema and overrides (dotted keys)."""
+    raw = yaml.safe_load((PROJECT / "configs" / f"{config_name}.yaml").read_text())
+    raw["data"]["path"] = str(data_dir)
+    raw["data"].pop("pattern", None)
+    raw["output_root"] = str(work / "out")
+    raw["schema_file"] = str(PROJECT / "schemas" / config_name / "schema.pbtxt")
+    for key, value in changes.items():
+        node = raw
+        *parents, last = key.split("__")
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node[last] = value
+    path = work / f"{config_name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def mlops(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=TIMEOUT, cwd=PROJECT, env={**os.environ, **(env or {})})
+
+
+def store_of(config_path: Path):
+    from pipelines.cli import metadata_store
+    from pipelines.config import load_config
+
+    return metadata_store(load_config(config_path))
+
+
+def summary_of(config_path: Path, run_id=None):
+    from pipelines import summary
+    from pipelines.config import load_config
+
+    return summary.read_run_summary(store_of(config_path), load_config(config_path).name, run_id)
+
+
+def versions(serving_dir: Path) -> list[str]:
+    return sorted(p.name for p in serving_dir.iterdir()) if serving_dir.exists() else []
+
+
+PREDICT = """
+import json, sys
+import tensorflow as tf
+from components.csv_example_gen.logic import read_csv, table_to_examples
+model_dir, csv_path, nulls, drop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+table = read_csv(csv_path, nulls)
+table = table.drop([c for c in drop if c in table.column_names]).slice(0, 20)
+model = tf.saved_model.load(model_dir)
+outputs = model.signatures["serving_default"](examples=tf.constant(table_to_examples(table)))
+print(json.dumps(outputs["outputs"].numpy().tolist()))
+"""
+
+
+def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str]) -> list:
+    """Loads the pushed SavedModel in a new interpreter and sends it raw serialized tf.Examples."""
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    result = subprocess.run([sys.executable, "-c", PREDICT, str(model_dir), str(csv_path), json.dumps(null_values),
+                             json.dumps(drop)], capture_output=True, text=True, timeout=300, cwd=PROJECT, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

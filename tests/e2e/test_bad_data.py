@@ -1,0 +1,54 @@
+"""Bad data stops the run at the data gate, before Transform: exit 1, anomalies listed, nothing pushed."""
+import pytest
+
+from helpers import mlops, small_csv, summary_of, make_config, versions
+
+
+def out_of_domain_payment(header, lines):
+    column = header.split(",").index("payment_type")
+    cells = lines[0].split(",")
+    cells[column] = "Bitcoin"
+    return header, [",".join(cells), *lines[1:]]
+
+
+def drop_column(name):
+    def edit(header, lines):
+        column = header.split(",").index(name)
+        drop = lambda line: ",".join(c for i, c in enumerate(line.split(",")) if i != column)  # noqa: E731
+        return drop(header), [drop(line) for line in lines]
+    return edit
+
+
+def word_in_fare(header, lines):
+    column = header.split(",").index("fare")
+    cells = lines[5].split(",")
+    cells[column] = "twelve"
+    return header, [*lines[:5], ",".join(cells), *lines[6:]]
+
+
+# The taxi CSV has commas inside quoted company names: the edits use early rows without them.
+CASES = {
+    "out_of_domain_category": (out_of_domain_payment, "payment_type"),
+    "missing_column": (drop_column("trip_start_hour"), "trip_start_hour"),
+    "string_in_numeric_column": (word_in_fare, "fare"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_data_stops_before_transform(case, tmp_path):
+    edit, feature = CASES[case]
+    csv_path = small_csv("taxi", tmp_path / "data", rows=400, edit=edit)
+    config = make_config("taxi", tmp_path, csv_path.parent, model__train_steps=5)
+    result = mlops("run", config)
+
+    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+    assert "Stopped: the data gate found anomalies; nothing was trained or pushed" in result.stdout
+    anomaly_lines = [line for line in result.stdout.splitlines() if f"] {feature}:" in line]
+    assert anomaly_lines, result.stdout
+
+    summary = summary_of(config)
+    states = {c.node: c.state for c in summary.components}
+    assert states["ExampleValidator"] == "complete" and states["DataGate"] == "failed"
+    assert "Transform" not in states and "Trainer" not in states and "Pusher" not in states
+    assert any(a.feature == feature for a in summary.anomalies)
+    assert versions(tmp_path / "out" / "serving_model") == []

@@ -1,0 +1,26 @@
+"""The penguin config runs end to end with no code change: multi-class, "NA" cells, its own schema."""
+from helpers import mlops, package_csv, predict_in_fresh_process, summary_of, make_config, versions
+
+
+def test_penguin_pipeline_end_to_end(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    csv_path = data / "penguins.csv"
+    csv_path.write_text(package_csv("penguin").read_text())  # 344 rows, some "NA"
+    config = make_config("penguin", tmp_path, data, model__train_steps=150, evaluation__thresholds__0__lower_bound=0.6)
+    result = mlops("run", config)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+
+    summary = summary_of(config)
+    assert all(c.state == "complete" for c in summary.components)
+    assert summary.blessed is True
+    assert summary.metrics["overall"]["sparse_categorical_accuracy"] >= 0.6
+    assert {"island=Biscoe", "island=Dream", "island=Torgersen"} <= set(summary.metrics)
+
+    pushed = versions(tmp_path / "out" / "serving_model")
+    assert len(pushed) == 1
+    predictions = predict_in_fresh_process(tmp_path / "out" / "serving_model" / pushed[0], csv_path, ["NA"],
+                                           drop=["species"])
+    assert len(predictions) == 20 and all(len(p) == 3 and abs(sum(p) - 1) < 1e-4 for p in predictions)
+    # Row 4 of the CSV has every measurement missing ("NA"): still a prediction.
+    assert all(p == p for p in predictions[3])  # not NaN
