@@ -7,6 +7,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.orchestration import pipeline as tfx_pipeline
 
+from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
@@ -78,7 +79,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         example_splits=["eval"],
         eval_config=eval_config(cfg))
 
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
