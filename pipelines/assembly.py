@@ -83,7 +83,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.serving_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.serving_dir)),
+    ).with_id("Pusher")
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
                   tuner, trainer, baseline, evaluator, pusher]

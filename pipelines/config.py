@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 PACKAGE_SCHEME = "package://"
 
@@ -243,8 +243,12 @@ class PipelineConfig(FeaturesConfig):
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
-    # Set by load_config, not by the YAML: the file the config came from.
-    source: Optional[str] = Field(None, exclude=True)
+    # The file the config came from: set by load_config, never by the YAML.
+    _source: Optional[str] = PrivateAttr(None)
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
 
     @model_validator(mode="after")
     def _label_is_not_a_feature(self) -> "PipelineConfig":
@@ -335,7 +339,7 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(format_validation_error(path, e)) from None
-    cfg.source = str(Path(path).resolve())
+    cfg._source = str(Path(path).resolve())
     return cfg
 
 
