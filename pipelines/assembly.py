@@ -11,6 +11,7 @@ from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
+from components.modules import features as F
 from pipelines.config import PipelineConfig
 
 MODULES = "components.modules"
@@ -109,9 +110,9 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         metrics.append(metric)
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
-            signature_name="serving_default",
+            signature_name=F.SERVING_SIGNATURE,
             label_key=cfg.label.name,
-            preprocessing_function_names=["transform_features"])],
+            preprocessing_function_names=[F.TRANSFORM_SIGNATURE])],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=keys) for keys in cfg.evaluation.slices],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 

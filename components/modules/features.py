@@ -7,6 +7,10 @@ from __future__ import annotations
 from pipelines.config import Feature, FeaturesConfig
 
 TRANSFORMED_SUFFIX = "_xf"
+# The exported model's signatures: raw examples -> predictions, and raw examples -> transformed
+# features (TFMA computes the label with the latter).
+SERVING_SIGNATURE = "serving_default"
+TRANSFORM_SIGNATURE = "transform_features"
 CATEGORICAL_KINDS = ("bucketized", "string_categorical", "int_categorical")
 
 

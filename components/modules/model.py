@@ -1,14 +1,10 @@
 """Trainer's run_fn and Tuner's tuner_fn: a wide & deep Keras model built from the config's feature specs.
 
 The exported SavedModel has two signatures:
-- `serving_default`: serialized raw tf.Examples (no label) -> predictions, the transform graph applied inside;
+- `serving_default`: serialized raw tf.Examples (the features only) -> predictions, the transform graph applied inside;
 - `transform_features`: serialized raw tf.Examples -> transformed features, which TFMA uses to compute the label.
 """
 from __future__ import annotations
-
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: TFX 1.16 needs Keras 2
 
 import keras_tuner
 import tensorflow as tf
@@ -22,8 +18,6 @@ from pipelines.config import TrainingConfig, training_config_from_json
 
 skip_library_conversion()
 keras = tf.keras
-SERVING_SIGNATURE = "serving_default"
-TRANSFORM_SIGNATURE = "transform_features"
 
 
 def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int], learning_rate: float):
@@ -56,7 +50,7 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
         outputs = keras.layers.Dense(classes, activation="softmax")(x)
         loss, accuracy = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, jit_compile=False), loss=loss, metrics=[accuracy])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
     return model
 
 
@@ -89,7 +83,7 @@ def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
     def transform(serialized):
         return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
-    return {SERVING_SIGNATURE: serve.get_concrete_function(), TRANSFORM_SIGNATURE: transform.get_concrete_function()}
+    return {F.SERVING_SIGNATURE: serve.get_concrete_function(), F.TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
 def hyperparameters_from(cfg: TrainingConfig, tuned: dict | None) -> tuple[list[int], float]:
