@@ -13,10 +13,10 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components.modules import features as F
-from components.modules.autograph import skip_library_conversion
+from components.modules.keras2 import use_tf_keras
 from pipelines.config import TrainingConfig, training_config_from_json
 
-skip_library_conversion()
+use_tf_keras()
 keras = tf.keras
 
 

@@ -5,10 +5,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.modules import features as F
-from components.modules.autograph import skip_library_conversion
+from components.modules.keras2 import use_tf_keras
 from pipelines.config import features_config_from_json
 
-skip_library_conversion()
+use_tf_keras()
 
 
 def preprocessing_fn(inputs, custom_config):

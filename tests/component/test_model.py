@@ -70,3 +70,18 @@ def test_hyperparameters_come_from_the_tuner_when_it_ran(project):
     hp.Choice("hidden_units", ["128-64"])
     hp.Choice("learning_rate", [0.01])
     assert M.hyperparameters_from(cfg, hp.get_config()) == ([128, 64], 0.01)
+
+
+def test_keras_tuner_accepts_the_tf_keras_model(project, tmp_path):
+    # keras-tuner binds to Keras 3 when imported (TF 2.16 installs it); the model module rebinds it.
+    import keras_tuner
+
+    cfg = load_config(project / "configs" / "penguin.yaml")
+    sizes = {"island": 3, "sex": 2}
+
+    def build(hp):
+        return M.build_model(cfg, FakeTransformOutput(sizes), [hp.Choice("units", [4, 8])], 0.01)
+
+    tuner = keras_tuner.RandomSearch(build, max_trials=2, objective="loss", directory=str(tmp_path), project_name="t")
+    tuner.search(batch_for(cfg, 12, sizes), tf.constant(np.arange(12) % 3, tf.int64), epochs=1, verbose=0)
+    assert tuner.get_best_hyperparameters()[0].get("units") in (4, 8)
