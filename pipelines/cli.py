@@ -61,15 +61,13 @@ def run_and_report(cfg) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with logs_to_file(log_path) as terminal:
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
-        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-
         from pipelines.runners import local
 
         print(f"  Beam: {' '.join(local.beam_args(cfg))}", file=terminal, flush=True)
         pipeline = local.local_pipeline(cfg)
         error = None
         try:
-            LocalDagRunner().run(pipeline)
+            local.run(pipeline)
         except Exception as e:  # a component failed: reported below, with what MLMD recorded
             logging.exception("pipeline run failed")
             error = e

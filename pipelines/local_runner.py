@@ -21,4 +21,4 @@ try:
     cfg = load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 except ConfigError as e:
     sys.exit(f"error: {e}")
-local.run(cfg)
+local.run(local.local_pipeline(cfg))

@@ -38,8 +38,8 @@ def local_pipeline(cfg: PipelineConfig):
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=metadata_connection_config(cfg))
 
 
-def run(cfg: PipelineConfig) -> None:
-    """Runs the pipeline; raises what the failing component raised."""
+def run(pipeline) -> None:
+    """Runs a local_pipeline(); raises what the failing component raised."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    LocalDagRunner().run(local_pipeline(cfg))
+    LocalDagRunner().run(pipeline)
