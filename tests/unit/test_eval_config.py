@@ -23,6 +23,7 @@ def test_eval_config_from_taxi(project):
     assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     assert threshold.change_threshold.absolute.value == -0.01
     assert not metrics["AUC"].per_slice_thresholds
+    assert config.options.include_default_metrics.value is False  # no compiled Keras metrics: fewer model loads
 
 
 def test_upper_bound_and_lower_is_better(project):
