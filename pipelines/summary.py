@@ -179,6 +179,20 @@ def threshold_text(threshold) -> str:
 # --- text ------------------------------------------------------------------
 
 
+def _slice_order(name: str):
+    """overall first, then by column, numeric values in numeric order (hour=2 before hour=10)."""
+    if name == "overall":
+        return (0, ())
+    parts = []
+    for pair in name.split(", "):
+        column, _, value = pair.partition("=")
+        try:
+            parts.append((column, 0, float(value), ""))
+        except ValueError:
+            parts.append((column, 1, 0.0, value))
+    return (1, tuple(parts))
+
+
 def format_summary(summary: RunSummary, not_run: list[str] = (), gate_message: Optional[str] = None,
                    error: Optional[str] = None) -> str:
     lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}", ""]
@@ -200,7 +214,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), gate_message: O
         names = sorted({m for values in summary.metrics.values() for m in values})
         width = max(len(s) for s in summary.metrics)
         lines.append(f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
-        for slice_key in sorted(summary.metrics, key=lambda s: (s != "overall", s)):
+        for slice_key in sorted(summary.metrics, key=_slice_order):
             values = summary.metrics[slice_key]
             lines.append(f"  {slice_key:<{width}}  " + "  ".join(
                 f"{values[n]:>14.4g}" if n in values else f"{'-':>14}" for n in names))

@@ -130,3 +130,11 @@ def test_publish_moves_a_complete_version_into_place_and_never_overwrites(tmp_pa
 
     push.discard(str(serving / push.STAGING / "x"))
     assert sorted(p.name for p in serving.iterdir()) == ["1700000000"]  # the staging folder is gone too
+
+
+def test_summary_orders_slices_overall_first_then_numerically():
+    from pipelines.summary import _slice_order
+
+    names = ["trip_start_hour=10", "payment_type=Cash", "overall", "trip_start_hour=2", "payment_type=Card"]
+    assert sorted(names, key=_slice_order) == ["overall", "payment_type=Card", "payment_type=Cash",
+                                               "trip_start_hour=2", "trip_start_hour=10"]
