@@ -63,8 +63,8 @@ def run_and_report(cfg) -> int:
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
         from pipelines.runners import local
 
-        print(f"  Beam: {' '.join(local.beam_args(cfg))}", file=terminal, flush=True)
         pipeline = local.local_pipeline(cfg)
+        print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
         error = None
         try:
             local.run(pipeline)
