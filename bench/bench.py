@@ -9,12 +9,15 @@ and noisy: absolute seconds from different sessions do not compare).
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -48,6 +51,10 @@ def main() -> None:
         reference = float(match.group(1)) if match else None
         print(f"  {result.stdout.strip() or result.stderr[-500:]}", flush=True)
 
+    # Reading the results imports TFMA: keep its deprecation chatter off the table.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from pipelines import summary as S
     from pipelines.cli import metadata_store
     from pipelines.config import load_config
