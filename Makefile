@@ -13,7 +13,7 @@ PIP_PIN   := pip==24.2
 # A Python 3.10 interpreter: $PYTHON, python3.10 on PATH, pyenv's, then the system's.
 define find_python310
 for candidate in "$$PYTHON" python3.10 \
-    $$(command -v pyenv >/dev/null && ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1) \
+    $$(ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -1) \
     /usr/bin/python3.10 /usr/local/bin/python3.10; do \
   [ -n "$$candidate" ] || continue; \
   if "$$candidate" -c 'import sys, venv; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then \
@@ -21,7 +21,7 @@ for candidate in "$$PYTHON" python3.10 \
 done; exit 1
 endef
 
-.PHONY: run test unit bench lock clean setup
+.PHONY: run test unit bench lock clean setup which-python
 
 setup: $(STAMP)
 
@@ -58,3 +58,7 @@ lock:
 
 clean:
 	rm -rf $(VENV) outputs
+
+# Prints the Python 3.10 that a new .venv would be made with.
+which-python:
+	@$(find_python310)
