@@ -56,7 +56,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from pipelines import summary as S
-    from pipelines.cli import metadata_store
+    from pipelines.runners.local import metadata_store
     from pipelines.config import load_config
 
     output_root = tempfile.mkdtemp(prefix="mlops-bench-")

@@ -79,6 +79,7 @@ def run_and_report(cfg) -> int:
 def run_report(cfg, pipeline, error) -> str:
     from components.data_gate.logic import AnomaliesFound
     from pipelines import summary as S
+    from pipelines.runners.local import metadata_store
 
     try:
         result = S.read_run_summary(metadata_store(cfg), cfg.name)
@@ -99,14 +100,6 @@ def _find_cause(error, kind):
             return error
         error = error.__cause__ or error.__context__
     return None
-
-
-def metadata_store(cfg):
-    import ml_metadata as mlmd
-
-    from pipelines.runners.local import metadata_connection_config
-
-    return mlmd.MetadataStore(metadata_connection_config(cfg))
 
 
 class _Progress(logging.Handler):

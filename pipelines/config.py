@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -108,6 +108,16 @@ Feature = Annotated[
     Union[NumericFeature, BucketizedFeature, StringCategoricalFeature, IntCategoricalFeature],
     Field(discriminator="kind"),
 ]
+
+
+def _kinds(union) -> tuple[str, ...]:
+    """The `kind` tags of a discriminated union, in declaration order."""
+    members = get_args(get_args(union)[0])
+    return tuple(get_args(m.model_fields["kind"].annotation)[0] for m in members)
+
+
+FEATURE_KINDS = _kinds(Feature)
+LABEL_KINDS = _kinds(Label)
 
 
 # --- model and tuning -----------------------------------------------------
@@ -388,7 +398,7 @@ def format_validation_error(path: str, error: ValidationError) -> str:
         elif item["type"] == "missing":
             message = "required field is missing"
         got = item.get("input")
-        shown = "" if item["type"] in ("missing",) or isinstance(got, (dict, list)) else f" (got {got!r})"
+        shown = "" if item["type"] == "missing" or isinstance(got, (dict, list)) else f" (got {got!r})"
         lines.append(f"  {field}: {message}{shown}")
     return "\n".join(lines)
 
@@ -398,7 +408,7 @@ def _field_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("numeric", "bucketized", "string_categorical", "int_categorical", "binary_threshold", "classes") and out:
+        elif part in FEATURE_KINDS + LABEL_KINDS and out:
             # pydantic puts the discriminator's value in the path; the YAML has no such key.
             continue
         else:
@@ -412,8 +422,7 @@ def describe(cfg: PipelineConfig) -> dict:
         "name": cfg.name,
         "data": cfg.data_dir,
         "label": cfg.label.name,
-        "features": {kind: [f.name for f in cfg.features if f.kind == kind]
-                     for kind in ("numeric", "bucketized", "string_categorical", "int_categorical")},
+        "features": {kind: [f.name for f in cfg.features if f.kind == kind] for kind in FEATURE_KINDS},
         "schema": cfg.schema_path or "inferred by SchemaGen",
         "tuning": cfg.tuning.enabled,
         "output_root": cfg.output_dir,

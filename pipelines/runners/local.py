@@ -31,6 +31,12 @@ def metadata_connection_config(cfg: PipelineConfig):
     return metadata.sqlite_metadata_connection_config(cfg.sqlite_path)
 
 
+def metadata_store(cfg: PipelineConfig):
+    import ml_metadata as mlmd
+
+    return mlmd.MetadataStore(metadata_connection_config(cfg))
+
+
 def local_pipeline(cfg: PipelineConfig):
     """The pipeline as LocalDagRunner runs it: create_pipeline with local Beam args and MLMD."""
     from pipelines.assembly import create_pipeline

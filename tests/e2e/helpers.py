@@ -54,7 +54,7 @@ def mlops(*args, env=None) -> subprocess.CompletedProcess:
 
 
 def store_of(config_path: Path):
-    from pipelines.cli import metadata_store
+    from pipelines.runners.local import metadata_store
     from pipelines.config import load_config
 
     return metadata_store(load_config(config_path))
