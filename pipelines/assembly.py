@@ -11,6 +11,7 @@ from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
+from components.infra_validator.component import InfraValidator
 from components.modules import features as F
 from pipelines.config import PipelineConfig
 
@@ -80,15 +81,28 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         example_splits=["eval"],
         eval_config=eval_config(cfg))
 
+    infra = cfg.infra_validation
+    infra_validator = InfraValidator(
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        platform=infra.platform,
+        load_and_query=infra.mode == "load_and_query",
+        num_examples=infra.num_examples,
+        max_loading_time_seconds=infra.max_loading_time_seconds,
+        tries=infra.tries,
+        model_server_path=cfg.model_server_path,
+        memory_limit_mb=infra.memory_limit_mb)
+
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.serving_dir)),
     ).with_id("Pusher")
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
-                  tuner, trainer, baseline, evaluator, pusher]
+                  tuner, trainer, baseline, evaluator, infra_validator, pusher]
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.name,
         pipeline_root=cfg.pipeline_root,

@@ -184,6 +184,18 @@ class EvaluationConfig(_Strict):
         return self
 
 
+class InfraValidationConfig(_Strict):
+    """Load the candidate in a model server (and query it) before Pusher may push it."""
+    mode: Literal["load_and_query", "load_only"] = "load_and_query"
+    num_examples: int = Field(10, ge=1, description="eval-split examples sent as requests (load_and_query)")
+    max_loading_time_seconds: int = Field(120, ge=1)
+    tries: int = Field(3, ge=1, description="attempts before the model is declared not blessed")
+    platform: Literal["auto", "tf_serving_binary", "docker", "local_process"] = Field(
+        "auto", description="auto: tensorflow_model_server if found, else Docker if an engine answers, else local_process")
+    model_server_path: Optional[str] = Field(None, description="tensorflow_model_server; default: found on PATH")
+    memory_limit_mb: int = Field(8192, ge=512, description="local_process: address-space limit of the server process")
+
+
 class PushConfig(_Strict):
     serving_dir: Optional[str] = Field(None, description="default: <output_root>/serving_model")
 
@@ -249,6 +261,7 @@ class PipelineConfig(FeaturesConfig):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    infra_validation: InfraValidationConfig = Field(default_factory=InfraValidationConfig)
     push: PushConfig = Field(default_factory=PushConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
@@ -295,6 +308,11 @@ class PipelineConfig(FeaturesConfig):
     def sqlite_path(self) -> str:
         path = self.metadata.sqlite_path
         return self.resolve(path) if path else os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def model_server_path(self) -> Optional[str]:
+        path = self.infra_validation.model_server_path
+        return self.resolve(path) if path else None
 
     @property
     def data_dir(self) -> str:
@@ -425,6 +443,7 @@ def describe(cfg: PipelineConfig) -> dict:
         "features": {kind: [f.name for f in cfg.features if f.kind == kind] for kind in FEATURE_KINDS},
         "schema": cfg.schema_path or "inferred by SchemaGen",
         "tuning": cfg.tuning.enabled,
+        "infra_validation": f"{cfg.infra_validation.mode} on {cfg.infra_validation.platform}",
         "output_root": cfg.output_dir,
     }
 

@@ -33,6 +33,9 @@ class RunSummary:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
     blessed: Optional[bool] = None
     blessing_reasons: list[str] = field(default_factory=list)
+    infra_blessed: Optional[bool] = None
+    infra_platform: Optional[str] = None
+    infra_reason: Optional[str] = None
     pushed_path: Optional[str] = None
 
     def component(self, node: str) -> Optional[ComponentRun]:
@@ -115,6 +118,13 @@ def read_run_summary(store, pipeline_name: str, run_id: Optional[str] = None) ->
     if evaluator and evaluator.outputs.get("blessing"):
         summary.blessed = _int_property(evaluator.outputs["blessing"][0], "blessed") == 1
 
+    infra_validator = summary.component("InfraValidator")
+    if infra_validator and infra_validator.outputs.get("blessing"):
+        blessing = infra_validator.outputs["blessing"][0]
+        summary.infra_blessed = _int_property(blessing, "blessed") == 1
+        summary.infra_platform = _string_property(blessing, "platform")
+        summary.infra_reason = _string_property(blessing, "reason")
+
     pusher = summary.component("Pusher")
     if pusher and pusher.outputs.get("pushed_model"):
         pushed = pusher.outputs["pushed_model"][0]
@@ -126,6 +136,11 @@ def read_run_summary(store, pipeline_name: str, run_id: Optional[str] = None) ->
 def _int_property(artifact, name: str) -> Optional[int]:
     value = artifact.custom_properties.get(name)
     return value.int_value if value is not None else None
+
+
+def _string_property(artifact, name: str) -> Optional[str]:
+    value = artifact.custom_properties.get(name)
+    return value.string_value if value is not None else None
 
 
 # --- reading TFMA's output --------------------------------------------------
@@ -226,10 +241,21 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), gate_message: O
         else:
             lines.append("Blessed: NO")
             lines += [f"  {reason}" for reason in summary.blessing_reasons]
+    if summary.infra_blessed is not None:
+        from components.infra_validator.logic import DESCRIPTIONS
+
+        platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
+        if summary.infra_blessed:
+            lines.append(f"Infra validation: passed on {platform}")
+        else:
+            lines.append(f"Infra validation: FAILED on {platform}")
+            lines.append(f"  {summary.infra_reason}")
     if summary.pushed_path:
         lines.append(f"Pushed: {summary.pushed_path}")
     elif summary.component("Pusher"):
-        lines.append("Pushed: nothing (the model is not blessed)")
+        why = [what for what, ok in (("blessed by the Evaluator", summary.blessed),
+                                     ("infra-validated", summary.infra_blessed)) if ok is False]
+        lines.append(f"Pushed: nothing (the model is not {' nor '.join(why) or 'blessed'})")
 
     if gate_message:
         lines += ["", f"Stopped: {gate_message}"]

@@ -12,7 +12,7 @@ import pytest
 from helpers import PROJECT, make_config, mlops, predict_in_fresh_process, small_csv, store_of, summary_of, versions
 
 ALL_NODES = ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Transform",
-             "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+             "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
 
 
 @pytest.fixture(scope="module")

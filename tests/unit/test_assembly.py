@@ -10,7 +10,8 @@ def node_ids(project, *overrides):
 
 def test_default_taxi_pipeline(project):
     assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate",
-                                 "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+                                 "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
+                                 "Pusher"]
 
 
 def test_transform_waits_for_the_data_gate(project):
@@ -41,3 +42,27 @@ def test_the_pipeline_carries_the_config_paths(project):
     assert pipeline.beam_pipeline_args == ["--direct_num_workers=1"]
     pusher = next(c for c in pipeline.components if c.id == "Pusher")
     assert '"/tmp/x/serving_model"' in pusher.exec_properties["push_destination"]
+
+
+def test_pusher_is_gated_by_the_infra_validator_with_the_configured_settings(project):
+    import json
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [
+        "infra_validation.platform=local_process", "infra_validation.tries=2", "infra_validation.num_examples=7"])
+    nodes = {c.id: c for c in create_pipeline(cfg).components}
+    pusher, validator = nodes["Pusher"], nodes["InfraValidator"]
+    assert pusher.inputs["infra_blessing"].producer_component_id == "InfraValidator"
+    assert pusher.inputs["model_blessing"].producer_component_id == "Evaluator"
+    assert validator.inputs["model"].producer_component_id == "Trainer"
+    assert validator.inputs["examples"].producer_component_id == "CsvExampleGen"
+    assert json.loads(validator.exec_properties["platform_config"])["platform"] == "local_process"
+    assert json.loads(validator.exec_properties["validation_spec"])["num_tries"] == 2
+    request_spec = json.loads(validator.exec_properties["request_spec"])
+    assert request_spec["num_examples"] == 7 and request_spec["split_name"] == "eval"
+
+
+def test_load_only_mode_sends_no_requests_and_needs_no_examples(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["infra_validation.mode=load_only"])
+    validator = next(c for c in create_pipeline(cfg).components if c.id == "InfraValidator")
+    assert validator.exec_properties["request_spec"] is None
+    assert "examples" not in validator.inputs

@@ -1,0 +1,114 @@
+"""Model server runners for TFX's InfraValidator that start a local process instead of a container.
+
+Both answer TF Serving's gRPC API on a free loopback port, so TFX's TF Serving client and request
+builder are used unchanged. The process runs in its own session and is killed as a group in Stop(),
+which TFX's executor calls in a `finally`; the stand-in also exits when its parent is gone.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Callable, Optional
+
+from tfx.components.infra_validator import error_types
+from tfx.components.infra_validator.model_server_runners import base_runner
+
+from components.infra_validator import logic
+
+LOCAL_MODEL_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_model_server.py")
+STOP_GRACE_SECONDS = 5
+
+
+class ProcessRunner(base_runner.BaseModelServerRunner):
+    """Runs `command(port)` as a child process; running = the process listens on the port."""
+
+    def __init__(self, name: str, command: Callable[[int], list[str]], env: Optional[dict] = None,
+                 memory_limit_bytes: Optional[int] = None):
+        self._name = name
+        self._command = command
+        self._env = env
+        self._memory_limit_bytes = memory_limit_bytes
+        self._process: Optional[subprocess.Popen] = None
+        self._port: Optional[int] = None
+        self._log_path: Optional[str] = None
+        self._endpoint: Optional[str] = None
+
+    def __repr__(self):
+        return f"ProcessRunner({self._name}, pid={self._process.pid if self._process else None})"
+
+    def Start(self):
+        assert self._process is None, "a model server runner starts once"
+        self._port = logic.free_loopback_port()
+        fd, self._log_path = tempfile.mkstemp(prefix="model-server-", suffix=".log")
+        with os.fdopen(fd, "wb") as log:
+            self._process = subprocess.Popen(
+                self._command(self._port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self._env, start_new_session=True, preexec_fn=self._limit_memory)
+
+    def _limit_memory(self):  # runs in the child, before exec
+        if self._memory_limit_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (self._memory_limit_bytes, self._memory_limit_bytes))
+
+    def WaitUntilRunning(self, deadline):
+        def listening() -> bool:
+            if self._process.poll() is not None:
+                raise error_types.JobAborted(f"model server exited with code {self._process.returncode}")
+            return logic.port_accepts(self._port)
+
+        logic.wait_until(listening, deadline, f"{self._name} did not listen on port {self._port}")
+        self._endpoint = f"127.0.0.1:{self._port}"
+
+    def GetEndpoint(self):
+        assert self._endpoint, "the model server is not running yet"
+        return self._endpoint
+
+    def GetLogs(self) -> Optional[str]:
+        if not self._log_path or not os.path.exists(self._log_path):
+            return None
+        with open(self._log_path, errors="replace") as f:
+            return f.read()[-20000:]
+
+    def Stop(self):
+        if self._process is not None and self._process.poll() is None:
+            stop_process_group(self._process)
+        if self._log_path and os.path.exists(self._log_path):
+            os.remove(self._log_path)
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL after a grace period; always reaps the child."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
+
+
+def tf_serving_binary_runner(binary: str, model_path: str, model_name: str) -> ProcessRunner:
+    """The real TF Serving; model_path is <base>/<name>/<version> (the executor's TF Serving layout)."""
+    base_path = os.path.dirname(model_path)
+    return ProcessRunner(logic.TF_SERVING_BINARY, lambda port: [
+        binary, f"--port={port}", "--rest_api_port=0", f"--model_name={model_name}",
+        f"--model_base_path={base_path}"])
+
+
+def local_process_runner(model_path: str, model_name: str, memory_limit_mb: int,
+                         max_lifetime_seconds: float) -> ProcessRunner:
+    """The stand-in: its own interpreter in isolated mode (-I: no project path, no user site), TensorFlow only."""
+    base_path = os.path.dirname(model_path)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}
+    return ProcessRunner(logic.LOCAL_PROCESS, lambda port: [
+        sys.executable, "-I", LOCAL_MODEL_SERVER, f"--port={port}", f"--model_name={model_name}",
+        f"--model_base_path={base_path}", f"--max_lifetime_seconds={max_lifetime_seconds}"],
+        env=env, memory_limit_bytes=memory_limit_mb * 1024 * 1024)

@@ -1,0 +1,165 @@
+"""The InfraValidator executor on small SavedModels, with real model server processes.
+
+Each case starts the local_process stand-in (a fresh interpreter importing TensorFlow, ~5 s) and
+talks to it with TFX's TF Serving client. After every test no child process may be left.
+"""
+import os
+import stat
+import sys
+
+import psutil
+import pytest
+import tensorflow as tf
+from google.protobuf import message
+from tfx.components.infra_validator import error_types, serving_bins
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as keys
+from tfx.utils import proto_utils
+
+from components.infra_validator import runners
+from components.infra_validator.component import parameters
+from components.infra_validator.executor import Executor
+
+pytestmark = pytest.mark.component
+
+
+@pytest.fixture(autouse=True)
+def no_child_process_survives():
+    yield
+    children = psutil.Process().children(recursive=True)
+    assert not children, [c.cmdline() for c in children]
+
+
+class Doubler(tf.Module):
+    """A servable model: parses feature `x` from serialized tf.Examples; asserts x >= 0 if `strict`."""
+
+    def __init__(self, strict=False):
+        super().__init__()
+        self.factor = tf.Variable(2.0)
+        self.strict = strict
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(self, examples):
+        x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+        if self.strict:
+            tf.debugging.assert_non_negative(x, message="x must be >= 0")
+        return {"outputs": x * self.factor}
+
+
+def save_model(tmp_path, signature_name="serving_default", strict=False) -> standard_artifacts.Model:
+    module = Doubler(strict)
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")
+    tf.saved_model.save(module, os.path.join(model.uri, "Format-Serving"), signatures={signature_name: module.serve})
+    return model
+
+
+def write_examples(tmp_path, values) -> standard_artifacts.Examples:
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    examples.split_names = artifact_utils.encode_split_names(["eval"])
+    os.makedirs(f"{examples.uri}/Split-eval")
+    with tf.io.TFRecordWriter(f"{examples.uri}/Split-eval/data.gz", options="GZIP") as writer:
+        for value in values:
+            example = tf.train.Example()
+            example.features.feature["x"].float_list.value.append(value)
+            writer.write(example.SerializeToString())
+    return examples
+
+
+def validate(tmp_path, model, examples, **settings) -> standard_artifacts.InfraBlessing:
+    settings = {"platform": "local_process", "tries": 1, "max_loading_time_seconds": 60, **settings}
+    exec_properties = {k: proto_utils.proto_to_json(v) if isinstance(v, message.Message) else v
+                       for k, v in parameters(**settings).items() if v is not None}
+    blessing = standard_artifacts.InfraBlessing()
+    blessing.uri = str(tmp_path / "blessing")
+    os.makedirs(blessing.uri)
+    executor = Executor(base_executor.BaseExecutor.Context(tmp_dir=str(tmp_path / "tmp"), unique_id="1"))
+    executor.Do({keys.MODEL_KEY: [model], keys.EXAMPLES_KEY: [examples]}, {keys.BLESSING_KEY: [blessing]},
+                exec_properties)
+    return blessing
+
+
+def blessed(blessing) -> bool:
+    assert os.path.exists(os.path.join(blessing.uri, "INFRA_BLESSED")) == (blessing.get_int_custom_property("blessed") == 1)
+    return blessing.get_int_custom_property("blessed") == 1
+
+
+def test_a_servable_model_is_loaded_queried_and_blessed(tmp_path):
+    blessing = validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0, 2.0]))
+    assert blessed(blessing)
+    assert blessing.get_string_custom_property("platform") == "local_process"
+    assert not (tmp_path / "tmp").exists() or not any((tmp_path / "tmp").rglob("saved_model.pb"))  # copy removed
+
+
+def test_corrupted_variables_are_not_blessed_with_the_load_error(tmp_path):
+    model = save_model(tmp_path)
+    variables = next((tmp_path / "model" / "Format-Serving" / "variables").glob("variables.data-*"))
+    variables.write_bytes(b"\0garbage" * 4)
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [1.0]))
+    assert not blessed(blessing)
+    reason = blessing.get_string_custom_property("reason")
+    assert "failed to load" in reason and "LOAD FAILED" in reason, reason
+
+
+def test_a_missing_serving_signature_is_not_blessed(tmp_path):
+    model = save_model(tmp_path, signature_name="something_else")
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [1.0]))
+    assert not blessed(blessing)
+    assert "serving_default could not be found" in blessing.get_string_custom_property("reason")
+
+
+def test_a_model_failing_on_the_request_examples_is_not_blessed(tmp_path):
+    model = save_model(tmp_path, strict=True)
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [1.0, -3.0]), num_examples=2)
+    assert not blessed(blessing)
+    reason = blessing.get_string_custom_property("reason")
+    assert reason.startswith("a request failed") and "x must be >= 0" in reason, reason
+
+
+def test_load_only_sends_no_request(tmp_path):
+    model = save_model(tmp_path, strict=True)
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [-3.0]), load_and_query=False)
+    assert blessed(blessing)
+
+
+def test_a_model_slower_than_the_max_loading_time_is_not_blessed(tmp_path):
+    # Importing TensorFlow alone takes longer than one second.
+    blessing = validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]), max_loading_time_seconds=1)
+    assert not blessed(blessing)
+    assert "max_loading_time_seconds" in blessing.get_string_custom_property("reason")
+
+
+def test_the_server_is_stopped_when_the_validator_itself_is_interrupted(tmp_path, monkeypatch):
+    def interrupted(self, endpoint):
+        raise error_types.GracefulShutdown("Got signal 15.")
+
+    monkeypatch.setattr(serving_bins.TensorFlowServing, "MakeClient", interrupted)
+    with pytest.raises(error_types.GracefulShutdown):
+        validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]))
+    # the autouse fixture checks that the started server is gone
+
+
+def test_tf_serving_binary_platform_runs_the_configured_binary(tmp_path):
+    """The binary's command line, through a fake `tensorflow_model_server` that execs the stand-in."""
+    fake = tmp_path / "tensorflow_model_server"
+    fake.write_text(f"""#!/bin/sh
+echo "$@" > {tmp_path}/args
+for a in "$@"; do case "$a" in --rest_api_port=*) ;; *) set -- "$@" "$a";; esac; shift; done
+exec {sys.executable} -I {runners.LOCAL_MODEL_SERVER} "$@"
+""")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    blessing = validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]),
+                        platform="auto", model_server_path=str(fake))
+    assert blessed(blessing)
+    assert blessing.get_string_custom_property("platform") == "tf_serving_binary"
+    args = (tmp_path / "args").read_text().split()
+    assert args[0].startswith("--port=") and "--rest_api_port=0" in args and "--model_name=candidate" in args
+
+
+def test_a_missing_binary_is_a_setup_error_not_a_verdict(tmp_path):
+    from components.infra_validator.logic import PlatformUnavailable
+
+    with pytest.raises(PlatformUnavailable, match="not an executable file"):
+        validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]),
+                 platform="tf_serving_binary", model_server_path=str(tmp_path / "nope"))
