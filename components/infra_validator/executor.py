@@ -56,7 +56,7 @@ class Executor(tfx_executor.Executor):
                                              serving_spec=serving_spec, validation_spec=validation_spec,
                                              requests=requests)
             except Exception as error:
-                self._failures.append(logic.failure_reason(error, None))
+                self._failures.append(logic.failure_reason(error, None, timed_out(error)))
                 raise
 
         deadline = time.time() + validation_spec.max_loading_time_seconds
@@ -71,7 +71,7 @@ class Executor(tfx_executor.Executor):
         except Exception as error:
             log = runner.GetLogs()
             logging.error("Infra validation on %s failed. Model server log:\n%s", self._platform, log)
-            self._failures.append(logic.failure_reason(error, log))
+            self._failures.append(logic.failure_reason(error, log, timed_out(error)))
             raise
         finally:
             runner.Stop()
@@ -82,3 +82,7 @@ class Executor(tfx_executor.Executor):
         # The stand-in exits by itself well after the validator's own deadline: a backstop, not a limit.
         return runners.local_process_runner(model_path, model_name, self._settings["memory_limit_mb"],
                                             max_lifetime_seconds=max_loading_time_seconds + 600)
+
+
+def timed_out(error: BaseException) -> bool:
+    return isinstance(error, (error_types.DeadlineExceeded, TimeoutError))

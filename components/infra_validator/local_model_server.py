@@ -138,24 +138,36 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Classify(self, request, context):
         name, signature = self.model.signature(request.model_spec, context, tf.saved_model.CLASSIFY_METHOD_NAME)
         outputs = run(signature, context, **{single_string_input(signature): tf.constant(serialized_examples(request))})
-        response = classification_pb2.ClassificationResponse()
+        response = classification_pb2.ClassificationResponse(result=classification_result(outputs))
         response.model_spec.name, response.model_spec.signature_name = self.model.name, name
-        scores, classes = outputs.get("scores"), outputs.get("classes")
-        for row in range(len(scores if scores is not None else classes)):
-            result = response.result.classifications.add()
-            for column in range(len((scores if scores is not None else classes)[row])):
-                result.classes.add(label=classes[row][column].decode() if classes is not None else "",
-                                   score=float(scores[row][column]) if scores is not None else 0.0)
         return response
 
     def Regress(self, request, context):
         name, signature = self.model.signature(request.model_spec, context, tf.saved_model.REGRESS_METHOD_NAME)
         outputs = run(signature, context, **{single_string_input(signature): tf.constant(serialized_examples(request))})
-        response = regression_pb2.RegressionResponse()
+        response = regression_pb2.RegressionResponse(result=regression_result(outputs))
         response.model_spec.name, response.model_spec.signature_name = self.model.name, name
-        for value in outputs["outputs"].reshape(-1):
-            response.result.regressions.add(value=float(value))
         return response
+
+
+def classification_result(outputs: dict) -> classification_pb2.ClassificationResult:
+    """TF Serving's Classify outputs: `classes` (strings) and/or `scores`, one row per example."""
+    classes, scores = outputs.get("classes"), outputs.get("scores")
+    rows = scores if scores is not None else classes
+    result = classification_pb2.ClassificationResult()
+    for row in range(len(rows)):
+        classifications = result.classifications.add()
+        for column in range(len(rows[row])):
+            classifications.classes.add(label=classes[row][column].decode() if classes is not None else "",
+                                        score=float(scores[row][column]) if scores is not None else 0.0)
+    return result
+
+
+def regression_result(outputs: dict) -> regression_pb2.RegressionResult:
+    result = regression_pb2.RegressionResult()
+    for value in outputs["outputs"].reshape(-1):
+        result.regressions.add(value=float(value))
+    return result
 
 
 def main(argv=None) -> int:

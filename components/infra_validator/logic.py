@@ -7,8 +7,6 @@ import socket
 import time
 from typing import Callable, Optional
 
-from tfx.components.infra_validator import error_types
-
 TF_SERVING_BINARY = "tf_serving_binary"
 DOCKER = "docker"
 LOCAL_PROCESS = "local_process"
@@ -85,15 +83,15 @@ def wait_until(ready: Callable[[], bool], deadline: float, what: str, interval_s
         if ready():
             return
         sleep(interval_seconds)
-    raise error_types.DeadlineExceeded(f"{what}: not within the max loading time")
+    raise TimeoutError(f"{what}: not within the max loading time")
 
 
-def failure_reason(error: BaseException, server_log: Optional[str]) -> str:
+def failure_reason(error: BaseException, server_log: Optional[str], timed_out: bool = False) -> str:
     """One line for the run summary: what failed, with the server's own words when it said why."""
     cause = error.__cause__
     if cause is not None and hasattr(cause, "details") and callable(cause.details):  # grpc.RpcError
         reason = f"a request failed: {cause.details()}"
-    elif isinstance(error, error_types.DeadlineExceeded):
+    elif timed_out:
         reason = f"{error} (infra_validation.max_loading_time_seconds)"
     else:
         reason = str(error).splitlines()[0].rstrip(".") if str(error) else type(error).__name__

@@ -3,9 +3,11 @@
 Each case starts the local_process stand-in (a fresh interpreter importing TensorFlow, ~5 s) and
 talks to it with TFX's TF Serving client. After every test no child process may be left.
 """
+import math
 import os
 import stat
 import sys
+import time
 
 import psutil
 import pytest
@@ -163,3 +165,59 @@ def test_a_missing_binary_is_a_setup_error_not_a_verdict(tmp_path):
     with pytest.raises(PlatformUnavailable, match="not an executable file"):
         validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]),
                  platform="tf_serving_binary", model_server_path=str(tmp_path / "nope"))
+
+
+def save_v1_classify_and_regress_model(tmp_path) -> standard_artifacts.Model:
+    """A TF1-style SavedModel with Classify and Regress signatures (what Estimators export)."""
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        examples = tf.compat.v1.placeholder(tf.string, [None], name="examples")
+        x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+        scores = tf.concat([tf.sigmoid(-x), tf.sigmoid(x)], axis=1)
+        classes = tf.tile(tf.constant([["no", "yes"]]), [tf.shape(x)[0], 1])
+        builder = tf.compat.v1.saved_model.Builder(os.path.join(model.uri, "Format-Serving"))
+        builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={
+            "serving_default": tf.compat.v1.saved_model.classification_signature_def(examples, classes, scores),
+            "regress": tf.compat.v1.saved_model.regression_signature_def(examples, x * 2)})
+        builder.save()
+    return model
+
+
+def test_classify_and_regress_requests_are_answered(tmp_path):
+    from tfx.components.infra_validator.model_server_clients.tensorflow_serving_client import TensorFlowServingClient
+    import grpc
+    from tensorflow_serving.apis import classification_pb2, prediction_service_pb2_grpc, regression_pb2
+
+    model = save_v1_classify_and_regress_model(tmp_path)
+    base = tmp_path / "serving" / "candidate"
+    os.makedirs(base)
+    os.symlink(os.path.join(model.uri, "Format-Serving"), base / "1")
+    runner = runners.local_process_runner(str(base / "1"), "candidate", memory_limit_mb=8192, max_lifetime_seconds=120)
+    try:
+        runner.Start()
+        runner.WaitUntilRunning(time.time() + 60)
+        client = TensorFlowServingClient(runner.GetEndpoint(), "candidate")
+        client.WaitUntilModelLoaded(time.time() + 60, polling_interval_sec=1)
+        service = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(runner.GetEndpoint()))
+        example = tf.train.Example()
+        example.features.feature["x"].float_list.value.append(3.0)
+
+        classify = classification_pb2.ClassificationRequest()
+        classify.model_spec.name = "candidate"
+        classify.input.example_list.examples.append(example)
+        result = service.Classify(classify).result.classifications[0]
+        assert [c.label for c in result.classes] == ["no", "yes"]
+        assert result.classes[1].score == pytest.approx(1 / (1 + math.exp(-3.0)), rel=1e-5)
+
+        regress = regression_pb2.RegressionRequest()
+        regress.model_spec.name, regress.model_spec.signature_name = "candidate", "regress"
+        regress.input.example_list.examples.append(example)
+        assert service.Regress(regress).result.regressions[0].value == pytest.approx(6.0)
+    finally:
+        runner.Stop()
+
+
+def test_tfx_builds_classify_requests_for_a_classify_signature_and_the_stand_in_blesses_it(tmp_path):
+    blessing = validate(tmp_path, save_v1_classify_and_regress_model(tmp_path), write_examples(tmp_path, [1.0]))
+    assert blessed(blessing)
