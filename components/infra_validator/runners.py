@@ -6,6 +6,7 @@ which TFX's executor calls in a `finally`; the stand-in also exits when its pare
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
@@ -21,6 +22,7 @@ from components.infra_validator import logic
 
 LOCAL_MODEL_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_model_server.py")
 STOP_GRACE_SECONDS = 5
+PR_SET_PDEATHSIG = 1
 
 
 class ProcessRunner(base_runner.BaseModelServerRunner):
@@ -47,9 +49,11 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
         with os.fdopen(fd, "wb") as log:
             self._process = subprocess.Popen(
                 self._command(self._port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._env, start_new_session=True, preexec_fn=self._limit_memory)
+                env=self._env, start_new_session=True, preexec_fn=self._in_child)
 
-    def _limit_memory(self):  # runs in the child, before exec
+    def _in_child(self):  # runs in the child, before exec
+        if sys.platform.startswith("linux"):  # killed with the validator, even by SIGKILL
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if self._memory_limit_bytes:
             resource.setrlimit(resource.RLIMIT_AS, (self._memory_limit_bytes, self._memory_limit_bytes))
 

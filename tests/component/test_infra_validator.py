@@ -221,3 +221,27 @@ def test_classify_and_regress_requests_are_answered(tmp_path):
 def test_tfx_builds_classify_requests_for_a_classify_signature_and_the_stand_in_blesses_it(tmp_path):
     blessing = validate(tmp_path, save_v1_classify_and_regress_model(tmp_path), write_examples(tmp_path, [1.0]))
     assert blessed(blessing)
+
+
+def test_the_server_dies_with_a_killed_validator(tmp_path):
+    """SIGKILL gives the validator no `finally`: the server must still go (PR_SET_PDEATHSIG)."""
+    import signal
+    import subprocess
+
+    model = save_model(tmp_path)
+    base = tmp_path / "serving" / "candidate"
+    os.makedirs(base)
+    os.symlink(os.path.join(model.uri, "Format-Serving"), base / "1")
+    validator = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from components.infra_validator import runners
+runner = runners.local_process_runner({str(base / "1")!r}, "candidate", 8192, 600)
+runner.Start()
+print(runner._process.pid, flush=True)
+time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    server = psutil.Process(int(validator.stdout.readline()))
+    assert server.is_running()
+    validator.send_signal(signal.SIGKILL)
+    validator.wait()
+    server.wait(timeout=10)  # raises psutil.TimeoutExpired if the server outlives its parent
