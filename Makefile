@@ -1,6 +1,7 @@
 # make run    - set up .venv if needed, run the default pipeline (configs/taxi.yaml)
 # make test   - set up .venv if needed, run the whole test suite
 # make bench  - default pipeline cold, then unchanged (cached), per-component wall times
+# make image  - build docker/Dockerfile where a Docker engine answers; lint it (hadolint) in any case
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -21,7 +22,7 @@ for candidate in "$$PYTHON" python3.10 \
 done; exit 1
 endef
 
-.PHONY: run test unit bench lock clean setup which-python
+.PHONY: run test unit bench image lock clean setup which-python
 
 setup: $(STAMP)
 
@@ -50,6 +51,12 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench.py $(CONFIG)
+
+IMAGE ?= tfx-mlops:latest
+image: $(STAMP)
+	$(VENV)/bin/hadolint docker/Dockerfile
+	@if docker info >/dev/null 2>&1; then docker build -f docker/Dockerfile -t $(IMAGE) .; \
+	else echo "no Docker engine answers here: $(IMAGE) not built (docker/Dockerfile linted only)"; fi
 
 # Re-pin every package after changing pyproject.toml's dependencies.
 lock:

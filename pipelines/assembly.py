@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
+from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
 from tfx import v1 as tfx
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.atomic_pusher.component import AtomicPusher
@@ -22,16 +24,18 @@ TUNER_FN = f"{MODULES}.model.tuner_fn"
 
 
 def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
-                    metadata_connection_config=None) -> tfx_pipeline.Pipeline:
+                    metadata_connection_config=None, target: str = "local") -> tfx_pipeline.Pipeline:
+    """`target`: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner, paths as the pods see them)."""
+    where = cfg.locations(target)
     # Each component gets only its part of the config: a change elsewhere keeps its cache.
     features_config = {"config": cfg.features_json()}
     training_config = {"config": cfg.training_json()}
 
-    example_gen = fast_csv_example_gen(cfg.data_dir, cfg.data.pattern, cfg.data.null_values,
+    example_gen = fast_csv_example_gen(where.data_dir, cfg.data.pattern, cfg.data.null_values,
                                        cfg.data.split.train, cfg.data.split.eval)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    if cfg.schema_path:
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=cfg.schema_path)
+    if where.schema_path:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=where.schema_path)
     else:
         schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     example_validator = tfx.components.ExampleValidator(
@@ -67,11 +71,13 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
         custom_config=training_config)
 
+    # Kubeflow's compiler knows only TFX's own strategy (two inputs, no candidate); the cluster caches.
+    candidate = {"candidate": trainer.outputs["model"]} if target == "local" else {}
     baseline = tfx.dsl.Resolver(
-        strategy_class=LatestBlessedOtherModelStrategy,
+        strategy_class=LatestBlessedOtherModelStrategy if target == "local" else LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        candidate=trainer.outputs["model"],
+        **candidate,
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
@@ -90,7 +96,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         num_examples=infra.num_examples,
         max_loading_time_seconds=infra.max_loading_time_seconds,
         tries=infra.tries,
-        model_server_path=cfg.model_server_path,
+        model_server_path=where.model_server_path,
         memory_limit_mb=infra.memory_limit_mb)
 
     pusher = AtomicPusher(
@@ -98,18 +104,33 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=cfg.serving_dir)),
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=where.serving_dir)),
     ).with_id("Pusher")
 
-    components = [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
-                  tuner, trainer, baseline, evaluator, infra_validator, pusher]
+    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
+                              tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
+    if target == "kubeflow":
+        for component in components:
+            if component.id in cfg.kubeflow.resources:
+                component.with_platform_config(resource_spec(cfg.kubeflow.resources[component.id]))
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.name,
-        pipeline_root=cfg.pipeline_root,
-        components=[c for c in components if c is not None],
+        pipeline_root=where.pipeline_root,
+        components=components,
         enable_cache=cfg.runner.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_args if beam_args is not None else [])
+
+
+def resource_spec(resources) -> pipeline_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec:
+    spec = pipeline_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    if resources.cpu:
+        spec.cpu_limit = resources.cpu
+    if resources.memory_gb:
+        spec.memory_limit = resources.memory_gb
+    if resources.gpu:
+        spec.accelerator.type, spec.accelerator.count = resources.gpu_type, resources.gpu
+    return spec
 
 
 def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:

@@ -30,12 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     validate = commands.add_parser("validate", help="check a config without running anything")
     run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner, ML Metadata on SQLite)")
     schema = commands.add_parser("schema", help="infer a starting schema from the config's data (TFDV)")
-    for command in (validate, run, schema):
+    compile_ = commands.add_parser("compile", help="compile for Kubeflow Pipelines (YAML) or Vertex AI (JSON)")
+    submit = commands.add_parser("submit", help="upload to Kubeflow Pipelines and start a run (or a schedule)")
+    for command in (validate, run, schema, compile_, submit):
         command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
         command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                              help="override a config field, e.g. --set model.train_steps=200 (repeatable)")
     schema.add_argument("-o", "--output", required=True, help="where to write schema.pbtxt")
+    compile_.add_argument("--target", choices=["kubeflow", "vertex"], default="kubeflow",
+                          help="kubeflow: PipelineSpec YAML, schema 2.1.0 (KFP 2.x); vertex: PipelineJob JSON")
+    compile_.add_argument("-o", "--output", required=True, help="pipeline.yaml (kubeflow) or pipeline.json (vertex)")
+    submit.add_argument("--schedule", action="store_true", help="create a recurring run from kubeflow.schedule")
+    submit.add_argument("--package", help="an already compiled pipeline.yaml (default: compile now)")
     args = parser.parse_args(argv)
 
     try:
@@ -50,7 +57,55 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "schema":
         return write_inferred_schema(cfg, args.output)
+    if args.command == "compile":
+        return compile_for_kubeflow(cfg, args.output, args.target)
+    if args.command == "submit":
+        return submit_to_kubeflow(cfg, args.package, args.schedule)
     return run_and_report(cfg)
+
+
+# --- mlops compile / submit -------------------------------------------------
+
+
+def compile_for_kubeflow(cfg, output: str, target: str) -> int:
+    from pipelines.runners import kubeflow
+
+    try:
+        with quiet_libraries():
+            kubeflow.compile_pipeline(cfg, output, target)
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    print(f"{output}: {cfg.name} for {target} (image {cfg.kubeflow.image})")
+    return EXIT_OK
+
+
+def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
+    import tempfile
+
+    from pipelines.runners import kubeflow
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if package is None:
+                package = os.path.join(tmp, "pipeline.yaml")
+                with quiet_libraries():
+                    kubeflow.compile_pipeline(cfg, package)
+            with quiet_libraries():
+                submitted = kubeflow.submit(cfg, package, schedule=schedule)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except kubeflow.SubmitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"pipeline {cfg.name}: id {submitted.pipeline_id}, version {submitted.version_id}")
+    if submitted.recurring_run_id:
+        print(f"recurring run {submitted.recurring_run_id}: {cfg.kubeflow.schedule.cron} "
+              f"(max concurrency {cfg.kubeflow.schedule.max_concurrency})")
+    else:
+        print(f"run {submitted.run_id}")
+    return EXIT_OK
 
 
 # --- mlops run -------------------------------------------------------------
@@ -156,6 +211,20 @@ def logs_to_file(path: Path):
         os.close(saved_err)
         log.close()
         terminal.close()
+
+
+@contextlib.contextmanager
+def quiet_libraries():
+    """Keeps TensorFlow's and TFX's import-time chatter off the terminal for compile and submit."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 # --- mlops schema ------------------------------------------------------------

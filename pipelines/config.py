@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union, get_args
 
@@ -222,6 +223,72 @@ class RunnerConfig(_Strict):
     beam: BeamConfig = Field(default_factory=BeamConfig)
 
 
+# --- Kubeflow Pipelines ---------------------------------------------------
+
+COMPONENT_IDS = ("CsvExampleGen", "StatisticsGen", "SchemaGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
+                 "Transform", "Tuner", "Trainer", "InfraValidator", "Evaluator", "Pusher")
+GPU_COMPONENTS = ("Trainer", "Tuner")
+
+
+class ResourceConfig(_Strict):
+    cpu: Optional[float] = Field(None, gt=0, description="vCPU limit")
+    memory_gb: Optional[float] = Field(None, gt=0, description="memory limit in GB")
+    gpu: int = Field(0, ge=0, description="GPUs (Trainer and Tuner only)")
+    gpu_type: str = Field("nvidia.com/gpu", description="accelerator resource name")
+
+
+class ScheduleConfig(_Strict):
+    cron: str = Field(description="6 fields, seconds first: '0 0 3 * * *' is every day at 03:00")
+    max_concurrency: int = Field(1, ge=1)
+    catchup: bool = Field(False, description="backfill the intervals missed while paused")
+
+    @field_validator("cron")
+    @classmethod
+    def _six_fields(cls, cron: str) -> str:
+        if len(cron.split()) != 6:
+            raise ValueError(f"Kubeflow's cron has 6 fields, seconds first (e.g. '0 0 3 * * *'); "
+                             f"{cron!r} has {len(cron.split())}")
+        return cron
+
+
+class KubeflowConfig(_Strict):
+    """Where and how the pipeline runs on Kubeflow Pipelines 2.x (ML Metadata is the cluster's)."""
+
+    image: str = Field(description="built from docker/Dockerfile")
+    pipeline_root: str = Field(pattern=r"^[a-z0-9]+://", description="object-store URI for artifacts, e.g. gs://bucket/root")
+    data_path: str = Field(description="the CSV folder as the pods see it: an object-store URI or a path in the image")
+    serving_dir: str = Field(description="where Pusher pushes, as the pods see it")
+    beam_args: list[str] = Field(default_factory=list, description="for the Beam components, passed unchanged "
+                                                                    "(e.g. --runner=DataflowRunner ...)")
+    resources: dict[str, ResourceConfig] = Field(default_factory=dict, description="per component id")
+    schedule: Optional[ScheduleConfig] = None
+    endpoint: Optional[str] = Field(None, description="KFP API endpoint, e.g. https://kfp.example.com")
+    token_env: Optional[str] = Field(None, description="environment variable holding the bearer token")
+    experiment: str = "Default"
+
+    @field_validator("resources")
+    @classmethod
+    def _known_components(cls, resources: dict) -> dict:
+        for name, spec in resources.items():
+            if name not in COMPONENT_IDS:
+                raise ValueError(f"resources: unknown component {name!r}; components are {', '.join(COMPONENT_IDS)}")
+            if spec.gpu and name not in GPU_COMPONENTS:
+                raise ValueError(f"resources.{name}.gpu: GPUs are for {' and '.join(GPU_COMPONENTS)} only")
+        return resources
+
+
+IMAGE_PROJECT_DIR = "/pipeline"  # docker/Dockerfile copies configs/ and schemas/ here
+
+
+@dataclass(frozen=True)
+class Locations:
+    data_dir: str
+    schema_path: Optional[str]
+    pipeline_root: str
+    serving_dir: str
+    model_server_path: Optional[str]
+
+
 # --- what the module files receive ----------------------------------------
 
 
@@ -265,6 +332,7 @@ class PipelineConfig(FeaturesConfig):
     push: PushConfig = Field(default_factory=PushConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    kubeflow: Optional[KubeflowConfig] = None
 
     # The file the config came from: set by load_config, never by the YAML.
     _source: Optional[str] = PrivateAttr(None)
@@ -289,6 +357,8 @@ class PipelineConfig(FeaturesConfig):
     def resolve(self, path: str) -> str:
         if path.startswith(PACKAGE_SCHEME):
             return resolve_package_path(path)
+        if "://" in path:  # an object-store URI (gs://, s3://): TFX's file I/O reads it as is
+            return path
         base = Path(self.source).parent if self.source else Path.cwd()
         return str((base / os.path.expanduser(path)).resolve())
 
@@ -328,6 +398,26 @@ class PipelineConfig(FeaturesConfig):
             if default.exists():
                 return str(default)
         return None
+
+    def locations(self, target: str = "local") -> "Locations":
+        """Paths as the components will see them: here, or inside Kubeflow's pods (docker/Dockerfile)."""
+        if target == "local":
+            return Locations(self.data_dir, self.schema_path, self.pipeline_root, self.serving_dir, self.model_server_path)
+        if self.kubeflow is None:
+            raise ConfigError(f"{self.source}: kubeflow: this config has no kubeflow section (image, pipeline_root, ...)")
+        return Locations(self.kubeflow.data_path, self._schema_in_image(), self.kubeflow.pipeline_root,
+                         self.kubeflow.serving_dir, self.infra_validation.model_server_path)
+
+    def _schema_in_image(self) -> Optional[str]:
+        schema = self.schema_path
+        if schema is None or "://" in schema:
+            return schema
+        project = Path(self.source).resolve().parent.parent if self.source else Path.cwd()
+        try:
+            return f"{IMAGE_PROJECT_DIR}/{Path(schema).relative_to(project)}"
+        except ValueError:
+            raise ConfigError(f"{self.source}: schema_file: {schema} is outside the project ({project}), so not in "
+                              "the image docker/Dockerfile builds; put it under schemas/ or use an object-store URI") from None
 
     def features_json(self) -> str:
         return FeaturesConfig(label=self.label, features=self.features).model_dump_json()
