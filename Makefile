@@ -42,9 +42,14 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(VENV)/bin/mlops run $(CONFIG)
 
-# Whole suite; pytest's exit code 5 (nothing collected) fails like any other.
+# Whole suite, with a throwaway MariaDB on 127.0.0.1 for the MySQL tests, stopped also when tests
+# fail. pytest's exit code 5 (nothing collected) fails like any other.
+MARIADB_DIR := $(CURDIR)/.mariadb
+export MLOPS_TEST_MYSQL_PASSWORD := throwaway-test-server-only
 test: $(STAMP)
-	$(PY) -m pytest tests
+	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
+	tests/services/mariadb.sh start $(MARIADB_DIR) && \
+	MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -112,9 +112,17 @@ def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
 
 
 def run_and_report(cfg) -> int:
+    from pipelines import mlmd_store
+
+    try:  # a store that cannot be opened fails here, in seconds, before anything runs
+        mlmd_store.open_store(cfg)
+        secrets = mlmd_store.secrets(cfg)
+    except mlmd_store.MetadataConnectionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with logs_to_file(log_path) as terminal:
+    with logs_to_file(log_path, secrets) as terminal:
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
         from pipelines.runners import local
 
@@ -157,6 +165,20 @@ def _find_cause(error, kind):
     return None
 
 
+class _Redact(logging.Filter):
+    def __init__(self, secrets):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record):
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
 class _Progress(logging.Handler):
     """Echoes LocalDagRunner's 'Component X is running/finished' lines to the terminal, with durations."""
 
@@ -180,8 +202,10 @@ class _Progress(logging.Handler):
 
 
 @contextlib.contextmanager
-def logs_to_file(path: Path):
-    """Sends TFX, absl, Beam, TensorFlow (C++ included) output to `path`; yields the terminal."""
+def logs_to_file(path: Path, secrets: list[str] = ()):
+    """Sends TFX, absl, Beam, TensorFlow (C++ included) output to `path`; yields the terminal.
+
+    `secrets` (the MySQL password) are masked: LocalDagRunner logs its whole connection config."""
     import absl.logging
 
     sys.stdout.flush()
@@ -196,6 +220,8 @@ def logs_to_file(path: Path):
     file_handler = logging.StreamHandler(log)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     progress = _Progress(terminal)
+    for handler in (file_handler, progress):
+        handler.addFilter(_Redact(secrets))
     root.handlers = [file_handler, progress]
     root.setLevel(logging.INFO)
     absl.logging.set_verbosity(absl.logging.INFO)

@@ -204,9 +204,43 @@ class PushConfig(_Strict):
 # --- metadata and runner --------------------------------------------------
 
 
+class MySqlSslConfig(_Strict):
+    key: Optional[str] = None
+    cert: Optional[str] = None
+    ca: Optional[str] = None
+    capath: Optional[str] = None
+    cipher: Optional[str] = None
+    verify_server_cert: bool = False
+
+
+class MySqlConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(3306, ge=1, le=65535)
+    database: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    user: str
+    password_env: Optional[str] = Field(None, description="name of the environment variable holding the password")
+    socket: Optional[str] = Field(None, description="unix socket path; used instead of host and port")
+    ssl: Optional[MySqlSslConfig] = None
+
+    @field_validator("host")
+    @classmethod
+    def _not_localhost(cls, host: str) -> str:
+        if host == "localhost":
+            raise ValueError("MySQL's client takes 'localhost' to mean its default unix socket, not TCP: "
+                             "use 127.0.0.1, or set socket to the server's socket path")
+        return host
+
+
 class MetadataConfig(_Strict):
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "mysql"] = "sqlite"
     sqlite_path: Optional[str] = Field(None, description="default: <output_root>/metadata.sqlite")
+    mysql: Optional[MySqlConfig] = None
+
+    @model_validator(mode="after")
+    def _mysql_needs_its_section(self) -> "MetadataConfig":
+        if self.backend == "mysql" and self.mysql is None:
+            raise ValueError("backend mysql needs a mysql section (host, port, database, user, password_env)")
+        return self
 
 
 class BeamConfig(_Strict):

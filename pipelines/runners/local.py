@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import os
 
+from pipelines import mlmd_store
 from pipelines.config import PipelineConfig
 
 MB = 1024 * 1024
@@ -25,16 +26,11 @@ def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> list[str]:
 
 
 def metadata_connection_config(cfg: PipelineConfig):
-    from tfx.orchestration import metadata
-
-    os.makedirs(os.path.dirname(cfg.sqlite_path), exist_ok=True)
-    return metadata.sqlite_metadata_connection_config(cfg.sqlite_path)
+    return mlmd_store.connection_config(cfg)
 
 
 def metadata_store(cfg: PipelineConfig):
-    import ml_metadata as mlmd
-
-    return mlmd.MetadataStore(metadata_connection_config(cfg))
+    return mlmd_store.open_store(cfg)
 
 
 def local_pipeline(cfg: PipelineConfig):

@@ -1,0 +1,106 @@
+"""The ML Metadata store a config names: a SQLite file, or a MySQL/MariaDB server a team shares.
+
+TFX's helper for MySQL has no SSL or socket options and MLMD's own errors are cryptic (a wrong
+password reads "mysql_real_connect failed: errno: , error: "). The ConnectionConfig is built here,
+the server is probed first (seconds, not MLMD's long timeouts), and each failure gets a message that
+names host, port, user and database and the likely cause, never the password.
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+from pipelines.config import PipelineConfig
+
+PROBE_TIMEOUT_SECONDS = 3
+
+
+class MetadataConnectionError(RuntimeError):
+    """The store cannot be opened; the message is safe to print."""
+
+
+def connection_config(cfg: PipelineConfig):
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    if cfg.metadata.backend == "sqlite":
+        os.makedirs(os.path.dirname(cfg.sqlite_path), exist_ok=True)
+        config.sqlite.filename_uri = cfg.sqlite_path
+        config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        return config
+    mysql = cfg.metadata.mysql
+    config.mysql.host, config.mysql.port = mysql.host, mysql.port
+    config.mysql.database, config.mysql.user = mysql.database, mysql.user
+    if mysql.password_env:
+        password = os.environ.get(mysql.password_env)
+        if password is None:
+            raise MetadataConnectionError(f"{where(cfg)}: the environment variable {mysql.password_env} "
+                                          "(metadata.mysql.password_env) is not set")
+        config.mysql.password = password
+    if mysql.socket:
+        config.mysql.socket = mysql.socket
+    if mysql.ssl:
+        for name in ("key", "cert", "ca", "capath", "cipher"):
+            value = getattr(mysql.ssl, name)
+            if value:
+                setattr(config.mysql.ssl_options, name, cfg.resolve(value) if name != "cipher" else value)
+        config.mysql.ssl_options.verify_server_cert = mysql.ssl.verify_server_cert
+    return config
+
+
+def secrets(cfg: PipelineConfig) -> list[str]:
+    """Values that must never be printed or logged."""
+    mysql = cfg.metadata.mysql
+    if cfg.metadata.backend == "mysql" and mysql.password_env and os.environ.get(mysql.password_env):
+        return [os.environ[mysql.password_env]]
+    return []
+
+
+def where(cfg: PipelineConfig) -> str:
+    """user@host:port/database (or the socket), for messages. Never the password."""
+    if cfg.metadata.backend == "sqlite":
+        return f"ML Metadata at {cfg.sqlite_path}"
+    mysql = cfg.metadata.mysql
+    address = f"socket {mysql.socket}" if mysql.socket else f"{mysql.host}:{mysql.port}"
+    return f"MySQL {mysql.user}@{address}/{mysql.database}"
+
+
+def probe(cfg: PipelineConfig) -> None:
+    """Fails within seconds when nothing answers where the config says the server is."""
+    if cfg.metadata.backend != "mysql":
+        return
+    mysql = cfg.metadata.mysql
+    family, address = (socket.AF_UNIX, mysql.socket) if mysql.socket else (socket.AF_INET, (mysql.host, mysql.port))
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(PROBE_TIMEOUT_SECONDS)
+            s.connect(address)
+    except socket.gaierror as e:
+        raise MetadataConnectionError(f"{where(cfg)}: unknown host {mysql.host!r} ({e.strerror})") from None
+    except socket.timeout:
+        raise MetadataConnectionError(f"{where(cfg)}: no answer within {PROBE_TIMEOUT_SECONDS} s "
+                                      "(a firewall, or the wrong host or port)") from None
+    except OSError as e:
+        raise MetadataConnectionError(f"{where(cfg)}: cannot connect ({e.strerror}): is the server running and "
+                                      "listening there (bind-address, port)?") from None
+
+
+def open_store(cfg: PipelineConfig):
+    """An ml_metadata MetadataStore, or MetadataConnectionError with the likely cause."""
+    import ml_metadata as mlmd
+
+    config = connection_config(cfg)
+    probe(cfg)
+    try:
+        return mlmd.MetadataStore(config)
+    except Exception as error:  # MLMD raises its own error types, with text such as the above
+        text = str(error).replace(config.mysql.password, "***") if config.mysql.password else str(error)
+        if cfg.metadata.backend == "mysql" and "mysql_real_connect" in text:
+            mysql = cfg.metadata.mysql
+            hint = (f"the password comes from ${mysql.password_env}" if mysql.password_env
+                    else "no password_env is set, so no password was sent")
+            raise MetadataConnectionError(
+                f"{where(cfg)}: the server answered but refused the login: wrong password or unknown user, "
+                f"or {mysql.user!r} may not connect from this host or use database {mysql.database!r} "
+                f"({hint}; MLMD said: {text.strip()})") from None
+        raise MetadataConnectionError(f"{where(cfg)}: {type(error).__name__}: {text}") from None
