@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     schema = commands.add_parser("schema", help="infer a starting schema from the config's data (TFDV)")
     compile_ = commands.add_parser("compile", help="compile for Kubeflow Pipelines (YAML) or Vertex AI (JSON)")
     submit = commands.add_parser("submit", help="upload to Kubeflow Pipelines and start a run (or a schedule)")
-    for command in (validate, run, schema, compile_, submit):
+    runs = commands.add_parser("runs", help="the pipeline's runs from ML Metadata (--run ID: its components)")
+    lineage = commands.add_parser("lineage", help="where a pushed model came from, or what came from an input")
+    models = commands.add_parser("models", help="pushed model versions; * marks the served one")
+    rollback = commands.add_parser("rollback", help="serve an earlier pushed model version again")
+    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback):
         command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
         command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -43,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     compile_.add_argument("-o", "--output", required=True, help="pipeline.yaml (kubeflow) or pipeline.json (vertex)")
     submit.add_argument("--schedule", action="store_true", help="create a recurring run from kubeflow.schedule")
     submit.add_argument("--package", help="an already compiled pipeline.yaml (default: compile now)")
+    runs.add_argument("--run", help="a run id from `mlops runs`")
+    lineage.add_argument("--model", default="latest", help="latest, a version (1.2.0) or an artifact id")
+    lineage.add_argument("--from-data", help="an input file or folder: everything derived from it")
+    lineage.add_argument("--format", choices=["text", "json", "dot"], default="text")
+    rollback.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
     args = parser.parse_args(argv)
 
     try:
@@ -61,7 +70,68 @@ def main(argv: list[str] | None = None) -> int:
         return compile_for_kubeflow(cfg, args.output, args.target)
     if args.command == "submit":
         return submit_to_kubeflow(cfg, args.package, args.schedule)
+    if args.command in ("runs", "lineage", "models", "rollback"):
+        return read_metadata(cfg, args)
     return run_and_report(cfg)
+
+
+# --- mlops runs / lineage / models / rollback ----------------------------------
+
+
+def read_metadata(cfg, args) -> int:
+    from pipelines import mlmd_store
+
+    try:
+        store = mlmd_store.open_store(cfg)
+        with quiet_libraries():
+            print(metadata_answer(cfg, store, args))
+    except mlmd_store.MetadataConnectionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except (LookupError, FileNotFoundError, FileExistsError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def metadata_answer(cfg, store, args) -> str:
+    from pipelines import lineage, registry, summary
+
+    if args.command == "runs":
+        if args.run:
+            return summary.format_components(summary.read_run_summary(store, cfg.name, args.run))
+        return summary.format_runs(cfg.name, summary.list_runs(store, cfg.name))
+    if args.command == "models":
+        return registry.format_versions(cfg.name, registry.model_versions(store, cfg.name, cfg.serving_dir))
+    if args.command == "rollback":
+        served = registry.rollback(store, cfg.name, cfg.serving_dir, args.to)
+        return f"Serving version {served.version} again: {served.serving_path} (recorded in ML Metadata)"
+    if args.from_data:
+        graph = lineage.from_data(store, cfg.name, args.from_data)
+        if not graph.nodes:
+            raise LookupError(f"nothing in ML Metadata was read from {args.from_data}")
+        if args.format == "text":
+            return "\n".join(f"{node.type} {node.id} [{node.name}] {node.uri}".rstrip()
+                             for node in sorted(graph.nodes.values(), key=lambda n: n.id) if node.kind == "artifact")
+    else:
+        pushed_id = pushed_model_id(store, cfg, args.model)
+        graph = lineage.upstream(store, cfg.name, pushed_id)
+        if args.format == "text":
+            return lineage.format_tree(graph, f"a{pushed_id}")
+    return graph.to_json() if args.format == "json" else graph.to_dot()
+
+
+def pushed_model_id(store, cfg, which: str) -> int:
+    from pipelines import registry
+
+    if which.isdigit():
+        return int(which)
+    versions = registry.model_versions(store, cfg.name, cfg.serving_dir, with_metrics=False)
+    if not versions:
+        raise LookupError(f"pipeline {cfg.name} has no pushed model in ML Metadata")
+    if which == "latest":
+        return versions[-1].pushed_model_id
+    return registry.find(versions, which).pushed_model_id
 
 
 # --- mlops compile / submit -------------------------------------------------
@@ -248,6 +318,7 @@ def quiet_libraries():
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 from pipelines.config import PipelineConfig
 
 PROBE_TIMEOUT_SECONDS = 3
+SCHEMA_RACE_RETRIES = 5
 
 
 class MetadataConnectionError(RuntimeError):
@@ -91,16 +93,25 @@ def open_store(cfg: PipelineConfig):
 
     config = connection_config(cfg)
     probe(cfg)
-    try:
-        return mlmd.MetadataStore(config)
-    except Exception as error:  # MLMD raises its own error types, with text such as the above
-        text = str(error).replace(config.mysql.password, "***") if config.mysql.password else str(error)
-        if cfg.metadata.backend == "mysql" and "mysql_real_connect" in text:
-            mysql = cfg.metadata.mysql
-            hint = (f"the password comes from ${mysql.password_env}" if mysql.password_env
-                    else "no password_env is set, so no password was sent")
-            raise MetadataConnectionError(
-                f"{where(cfg)}: the server answered but refused the login: wrong password or unknown user, "
-                f"or {mysql.user!r} may not connect from this host or use database {mysql.database!r} "
-                f"({hint}; MLMD said: {text.strip()})") from None
-        raise MetadataConnectionError(f"{where(cfg)}: {type(error).__name__}: {text}") from None
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return mlmd.MetadataStore(config)
+        except Exception as error:  # MLMD raises its own error types, with text such as the above
+            # Two processes creating MLMD's tables in an empty database at once: MLMD asks to retry.
+            if "retry" in str(error).lower() and attempt + 1 < SCHEMA_RACE_RETRIES:
+                time.sleep(1 + attempt)
+                continue
+            raise _explained(cfg, config, error) from None
+
+
+def _explained(cfg: PipelineConfig, config, error: Exception) -> MetadataConnectionError:
+    text = str(error).replace(config.mysql.password, "***") if config.mysql.password else str(error)
+    if cfg.metadata.backend == "mysql" and "mysql_real_connect" in text:
+        mysql = cfg.metadata.mysql
+        hint = (f"the password comes from ${mysql.password_env}" if mysql.password_env
+                else "no password_env is set, so no password was sent")
+        return MetadataConnectionError(
+            f"{where(cfg)}: the server answered but refused the login: wrong password or unknown user, "
+            f"or {mysql.user!r} may not connect from this host or use database {mysql.database!r} "
+            f"({hint}; MLMD said: {text.strip()})")
+    return MetadataConnectionError(f"{where(cfg)}: {type(error).__name__}: {text}")

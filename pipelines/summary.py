@@ -262,3 +262,59 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), gate_message: O
     elif error:
         lines += ["", f"Failed: {error}"]
     return "\n".join(lines)
+
+
+# --- mlops runs --------------------------------------------------------------
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    started: float  # unix seconds
+    seconds: float
+    outcome: str    # pushed | not blessed | gated | failed | incomplete
+
+
+def run_outcome(components: list[ComponentRun]) -> str:
+    failed = [c.node for c in components if c.state == "failed"]
+    if failed:
+        return "gated" if "DataGate" in failed else "failed"
+    pusher = next((c for c in components if c.node == "Pusher"), None)
+    if pusher is None or not pusher.outputs.get("pushed_model"):
+        return "incomplete"
+    pushed = _int_property(pusher.outputs["pushed_model"][0], "pushed") == 1
+    if pusher.state == "cached":
+        return "cached"
+    return "pushed" if pushed else "not blessed"
+
+
+def list_runs(store, pipeline_name: str) -> list[RunRow]:
+    rows = []
+    for run in run_contexts(store, pipeline_name):
+        executions = store.get_executions_by_context(run.id)
+        if not executions:
+            continue
+        start = min(e.create_time_since_epoch for e in executions) / 1000
+        end = max(e.last_update_time_since_epoch for e in executions) / 1000
+        rows.append(RunRow(run.name, start, end - start, run_outcome(component_runs(store, pipeline_name, run.name))))
+    return rows
+
+
+def format_runs(pipeline_name: str, rows: list[RunRow]) -> str:
+    import datetime
+
+    if not rows:
+        return f"Pipeline {pipeline_name}: no runs in ML Metadata"
+    lines = [f"Pipeline {pipeline_name}: {len(rows)} runs", "",
+             f"  {'run id':<28} {'started':<19} {'duration':>9}  outcome"]
+    for row in rows:
+        started = datetime.datetime.fromtimestamp(row.started).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  {row.run_id:<28} {started:<19} {row.seconds:>7.1f} s  {row.outcome}")
+    return "\n".join(lines)
+
+
+def format_components(summary: RunSummary) -> str:
+    lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}", ""]
+    lines += [f"  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s" for c in summary.components]
+    lines.append(f"  {'outcome':<32} {run_outcome(summary.components)}")
+    return "\n".join(lines)

@@ -229,3 +229,15 @@ def test_failure_reason_names_the_failed_request_or_the_server_error():
     assert len(failure_reason(RuntimeError("y" * 2000), None)) == 400
     assert failure_reason(TimeoutError("server: not within the max loading time"), None, timed_out=True) == (
         "server: not within the max loading time (infra_validation.max_loading_time_seconds)")
+
+
+# --- model registry -----------------------------------------------------------
+
+
+def test_version_numbers_follow_contract_model_and_pipeline():
+    from pipelines.registry import next_version
+
+    assert next_version(None, None, None, "schema-a", 7) == (1, 0, 0)
+    assert next_version((1, 0, 0), "schema-a", 7, "schema-a", 7) == (1, 0, 1)  # same model pushed again
+    assert next_version((1, 0, 1), "schema-a", 7, "schema-a", 9) == (1, 1, 0)  # retrained, same contract
+    assert next_version((1, 1, 0), "schema-a", 9, "schema-b", 11) == (2, 0, 0)  # new data contract
