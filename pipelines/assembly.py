@@ -14,6 +14,7 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
 from components.infra_validator.component import InfraValidator
+from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
 from pipelines.config import PipelineConfig
 
@@ -35,7 +36,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
                                        cfg.data.split.train, cfg.data.split.eval)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if where.schema_path:
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=where.schema_path)
+        schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path))
     else:
         schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
     example_validator = tfx.components.ExampleValidator(

@@ -66,3 +66,19 @@ def test_load_only_mode_sends_no_requests_and_needs_no_examples(project):
     validator = next(c for c in create_pipeline(cfg).components if c.id == "InfraValidator")
     assert validator.exec_properties["request_spec"] is None
     assert "examples" not in validator.inputs
+
+
+def test_editing_the_schema_file_changes_import_schema_gen_parameters(project, tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text((project / "schemas" / "taxi" / "schema.pbtxt").read_text())
+
+    def import_parameters():
+        cfg = load_config(project / "configs" / "taxi.yaml", [f"schema_file={schema}"])
+        node = next(c for c in create_pipeline(cfg).components if c.id == "ImportSchemaGen")
+        return dict(node.exec_properties)
+
+    before = import_parameters()
+    assert before == import_parameters()  # same file, same cache key
+    schema.write_text(schema.read_text().replace("min_fraction: 1.0", "min_fraction: 0.99", 1))
+    after = import_parameters()
+    assert after["schema_file"] == before["schema_file"] and after != before
