@@ -59,11 +59,8 @@ def run_contexts(store, pipeline_name: str) -> list:
     pipeline = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline is None:
         return []
-    executions = {e.id for e in store.get_executions_by_context(pipeline.id)}
-    runs = []
-    for run in store.get_contexts_by_type("pipeline_run"):
-        if any(e.id in executions for e in store.get_executions_by_context(run.id)):
-            runs.append(run)
+    # TFX makes each run context a child of its pipeline's: one query, also in a store many pipelines share.
+    runs = [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type == "pipeline_run"]
     return sorted(runs, key=lambda c: c.id)
 
 

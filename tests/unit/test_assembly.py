@@ -79,6 +79,6 @@ def test_editing_the_schema_file_changes_import_schema_gen_parameters(project, t
 
     before = import_parameters()
     assert before == import_parameters()  # same file, same cache key
-    schema.write_text(schema.read_text().replace("min_fraction: 1.0", "min_fraction: 0.99", 1))
+    schema.write_text(schema.read_text().replace("max: 10000.0", "max: 20000.0", 1))
     after = import_parameters()
     assert after["schema_file"] == before["schema_file"] and after != before
