@@ -1,7 +1,8 @@
-"""`mlops`: validate a config, run its pipeline here, print what happened.
+"""`mlops`: validate a config, run its pipeline here and print what happened; read runs, lineage and
+model versions back from ML Metadata; compile and submit for Kubeflow Pipelines.
 
-Exit codes: 0 the pipeline completed (blessed or not); 1 a gate stopped it or a component failed;
-2 the config is bad (nothing ran).
+Exit codes: 0 done (a pipeline run completed, blessed or not); 1 a gate stopped the run, a component
+failed, or a server (MySQL, KFP) could not be used; 2 the config is bad (nothing ran).
 """
 from __future__ import annotations
 
@@ -156,13 +157,11 @@ def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
     from pipelines.runners import kubeflow
 
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, quiet_libraries():
             if package is None:
                 package = os.path.join(tmp, "pipeline.yaml")
-                with quiet_libraries():
-                    kubeflow.compile_pipeline(cfg, package)
-            with quiet_libraries():
-                submitted = kubeflow.submit(cfg, package, schedule=schedule)
+                kubeflow.compile_pipeline(cfg, package)
+            submitted = kubeflow.submit(cfg, package, schedule=schedule)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG

@@ -437,10 +437,14 @@ class PipelineConfig(FeaturesConfig):
         """Paths as the components will see them: here, or inside Kubeflow's pods (docker/Dockerfile)."""
         if target == "local":
             return Locations(self.data_dir, self.schema_path, self.pipeline_root, self.serving_dir, self.model_server_path)
+        kubeflow = self.require_kubeflow()
+        return Locations(kubeflow.data_path, self._schema_in_image(), kubeflow.pipeline_root,
+                         kubeflow.serving_dir, self.infra_validation.model_server_path)
+
+    def require_kubeflow(self) -> "KubeflowConfig":
         if self.kubeflow is None:
             raise ConfigError(f"{self.source}: kubeflow: this config has no kubeflow section (image, pipeline_root, ...)")
-        return Locations(self.kubeflow.data_path, self._schema_in_image(), self.kubeflow.pipeline_root,
-                         self.kubeflow.serving_dir, self.infra_validation.model_server_path)
+        return self.kubeflow
 
     def _schema_in_image(self) -> Optional[str]:
         schema = self.schema_path

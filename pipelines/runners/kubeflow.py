@@ -33,8 +33,7 @@ def kubeflow_pipeline(cfg: PipelineConfig):
 
 
 def compile_pipeline(cfg: PipelineConfig, output_path: str, target: str = "kubeflow") -> str:
-    if cfg.kubeflow is None:
-        raise ConfigError(f"{cfg.source}: kubeflow: this config has no kubeflow section (image, pipeline_root, ...)")
+    cfg.require_kubeflow()
     suffix = (".yaml", ".yml") if target == "kubeflow" else (".json",)
     if not output_path.endswith(suffix):
         raise ValueError(f"--target {target} writes {' or '.join(suffix)}, not {output_path}")
@@ -77,7 +76,7 @@ class SubmitError(RuntimeError):
 def client(cfg: PipelineConfig):
     import kfp
 
-    kubeflow = cfg.kubeflow
+    kubeflow = cfg.require_kubeflow()
     if not kubeflow.endpoint:
         raise ConfigError(f"{cfg.source}: kubeflow.endpoint: needed to submit (e.g. https://kfp.example.com)")
     token = None
@@ -90,7 +89,7 @@ def client(cfg: PipelineConfig):
 
 def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False, kfp_client=None) -> Submitted:
     """Uploads the package as the pipeline (or a new version of it), then starts a run or a recurring run."""
-    if schedule and cfg.kubeflow.schedule is None:
+    if schedule and cfg.require_kubeflow().schedule is None:
         raise ConfigError(f"{cfg.source}: kubeflow.schedule: --schedule needs a schedule (cron, max_concurrency)")
     version_name = f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
