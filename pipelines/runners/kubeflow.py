@@ -87,13 +87,13 @@ def client(cfg: PipelineConfig):
     return kfp.Client(host=kubeflow.endpoint, existing_token=token)
 
 
-def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False, kfp_client=None) -> Submitted:
+def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False) -> Submitted:
     """Uploads the package as the pipeline (or a new version of it), then starts a run or a recurring run."""
     if schedule and cfg.require_kubeflow().schedule is None:
         raise ConfigError(f"{cfg.source}: kubeflow.schedule: --schedule needs a schedule (cron, max_concurrency)")
     version_name = f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        kfp_client = kfp_client or client(cfg)  # asks the server's healthz already
+        kfp_client = client(cfg)  # asks the server's healthz already
         pipeline_id = kfp_client.get_pipeline_id(cfg.name)
         if pipeline_id is None:
             pipeline = kfp_client.upload_pipeline(package_path, pipeline_name=cfg.name)
