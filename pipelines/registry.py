@@ -21,6 +21,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.atomic_pusher import logic as push_logic
 from pipelines.lineage import INPUTS, OUTPUTS
+from pipelines.summary import int_property, string_property
 
 ROLLBACK_TYPE = "mlops.Rollback"
 
@@ -51,16 +52,6 @@ def next_version(previous: Optional[tuple], previous_contract: Optional[str], pr
     return (major, minor, patch + 1)
 
 
-def _string(artifact_or_execution, name: str) -> str:
-    value = artifact_or_execution.custom_properties.get(name)
-    return value.string_value if value is not None else ""
-
-
-def _int(artifact, name: str) -> Optional[int]:
-    value = artifact.custom_properties.get(name)
-    return value.int_value if value is not None else None
-
-
 class _Store:
     def __init__(self, store, pipeline_name: str):
         self.store, self.pipeline_name = store, pipeline_name
@@ -88,7 +79,7 @@ class _Store:
         if self.context is None:
             return []
         pushed = [a for a in self.store.get_artifacts_by_context(self.context.id)
-                  if _int(a, "pushed") == 1 and _string(a, "pushed_destination")]
+                  if int_property(a, "pushed") == 1 and string_property(a, "pushed_destination")]
         return sorted(pushed, key=lambda a: a.id)
 
 
@@ -102,7 +93,7 @@ def data_contract(store: _Store, model) -> str:
             with open(schema_file, "rb") as f:
                 digest.update(f.read())
     if trainer is not None:
-        config = _string(trainer, "custom_config")
+        config = string_property(trainer, "custom_config")
         try:
             label = json.loads(json.loads(config)["config"])["label"]
         except (ValueError, KeyError, TypeError):
@@ -119,8 +110,8 @@ def model_versions(store, pipeline_name: str, serving_dir: Optional[str] = None,
     for pushed in reader.pushed_models():
         execution, inputs = reader.producer_inputs(pushed.id)
         pushed_at = pushed.create_time_since_epoch / 1000
-        path = _string(pushed, "pushed_destination")
-        source_id = _int(pushed, "rollback_of")
+        path = string_property(pushed, "pushed_destination")
+        source_id = int_property(pushed, "rollback_of")
         if source_id:  # a rollback: the same version as what it re-published
             source = by_pushed_id[source_id]
             entry = ModelVersion(source.version, pushed.id, source.model_id, pushed_at, path, source.contract,
@@ -133,7 +124,7 @@ def model_versions(store, pipeline_name: str, serving_dir: Optional[str] = None,
             previous = (number, contract, model.id)
             entry = ModelVersion(".".join(map(str, number)), pushed.id, model.id, pushed_at, path, contract)
             if inputs.get("infra_blessing"):
-                entry.infra_platform = _string(inputs["infra_blessing"][0], "platform") or None
+                entry.infra_platform = string_property(inputs["infra_blessing"][0], "platform") or None
             if with_metrics and inputs.get("model_blessing"):
                 entry.metrics = _overall_metrics(reader, inputs["model_blessing"][0])
         by_pushed_id[pushed.id] = entry

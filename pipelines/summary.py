@@ -113,29 +113,29 @@ def read_run_summary(store, pipeline_name: str, run_id: Optional[str] = None) ->
     if evaluator and evaluator.outputs.get("evaluation"):
         summary.metrics, summary.blessing_reasons = read_evaluation(evaluator.outputs["evaluation"][0].uri)
     if evaluator and evaluator.outputs.get("blessing"):
-        summary.blessed = _int_property(evaluator.outputs["blessing"][0], "blessed") == 1
+        summary.blessed = int_property(evaluator.outputs["blessing"][0], "blessed") == 1
 
     infra_validator = summary.component("InfraValidator")
     if infra_validator and infra_validator.outputs.get("blessing"):
         blessing = infra_validator.outputs["blessing"][0]
-        summary.infra_blessed = _int_property(blessing, "blessed") == 1
-        summary.infra_platform = _string_property(blessing, "platform")
-        summary.infra_reason = _string_property(blessing, "reason")
+        summary.infra_blessed = int_property(blessing, "blessed") == 1
+        summary.infra_platform = string_property(blessing, "platform")
+        summary.infra_reason = string_property(blessing, "reason")
 
     pusher = summary.component("Pusher")
     if pusher and pusher.outputs.get("pushed_model"):
         pushed = pusher.outputs["pushed_model"][0]
-        if _int_property(pushed, "pushed") == 1:
+        if int_property(pushed, "pushed") == 1:
             summary.pushed_path = pushed.custom_properties["pushed_destination"].string_value
     return summary
 
 
-def _int_property(artifact, name: str) -> Optional[int]:
+def int_property(artifact, name: str) -> Optional[int]:
     value = artifact.custom_properties.get(name)
     return value.int_value if value is not None else None
 
 
-def _string_property(artifact, name: str) -> Optional[str]:
+def string_property(artifact, name: str) -> Optional[str]:
     value = artifact.custom_properties.get(name)
     return value.string_value if value is not None else None
 
@@ -279,7 +279,7 @@ def run_outcome(components: list[ComponentRun]) -> str:
     pusher = next((c for c in components if c.node == "Pusher"), None)
     if pusher is None or not pusher.outputs.get("pushed_model"):
         return "incomplete"
-    pushed = _int_property(pusher.outputs["pushed_model"][0], "pushed") == 1
+    pushed = int_property(pusher.outputs["pushed_model"][0], "pushed") == 1
     if pusher.state == "cached":
         return "cached"
     return "pushed" if pushed else "not blessed"
