@@ -73,6 +73,11 @@ class Reader:
         return Node(f"a{artifact.id}", "artifact", self.artifact_types.get(artifact.type_id, "?"), "", artifact.uri,
                     properties)
 
+    def artifact_nodes(self, artifact_ids) -> dict[str, Node]:
+        """Nodes by key for the artifacts, in one MLMD query."""
+        ids = sorted(set(artifact_ids))
+        return {f"a{a.id}": self.artifact_node(a) for a in self.store.get_artifacts_by_id(ids)} if ids else {}
+
     def execution_node(self, execution) -> Node:
         name = self.execution_types.get(execution.type_id, "?")
         for context in self.store.get_contexts_by_execution(execution.id):
@@ -94,9 +99,7 @@ def upstream(store, pipeline_name: str, artifact_id: int) -> Graph:
     reader, graph = Reader(store, pipeline_name), Graph()
     frontier = [artifact_id]
     while frontier:
-        artifacts = store.get_artifacts_by_id(frontier)
-        for artifact in artifacts:
-            graph.nodes[f"a{artifact.id}"] = reader.artifact_node(artifact)
+        graph.nodes.update(reader.artifact_nodes(frontier))
         producers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in OUTPUTS]
         frontier = []
         for event in producers:
@@ -106,15 +109,18 @@ def upstream(store, pipeline_name: str, artifact_id: int) -> Graph:
                                                                         if n.kind == "execution"})
         for execution in store.get_executions_by_id(execution_ids):
             graph.nodes[f"e{execution.id}"] = reader.execution_node(execution)
-        for event in store.get_events_by_execution_ids(execution_ids):
+        events = store.get_events_by_execution_ids(execution_ids)
+        for event in events:
             if event.type in INPUTS:
                 graph.edges.add((f"a{event.artifact_id}", f"e{event.execution_id}"))
                 if f"a{event.artifact_id}" not in graph.nodes:
                     frontier.append(event.artifact_id)
-            elif event.type in OUTPUTS and f"a{event.artifact_id}" not in graph.nodes:  # e.g. evaluation beside blessing
-                graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
-                graph.nodes[f"a{event.artifact_id}"] = reader.artifact_node(store.get_artifacts_by_id([event.artifact_id])[0])
-                _name_artifact(graph, event)
+        # The producers' other outputs, e.g. the evaluation beside the blessing.
+        siblings = [e for e in events if e.type in OUTPUTS and f"a{e.artifact_id}" not in graph.nodes]
+        graph.nodes.update(reader.artifact_nodes([e.artifact_id for e in siblings]))
+        for event in siblings:
+            graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
+            _name_artifact(graph, event)
         frontier = sorted(set(frontier))
     examples = [n.id for n in graph.nodes.values() if n.type == "Examples"]
     if examples:
@@ -125,8 +131,7 @@ def upstream(store, pipeline_name: str, artifact_id: int) -> Graph:
 def downstream(store, pipeline_name: str, artifact_ids: list[int], keep_types: Optional[tuple] = None) -> Graph:
     """Everything derived from the artifacts; with keep_types, only paths to artifacts of those types."""
     reader, graph = Reader(store, pipeline_name), Graph()
-    for artifact in store.get_artifacts_by_id(artifact_ids):
-        graph.nodes[f"a{artifact.id}"] = reader.artifact_node(artifact)
+    graph.nodes.update(reader.artifact_nodes(artifact_ids))
     frontier, seen_executions = list(artifact_ids), set()
     while frontier:
         consumers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in INPUTS]
@@ -137,11 +142,10 @@ def downstream(store, pipeline_name: str, artifact_ids: list[int], keep_types: O
         for execution in store.get_executions_by_id(execution_ids):
             graph.nodes[f"e{execution.id}"] = reader.execution_node(execution)
         outputs = [e for e in store.get_events_by_execution_ids(execution_ids) if e.type in OUTPUTS]
-        frontier = []
+        new = reader.artifact_nodes([e.artifact_id for e in outputs if f"a{e.artifact_id}" not in graph.nodes])
+        graph.nodes.update(new)
+        frontier = sorted(node.id for node in new.values())
         for event in outputs:
-            if f"a{event.artifact_id}" not in graph.nodes:
-                graph.nodes[f"a{event.artifact_id}"] = reader.artifact_node(store.get_artifacts_by_id([event.artifact_id])[0])
-                frontier.append(event.artifact_id)
             graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
             _name_artifact(graph, event)
     if keep_types:

@@ -136,18 +136,22 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     def Classify(self, request, context):
-        name, signature = self.model.signature(request.model_spec, context, tf.saved_model.CLASSIFY_METHOD_NAME)
-        outputs = run(signature, context, **{single_string_input(signature): tf.constant(serialized_examples(request))})
+        name, outputs = self._run_on_examples(request, context, tf.saved_model.CLASSIFY_METHOD_NAME)
         response = classification_pb2.ClassificationResponse(result=classification_result(outputs))
         response.model_spec.name, response.model_spec.signature_name = self.model.name, name
         return response
 
     def Regress(self, request, context):
-        name, signature = self.model.signature(request.model_spec, context, tf.saved_model.REGRESS_METHOD_NAME)
-        outputs = run(signature, context, **{single_string_input(signature): tf.constant(serialized_examples(request))})
+        name, outputs = self._run_on_examples(request, context, tf.saved_model.REGRESS_METHOD_NAME)
         response = regression_pb2.RegressionResponse(result=regression_result(outputs))
         response.model_spec.name, response.model_spec.signature_name = self.model.name, name
         return response
+
+    def _run_on_examples(self, request, context, method: str) -> tuple[str, dict]:
+        """Classify/Regress: the signature's one input takes the request's serialized tf.Examples."""
+        name, signature = self.model.signature(request.model_spec, context, method)
+        examples = tf.constant(serialized_examples(request))
+        return name, run(signature, context, **{single_string_input(signature): examples})
 
 
 def classification_result(outputs: dict) -> classification_pb2.ClassificationResult:
