@@ -9,15 +9,12 @@ and noisy: absolute seconds from different sessions do not compare).
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -51,13 +48,9 @@ def main() -> None:
         reference = float(match.group(1)) if match else None
         print(f"  {result.stdout.strip() or result.stderr[-500:]}", flush=True)
 
-    # Reading the results imports TFMA: keep its deprecation chatter off the table.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from pipelines import summary as S
-    from pipelines.runners.local import metadata_store
     from pipelines.config import load_config
+    from pipelines.metadata import runs
+    from pipelines.metadata.store import open_reader
 
     output_root = tempfile.mkdtemp(prefix="mlops-bench-")
     try:
@@ -67,8 +60,8 @@ def main() -> None:
         warm = run_pipeline(args.config, output_root)
 
         cfg = load_config(args.config, [f"output_root={output_root}"])
-        store = metadata_store(cfg)
-        first, second = [S.read_run_summary(store, cfg.name, run.name) for run in S.run_contexts(store, cfg.name)[-2:]]
+        reader = open_reader(cfg)
+        first, second = [runs.read_run_summary(reader, run.name) for run in reader.run_contexts()[-2:]]
         print(f"\n{'component':<32} {'cold':>9} {'re-run':>16}")
         for a in first.components:
             b = second.component(a.node)

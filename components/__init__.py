@@ -1,6 +1,4 @@
 """Custom TFX components and module files of the framework."""
-import os
-
-# TFX 1.16's Trainer, Transform and TFMA need Keras 2; this must be set before TensorFlow is first
-# imported, and is inherited by every process the framework starts (Beam workers included).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# `pipelines` sets TF_USE_LEGACY_KERAS, which must be set before TensorFlow is first imported: a
+# component's module may be the first thing a process imports (a Beam worker, the tfx CLI).
+import pipelines  # noqa: F401

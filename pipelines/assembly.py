@@ -16,6 +16,7 @@ from components.data_gate.component import DataGate
 from components.infra_validator.component import InfraValidator
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
+from pipelines import component_ids as ids
 from pipelines.config import PipelineConfig
 
 MODULES = "components.modules"
@@ -33,22 +34,25 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
     training_config = {"config": cfg.training_json()}
 
     example_gen = fast_csv_example_gen(where.data_dir, cfg.data.pattern, cfg.data.null_values,
-                                       cfg.data.split.train, cfg.data.split.eval)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+                                       cfg.data.split.train, cfg.data.split.eval).with_id(ids.EXAMPLE_GEN)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(ids.STATISTICS_GEN)
     if where.schema_path:
-        schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path))
+        schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
+                                     ).with_id(ids.IMPORT_SCHEMA_GEN)
     else:
-        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"])
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"]).with_id(ids.SCHEMA_GEN)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(ids.EXAMPLE_VALIDATOR)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=features_config,
-        disable_statistics=True)  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
+        disable_statistics=True,  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
+    ).with_id(ids.TRANSFORM)
     data_gate = None
     if cfg.on_anomalies == "stop":
-        data_gate = DataGate(anomalies=example_validator.outputs["anomalies"])
+        data_gate = DataGate(anomalies=example_validator.outputs["anomalies"]).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
     tuner = None
@@ -60,7 +64,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
             schema=schema_gen.outputs["schema"],
             train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps),
             eval_args=tfx.proto.EvalArgs(num_steps=cfg.tuning.eval_steps),
-            custom_config={"config": cfg.training_json(with_tuning=True)})
+            custom_config={"config": cfg.training_json(with_tuning=True)},
+        ).with_id(ids.TUNER)
 
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -70,7 +75,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
-        custom_config=training_config)
+        custom_config=training_config,
+    ).with_id(ids.TRAINER)
 
     # Kubeflow's compiler knows only TFX's own strategy (two inputs, no candidate); the cluster caches.
     candidate = {"candidate": trainer.outputs["model"]} if target == "local" else {}
@@ -79,14 +85,15 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
         **candidate,
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(ids.BASELINE_RESOLVER)
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         example_splits=["eval"],
-        eval_config=eval_config(cfg))
+        eval_config=eval_config(cfg),
+    ).with_id(ids.EVALUATOR)
 
     infra = cfg.infra_validation
     infra_validator = InfraValidator(
@@ -98,7 +105,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         max_loading_time_seconds=infra.max_loading_time_seconds,
         tries=infra.tries,
         model_server_path=where.model_server_path,
-        memory_limit_mb=infra.memory_limit_mb)
+        memory_limit_mb=infra.memory_limit_mb,
+    ).with_id(ids.INFRA_VALIDATOR)
 
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
@@ -106,7 +114,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=where.serving_dir)),
-    ).with_id("Pusher")
+    ).with_id(ids.PUSHER)
 
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
                               tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]

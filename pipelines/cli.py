@@ -7,19 +7,12 @@ failed, or a server (MySQL, KFP) could not be used; 2 the config is bad (nothing
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
-import re
 import sys
-import time
-from datetime import datetime
-from pathlib import Path
 
-from pipelines.config import ConfigError, describe, load_config
+from pipelines.config import DEFAULT_CONFIG, ConfigError, describe, load_config
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
@@ -66,27 +59,41 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(describe(cfg), indent=2))
         return EXIT_OK
     if args.command == "schema":
-        return write_inferred_schema(cfg, args.output)
+        return infer_schema(cfg, args.output)
     if args.command == "compile":
         return compile_for_kubeflow(cfg, args.output, args.target)
     if args.command == "submit":
         return submit_to_kubeflow(cfg, args.package, args.schedule)
     if args.command in ("runs", "lineage", "models", "rollback"):
         return read_metadata(cfg, args)
-    return run_and_report(cfg)
+    return run_locally(cfg)
+
+
+# --- mlops run -------------------------------------------------------------
+
+
+def run_locally(cfg) -> int:
+    from pipelines.metadata.store import MetadataConnectionError
+    from pipelines.runners import local
+
+    try:
+        report = local.run_and_report(cfg)
+    except MetadataConnectionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"\n{report.text}", flush=True)
+    return EXIT_FAILED if report.failed else EXIT_OK
 
 
 # --- mlops runs / lineage / models / rollback ----------------------------------
 
 
 def read_metadata(cfg, args) -> int:
-    from pipelines import mlmd_store
+    from pipelines.metadata.store import MetadataConnectionError, open_reader
 
     try:
-        store = mlmd_store.open_store(cfg)
-        with quiet_libraries():
-            print(metadata_answer(cfg, store, args))
-    except mlmd_store.MetadataConnectionError as e:
+        print(metadata_answer(cfg, open_reader(cfg), args))
+    except MetadataConnectionError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except (LookupError, FileNotFoundError, FileExistsError) as e:
@@ -95,50 +102,49 @@ def read_metadata(cfg, args) -> int:
     return EXIT_OK
 
 
-def metadata_answer(cfg, store, args) -> str:
-    from pipelines import lineage, registry, summary
+def metadata_answer(cfg, reader, args) -> str:
+    from pipelines.metadata import lineage, registry, runs
 
     if args.command == "runs":
         if args.run:
-            return summary.format_components(summary.read_run_summary(store, cfg.name, args.run))
-        return summary.format_runs(cfg.name, summary.list_runs(store, cfg.name))
+            return runs.format_components(runs.read_run_summary(reader, args.run))
+        return runs.format_runs(cfg.name, runs.list_runs(reader))
     if args.command == "models":
-        return registry.format_versions(cfg.name, registry.model_versions(store, cfg.name, cfg.serving_dir))
+        return registry.format_versions(cfg.name, registry.model_versions(reader, cfg.serving_dir))
     if args.command == "rollback":
-        served = registry.rollback(store, cfg.name, cfg.serving_dir, args.to)
+        served = registry.rollback(reader, cfg.serving_dir, args.to)
         return f"Serving version {served.version} again: {served.serving_path} (recorded in ML Metadata)"
     if args.from_data:
-        graph = lineage.from_data(store, cfg.name, args.from_data)
+        graph = lineage.from_data(reader, args.from_data)
         if not graph.nodes:
             raise LookupError(f"nothing in ML Metadata was read from {args.from_data}")
         if args.format == "text":
-            return "\n".join(f"{node.type} {node.id} [{node.name}] {node.uri}".rstrip()
-                             for node in sorted(graph.nodes.values(), key=lambda n: n.id) if node.kind == "artifact")
+            return lineage.format_artifact_list(graph)
     else:
-        pushed_id = pushed_model_id(store, cfg, args.model)
-        graph = lineage.upstream(store, cfg.name, pushed_id)
+        pushed_id = registry.pushed_model_id(reader, args.model)
+        graph = lineage.upstream(reader, pushed_id)
         if args.format == "text":
             return lineage.format_tree(graph, f"a{pushed_id}")
     return graph.to_json() if args.format == "json" else graph.to_dot()
 
 
-def pushed_model_id(store, cfg, which: str) -> int:
-    from pipelines import registry
-
-    if which.isdigit():
-        return int(which)
-    versions = registry.model_versions(store, cfg.name, cfg.serving_dir, with_metrics=False)
-    if not versions:
-        raise LookupError(f"pipeline {cfg.name} has no pushed model in ML Metadata")
-    if which == "latest":
-        return versions[-1].pushed_model_id
-    return registry.find(versions, which).pushed_model_id
+# --- mlops schema / compile / submit ---------------------------------------------
 
 
-# --- mlops compile / submit -------------------------------------------------
+def infer_schema(cfg, output: str) -> int:
+    from pipelines.schema_inference import write_inferred_schema
+
+    try:
+        schema = write_inferred_schema(cfg, output)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {output}: {len(schema.feature)} features; curate domains, presence and ranges before use")
+    return EXIT_OK
 
 
 def compile_for_kubeflow(cfg, output: str, target: str) -> int:
+    from pipelines.console import quiet_libraries
     from pipelines.runners import kubeflow
 
     try:
@@ -154,6 +160,7 @@ def compile_for_kubeflow(cfg, output: str, target: str) -> int:
 def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
     import tempfile
 
+    from pipelines.console import quiet_libraries
     from pipelines.runners import kubeflow
 
     try:
@@ -174,184 +181,6 @@ def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
               f"(max concurrency {cfg.kubeflow.schedule.max_concurrency})")
     else:
         print(f"run {submitted.run_id}")
-    return EXIT_OK
-
-
-# --- mlops run -------------------------------------------------------------
-
-
-def run_and_report(cfg) -> int:
-    from pipelines import mlmd_store
-
-    try:  # a store that cannot be opened fails here, in seconds, before anything runs
-        mlmd_store.open_store(cfg)
-        secrets = mlmd_store.secrets(cfg)
-    except mlmd_store.MetadataConnectionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with logs_to_file(log_path, secrets) as terminal:
-        print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
-        from pipelines.runners import local
-
-        pipeline = local.local_pipeline(cfg)
-        print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
-        error = None
-        try:
-            local.run(pipeline)
-        except Exception as e:  # a component failed: reported below, with what MLMD recorded
-            logging.exception("pipeline run failed")
-            error = e
-        text = run_report(cfg, pipeline, error)
-        print(f"\n{text}", file=terminal, flush=True)
-    return EXIT_FAILED if error else EXIT_OK
-
-
-def run_report(cfg, pipeline, error) -> str:
-    from components.data_gate.logic import AnomaliesFound
-    from pipelines import summary as S
-    from pipelines.runners.local import metadata_store
-
-    try:
-        result = S.read_run_summary(metadata_store(cfg), cfg.name)
-    except LookupError:
-        return f"Failed before anything was recorded in ML Metadata: {error}"
-    executed = {c.node for c in result.components}
-    not_run = [c.id for c in pipeline.components if c.id not in executed]
-    gated = _find_cause(error, AnomaliesFound) is not None
-    return S.format_summary(
-        result, not_run=not_run,
-        gate_message="the data gate found anomalies; nothing was trained or pushed" if gated else None,
-        error=None if gated or error is None else f"{type(error).__name__}: {error}")
-
-
-def _find_cause(error, kind):
-    while error is not None:
-        if isinstance(error, kind):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
-
-
-class _Redact(logging.Filter):
-    def __init__(self, secrets):
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record):
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
-
-
-class _Progress(logging.Handler):
-    """Echoes LocalDagRunner's 'Component X is running/finished' lines to the terminal, with durations."""
-
-    PATTERN = re.compile(r"Component (\S+) is (running|finished)\.")
-
-    def __init__(self, terminal):
-        super().__init__(logging.INFO)
-        self.terminal, self.started = terminal, {}
-
-    def emit(self, record):
-        match = self.PATTERN.match(record.getMessage())
-        if not match:
-            return
-        node, what = match.groups()
-        if what == "running":
-            self.started[node] = time.monotonic()
-            print(f"  {node} ...", file=self.terminal, flush=True)
-        else:
-            seconds = time.monotonic() - self.started.get(node, time.monotonic())
-            print(f"  {node} done in {seconds:.1f} s", file=self.terminal, flush=True)
-
-
-@contextlib.contextmanager
-def logs_to_file(path: Path, secrets: list[str] = ()):
-    """Sends TFX, absl, Beam, TensorFlow (C++ included) output to `path`; yields the terminal.
-
-    `secrets` (the MySQL password) are masked: LocalDagRunner logs its whole connection config."""
-    import absl.logging
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    terminal = os.fdopen(os.dup(1), "w")
-    log = open(path, "a")
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    file_handler = logging.StreamHandler(log)
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    progress = _Progress(terminal)
-    for handler in (file_handler, progress):
-        handler.addFilter(_Redact(secrets))
-    root.handlers = [file_handler, progress]
-    root.setLevel(logging.INFO)
-    absl.logging.set_verbosity(absl.logging.INFO)
-    try:
-        yield terminal
-    finally:
-        root.handlers, root.level = saved_handlers, saved_level
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
-        os.close(saved_out)
-        os.close(saved_err)
-        log.close()
-        terminal.close()
-
-
-@contextlib.contextmanager
-def quiet_libraries():
-    """Keeps TensorFlow's and TFX's import-time chatter off the terminal for compile and submit."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import warnings
-
-    import absl.logging
-
-    absl.logging.set_verbosity(absl.logging.ERROR)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-# --- mlops schema ------------------------------------------------------------
-
-
-def write_inferred_schema(cfg, output: str) -> int:
-    """A starting point for schemas/<name>/schema.pbtxt: TFDV's inference plus TRAINING/SERVING environments.
-
-    The data is read as the pipeline's ExampleGen reads it, so the types are the ones it will see.
-    """
-    import pyarrow as pa
-    import tensorflow_data_validation as tfdv
-    from tensorflow_data_validation.statistics import stats_impl
-
-    from components.csv_example_gen import logic as csv_logic
-    from components.modules.features import label_columns
-
-    try:
-        files = csv_logic.matching_files(cfg.data_dir, cfg.data.pattern)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
-    stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
-    schema = tfdv.infer_schema(stats)
-    schema.default_environment.extend(["TRAINING", "SERVING"])
-    for column in label_columns(cfg):
-        tfdv.get_feature(schema, column).not_in_environment.append("SERVING")
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    tfdv.write_schema_text(schema, output)
-    print(f"wrote {output}: {len(schema.feature)} features; curate domains, presence and ranges before use")
     return EXIT_OK
 
 

@@ -10,12 +10,17 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from pipelines import component_ids
+
 PACKAGE_SCHEME = "package://"
+# What `mlops` and the `tfx` CLI entry points run when no config is named.
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
+CONFIG_ENV = "MLOPS_CONFIG"  # the `tfx` CLI entry points take their config from this variable
 
 
 class ConfigError(Exception):
@@ -55,6 +60,14 @@ class BinaryThresholdLabel(_Strict):
     greater_than: float
     relative_to: Optional[str] = None
 
+    @property
+    def source_columns(self) -> set[str]:
+        return {self.column} | ({self.relative_to} if self.relative_to else set())
+
+    @property
+    def num_classes(self) -> int:
+        return 2
+
 
 class ClassesLabel(_Strict):
     """A string column whose values are the classes, in this order (index = class id)."""
@@ -64,33 +77,66 @@ class ClassesLabel(_Strict):
     column: str
     classes: list[str] = Field(min_length=2)
 
+    @property
+    def source_columns(self) -> set[str]:
+        return {self.column}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
 
 Label = Annotated[Union[BinaryThresholdLabel, ClassesLabel], Field(discriminator="kind")]
 
 
-class NumericFeature(_Strict):
+class _FeatureKind(_Strict):
+    """What every feature kind says about itself. A kind is a model below, listed in `Feature`;
+    preprocessing.TRANSFORMS says how it is transformed (a test runs each kind through both)."""
+
+    categorical: ClassVar[bool] = False  # categorical: an integer id, one-hot (wide) and embedded (deep)
+
+    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+        """How many distinct ids the transformed value takes (categorical kinds only)."""
+        raise ValueError(f"{self.name}: {self.kind} is not categorical")
+
+
+class NumericFeature(_FeatureKind):
     kind: Literal["numeric"]
     name: str
     scaling: Literal["z_score", "min_max"] = "z_score"
     default: float = Field(0.0, description="value used where the cell is missing")
 
 
-class BucketizedFeature(_Strict):
+class BucketizedFeature(_FeatureKind):
+    categorical: ClassVar[bool] = True
+
     kind: Literal["bucketized"]
     name: str
     buckets: int = Field(ge=2)
     default: float = 0.0
 
+    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+        return self.buckets
 
-class StringCategoricalFeature(_Strict):
+
+class StringCategoricalFeature(_FeatureKind):
+    categorical: ClassVar[bool] = True
+
     kind: Literal["string_categorical"]
     name: str
     top_k: Optional[int] = Field(None, ge=1)
     oov_buckets: int = Field(1, ge=1)
 
+    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+        if vocabulary_size is None:
+            raise ValueError(f"{self.name}: the vocabulary size is needed for a string feature")
+        return vocabulary_size + self.oov_buckets
 
-class IntCategoricalFeature(_Strict):
-    """Integers in [min, max]; values outside the range share one extra bucket."""
+
+class IntCategoricalFeature(_FeatureKind):
+    """Integers in [min, max]; values outside the range (and missing ones) share one extra bucket."""
+
+    categorical: ClassVar[bool] = True
 
     kind: Literal["int_categorical"]
     name: str
@@ -103,6 +149,14 @@ class IntCategoricalFeature(_Strict):
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
         return self
+
+    @property
+    def outside_id(self) -> int:
+        """The id shared by values outside [min, max]; ids 0 .. max-min are the values in range."""
+        return self.max - self.min + 1
+
+    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+        return self.outside_id + 1
 
 
 Feature = Annotated[
@@ -259,11 +313,6 @@ class RunnerConfig(_Strict):
 
 # --- Kubeflow Pipelines ---------------------------------------------------
 
-COMPONENT_IDS = ("CsvExampleGen", "StatisticsGen", "SchemaGen", "ImportSchemaGen", "ExampleValidator", "DataGate",
-                 "Transform", "Tuner", "Trainer", "InfraValidator", "Evaluator", "Pusher")
-GPU_COMPONENTS = ("Trainer", "Tuner")
-
-
 class ResourceConfig(_Strict):
     cpu: Optional[float] = Field(None, gt=0, description="vCPU limit")
     memory_gb: Optional[float] = Field(None, gt=0, description="memory limit in GB")
@@ -304,10 +353,11 @@ class KubeflowConfig(_Strict):
     @classmethod
     def _known_components(cls, resources: dict) -> dict:
         for name, spec in resources.items():
-            if name not in COMPONENT_IDS:
-                raise ValueError(f"resources: unknown component {name!r}; components are {', '.join(COMPONENT_IDS)}")
-            if spec.gpu and name not in GPU_COMPONENTS:
-                raise ValueError(f"resources.{name}.gpu: GPUs are for {' and '.join(GPU_COMPONENTS)} only")
+            if name not in component_ids.WITH_RESOURCES:
+                raise ValueError(f"resources: unknown component {name!r}; components are "
+                                 f"{', '.join(component_ids.WITH_RESOURCES)}")
+            if spec.gpu and name not in component_ids.WITH_GPU:
+                raise ValueError(f"resources.{name}.gpu: GPUs are for {' and '.join(component_ids.WITH_GPU)} only")
         return resources
 
 
@@ -497,6 +547,11 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError(format_validation_error(path, e)) from None
     cfg._source = str(Path(path).resolve())
     return cfg
+
+
+def load_config_from_environment() -> PipelineConfig:
+    """The config the `tfx` CLI entry points run: $MLOPS_CONFIG, else DEFAULT_CONFIG."""
+    return load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
 def features_config_from_json(text: str) -> FeaturesConfig:

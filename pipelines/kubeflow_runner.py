@@ -11,17 +11,14 @@ writes where the CLI says ($VERTEX_HOME/<name>/pipeline.json). For KFP 2.x serve
 """
 import os
 import sys
-from pathlib import Path
 
-from pipelines.config import ConfigError, load_config
+from pipelines.config import ConfigError, load_config_from_environment
 from pipelines.runners import kubeflow
 
-CONFIG_ENV = "MLOPS_CONFIG"
 OUTPUT_ENV = "MLOPS_KUBEFLOW_OUTPUT"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
 
 try:
-    cfg = load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    cfg = load_config_from_environment()
     output = os.environ.get(OUTPUT_ENV) or os.path.join(cfg.output_dir, "kubeflow", "pipeline.json")
     kubeflow.dag_runner(cfg, output).run(kubeflow.kubeflow_pipeline(cfg))
 except ConfigError as e:

@@ -7,18 +7,13 @@ The config comes from $MLOPS_CONFIG (default: configs/taxi.yaml of this project)
 same way for `pipeline create` and `run create`. The CLI runs this file as a script, patching
 LocalDagRunner.run at create time, so `run()` is called exactly once, at the bottom.
 """
-import os
 import sys
-from pathlib import Path
 
-from pipelines.config import ConfigError, load_config
+from pipelines.config import ConfigError, load_config_from_environment
 from pipelines.runners import local
 
-CONFIG_ENV = "MLOPS_CONFIG"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
-
 try:
-    cfg = load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    cfg = load_config_from_environment()
 except ConfigError as e:
     sys.exit(f"error: {e}")
 local.run(local.local_pipeline(cfg))

@@ -1,13 +1,13 @@
-"""Shared test helpers. TF_USE_LEGACY_KERAS is set by the framework's packages on import."""
-import os
+"""Shared test fixtures."""
 import sys
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+
+import pipelines  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before any test module imports TensorFlow)
 
 
 @pytest.fixture

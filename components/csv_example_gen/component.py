@@ -18,4 +18,4 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
         ])),
         custom_config=executor.custom_config(null_values),
         custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor),
-    ).with_id("CsvExampleGen")
+    )

@@ -25,13 +25,13 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
     inputs, wide, deep = {}, [], []
     for feature in cfg.features:
         key = F.transformed_name(feature.name)
-        if not F.is_categorical(feature):
+        if not feature.categorical:
             inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
             deep.append(keras.layers.Reshape((1,))(inputs[key]))
             continue
         vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
                            if feature.kind == "string_categorical" else None)
-        size = F.cardinality(feature, vocabulary_size)
+        size = feature.cardinality(vocabulary_size)
         inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
         wide.append(keras.layers.CategoryEncoding(num_tokens=size, output_mode="one_hot")(inputs[key]))
         deep.append(keras.layers.Embedding(size, cfg.model.embedding_dim)(inputs[key]))
@@ -42,7 +42,7 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
     if wide:
         x = keras.layers.concatenate([x] + wide)
 
-    classes = F.num_classes(cfg)
+    classes = cfg.label.num_classes
     if classes == 2:
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
         loss, accuracy = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
@@ -60,7 +60,7 @@ def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: Training
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=cfg.label.name),
         tf_transform_output.transformed_metadata.schema,
     )
-    if F.num_classes(cfg) == 2:
+    if cfg.label.num_classes == 2:
         # Match the sigmoid's [batch, 1] output; a [batch] label would broadcast to [batch, batch].
         dataset = dataset.map(lambda x, y: (x, tf.reshape(y, [-1, 1])))
     return dataset.repeat()

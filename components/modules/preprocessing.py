@@ -16,29 +16,40 @@ def preprocessing_fn(inputs, custom_config):
     cfg = features_config_from_json(custom_config["config"])
     outputs = {}
     for feature in cfg.features:
-        outputs[F.transformed_name(feature.name)] = transform_feature(feature, inputs[feature.name])
+        outputs[F.transformed_name(feature.name)] = TRANSFORMS[feature.kind](feature, inputs[feature.name])
     outputs[cfg.label.name] = transform_label(cfg.label, inputs)
     return outputs
 
 
-def transform_feature(feature, raw):
-    if feature.kind == "numeric":
-        value = tf.cast(dense_column(raw, feature.default), tf.float32)
-        return tft.scale_to_z_score(value) if feature.scaling == "z_score" else tft.scale_to_0_1(value)
-    if feature.kind == "bucketized":
-        value = tf.cast(dense_column(raw, feature.default), tf.float32)
-        return tft.bucketize(value, feature.buckets)
-    if feature.kind == "string_categorical":
-        return tft.compute_and_apply_vocabulary(
-            dense_column(raw, ""), top_k=feature.top_k, num_oov_buckets=feature.oov_buckets,
-            vocab_filename=F.vocabulary_name(feature))
-    if feature.kind == "int_categorical":
-        outside = feature.max - feature.min + 1
-        missing = feature.min - 1 if feature.default is None else feature.default
-        value = tf.cast(dense_column(raw, missing), tf.int64)
-        in_range = tf.logical_and(value >= feature.min, value <= feature.max)
-        return tf.where(in_range, value - feature.min, tf.constant(outside, tf.int64))
-    raise ValueError(f"unknown feature kind {feature.kind}")
+def transform_numeric(feature, raw):
+    value = tf.cast(dense_column(raw, feature.default), tf.float32)
+    return tft.scale_to_z_score(value) if feature.scaling == "z_score" else tft.scale_to_0_1(value)
+
+
+def transform_bucketized(feature, raw):
+    return tft.bucketize(tf.cast(dense_column(raw, feature.default), tf.float32), feature.buckets)
+
+
+def transform_string_categorical(feature, raw):
+    return tft.compute_and_apply_vocabulary(
+        dense_column(raw, ""), top_k=feature.top_k, num_oov_buckets=feature.oov_buckets,
+        vocab_filename=F.vocabulary_name(feature))
+
+
+def transform_int_categorical(feature, raw):
+    missing = feature.min - 1 if feature.default is None else feature.default
+    value = tf.cast(dense_column(raw, missing), tf.int64)
+    in_range = tf.logical_and(value >= feature.min, value <= feature.max)
+    return tf.where(in_range, value - feature.min, tf.constant(feature.outside_id, tf.int64))
+
+
+# One transform per feature kind of pipelines.config.Feature (a test runs every kind through it).
+TRANSFORMS = {
+    "numeric": transform_numeric,
+    "bucketized": transform_bucketized,
+    "string_categorical": transform_string_categorical,
+    "int_categorical": transform_int_categorical,
+}
 
 
 def transform_label(label, inputs):

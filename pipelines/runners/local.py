@@ -1,11 +1,17 @@
-"""Runs a pipeline here: LocalDagRunner, Beam's DirectRunner, ML Metadata on SQLite."""
+"""Runs a pipeline here: LocalDagRunner, Beam's DirectRunner, ML Metadata on SQLite or MySQL."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
 
-from pipelines import mlmd_store
+from pipelines import console
 from pipelines.config import PipelineConfig
+from pipelines.metadata import store
 
 MB = 1024 * 1024
 
@@ -25,19 +31,11 @@ def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> list[str]:
     return [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}", *beam.extra_args]
 
 
-def metadata_connection_config(cfg: PipelineConfig):
-    return mlmd_store.connection_config(cfg)
-
-
-def metadata_store(cfg: PipelineConfig):
-    return mlmd_store.open_store(cfg)
-
-
 def local_pipeline(cfg: PipelineConfig):
     """The pipeline as LocalDagRunner runs it: create_pipeline with local Beam args and MLMD."""
     from pipelines.assembly import create_pipeline
 
-    return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=metadata_connection_config(cfg))
+    return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
 
 
 def run(pipeline) -> None:
@@ -45,3 +43,38 @@ def run(pipeline) -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     LocalDagRunner().run(pipeline)
+
+
+@dataclass
+class RunReport:
+    text: str                  # the summary `mlops run` prints
+    failed: bool               # a component failed, the data gate's included
+    log_path: str
+
+
+def run_and_report(cfg: PipelineConfig) -> RunReport:
+    """Runs the pipeline with library output in <output_root>/logs/ and progress on the terminal, then
+    reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
+    from pipelines.metadata import runs
+
+    store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
+    log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with console.logs_to_file(log_path, store.secrets(cfg)) as terminal:
+        print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
+        pipeline = local_pipeline(cfg)
+        print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
+        error: Optional[Exception] = None
+        try:
+            run(pipeline)
+        except Exception as e:  # a component failed: reported with what MLMD recorded
+            logging.exception("pipeline run failed")
+            error = e
+        try:
+            summary = runs.read_run_summary(store.open_reader(cfg))
+        except LookupError:
+            return RunReport(f"Failed before anything was recorded in ML Metadata: {error}", True, str(log_path))
+        executed = {c.node for c in summary.components}
+        text = runs.format_summary(summary, not_run=[c.id for c in pipeline.components if c.id not in executed],
+                                   error=f"{type(error).__name__}: {error}" if error else None)
+    return RunReport(text, error is not None or summary.outcome in (runs.GATED, runs.FAILED), str(log_path))

@@ -25,8 +25,8 @@ def batch_for(cfg, n, vocabulary_sizes):
     batch = {}
     for feature in cfg.features:
         key = F.transformed_name(feature.name)
-        if F.is_categorical(feature):
-            size = F.cardinality(feature, vocabulary_sizes.get(feature.name))
+        if feature.categorical:
+            size = feature.cardinality(vocabulary_sizes.get(feature.name))
             batch[key] = tf.constant(np.arange(n) % size, tf.int64)
         else:
             batch[key] = tf.constant(np.linspace(-1, 1, n), tf.float32)

@@ -53,18 +53,19 @@ def mlops(*args, env=None) -> subprocess.CompletedProcess:
                           timeout=TIMEOUT, cwd=PROJECT, env={**os.environ, **(env or {})})
 
 
-def store_of(config_path: Path):
-    from pipelines.runners.local import metadata_store
+def reader_of(config_path: Path):
+    """A MetadataReader on the config's store, for its pipeline."""
     from pipelines.config import load_config
+    from pipelines.metadata.store import open_reader
 
-    return metadata_store(load_config(config_path))
+    return open_reader(load_config(config_path))
 
 
 def summary_of(config_path: Path, run_id=None):
-    from pipelines import summary
-    from pipelines.config import load_config
+    """What a run recorded (the latest by default)."""
+    from pipelines.metadata.runs import read_run_summary
 
-    return summary.read_run_summary(store_of(config_path), load_config(config_path).name, run_id)
+    return read_run_summary(reader_of(config_path), run_id)
 
 
 def versions(serving_dir: Path) -> list[str]:
@@ -73,8 +74,8 @@ def versions(serving_dir: Path) -> list[str]:
 
 PREDICT = """
 import json, sys
+from components.csv_example_gen.logic import read_csv, table_to_examples  # first: sets TF_USE_LEGACY_KERAS
 import tensorflow as tf
-from components.csv_example_gen.logic import read_csv, table_to_examples
 model_dir, csv_path, nulls, drop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 table = read_csv(csv_path, nulls)
 table = table.drop([c for c in drop if c in table.column_names]).slice(0, 20)
@@ -86,8 +87,7 @@ print(json.dumps(outputs["outputs"].numpy().tolist()))
 
 def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str]) -> list:
     """Loads the pushed SavedModel in a new interpreter and sends it raw serialized tf.Examples."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     result = subprocess.run([sys.executable, "-c", PREDICT, str(model_dir), str(csv_path), json.dumps(null_values),
-                             json.dumps(drop)], capture_output=True, text=True, timeout=300, cwd=PROJECT, env=env)
+                             json.dumps(drop)], capture_output=True, text=True, timeout=300, cwd=PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

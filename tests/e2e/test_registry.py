@@ -1,56 +1,10 @@
-"""Runs, lineage and the model registry, read back from ML Metadata after real runs.
-
-Three runs of a small taxi pipeline share one store: the first pushes 1.0.0; the second changes
-only the pipeline around the model (infra validation), so the same model is pushed again as 1.0.1;
-the third changes the schema, so the model is retrained on a new data contract: 2.0.0. Then a
-rollback to 1.0.0.
+"""Runs, lineage and the model registry, read back from ML Metadata after the shared taxi history
+(conftest.py): 1.0.0 is the first push; the same model pushed again after an infra validation change
+is 1.0.1; a schema change retrains on a new data contract: 2.0.0. Then a rollback to 1.0.0.
 """
 import json
 
-import pytest
-
-from helpers import PROJECT, make_config, mlops, small_csv, store_of, summary_of, versions
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("registry")
-
-
-@pytest.fixture(scope="module")
-def csv_path(work):
-    return small_csv("taxi", work / "data", rows=2000)
-
-
-@pytest.fixture(scope="module")
-def schema(work):
-    path = work / "schema.pbtxt"
-    path.write_text((PROJECT / "schemas" / "taxi" / "schema.pbtxt").read_text())
-    return path
-
-
-@pytest.fixture(scope="module")
-def config(work, csv_path, schema):
-    config = make_config("taxi", work, csv_path.parent, model__train_steps=30, model__eval_steps=5,
-                         evaluation__thresholds__0__lower_bound=0.5, evaluation__thresholds__0__change=None,
-                         infra_validation__platform="local_process",
-                         infra_validation__tries=1)
-    text = config.read_text().replace(str(PROJECT / "schemas" / "taxi" / "schema.pbtxt"), str(schema))
-    config.write_text(text)
-    return config
-
-
-@pytest.fixture(scope="module")
-def three_runs(config, schema):
-    results = [mlops("run", config)]
-    results.append(mlops("run", config, "--set", "infra_validation.num_examples=5"))
-    # A schema change that keeps the data valid: fare's allowed range is wider.
-    schema.write_text(schema.read_text().replace("max: 10000.0", "max: 20000.0", 1))
-    results.append(mlops("run", config, "--set", "infra_validation.num_examples=5"))
-    for result in results:
-        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-        assert "Pushed: " in result.stdout and "Pushed: nothing" not in result.stdout, result.stdout
-    return results
+from helpers import mlops, reader_of, summary_of, versions
 
 
 def cli(*args):
@@ -59,32 +13,33 @@ def cli(*args):
     return result.stdout
 
 
-def test_versions_follow_the_data_contract_the_model_and_the_pipeline(three_runs, config):
-    from pipelines import registry
+def test_versions_follow_the_data_contract_the_model_and_the_pipeline(taxi, unservable_run):
+    from pipelines.metadata import registry
 
-    found = registry.model_versions(store_of(config), "taxi", with_metrics=False)
+    found = registry.model_versions(reader_of(taxi.config), with_metrics=False)
     assert [v.version for v in found] == ["1.0.0", "1.0.1", "2.0.0"]
     assert found[0].model_id == found[1].model_id != found[2].model_id  # 1.0.1: same model, pushed again
     assert found[0].contract == found[1].contract != found[2].contract
 
-    printed = cli("models", config)
+    printed = cli("models", taxi.config)
     assert "* 2.0.0" in printed and "binary_accuracy" in printed and "infra-validated on local_process" in printed
 
 
-def test_runs_lists_each_run_with_its_outcome(three_runs, config):
-    printed = cli("runs", config)
-    assert printed.count(" pushed") == 3
-    from pipelines import summary
+def test_runs_lists_each_run_with_its_outcome(taxi, unservable_run, repush_run):
+    printed = cli("runs", taxi.config)
+    outcomes = [line.rsplit("  ", 1)[-1] for line in printed.splitlines()[3:]]
+    assert outcomes == ["pushed", "cached", "not blessed", "cached", "pushed", "pushed", "not blessed"], printed
 
-    run_id = summary.run_contexts(store_of(config), "taxi")[1].name
-    detail = cli("runs", config, "--run", run_id)
-    assert "Trainer" in detail and "cached" in detail and "InfraValidator" in detail and "complete" in detail
+    detail = cli("runs", taxi.config, "--run", repush_run.run_id)
+    states = dict(line.split()[:2] for line in detail.splitlines()[2:-1])
+    assert states["Trainer"] == "cached" and states["InfraValidator"] == "complete" and states["Pusher"] == "complete"
+    assert detail.splitlines()[-1].split() == ["outcome", "pushed"]
 
 
-def test_lineage_returns_the_full_chain_with_the_right_artifact_ids(three_runs, config):
-    graph = json.loads(cli("lineage", config, "--model", "latest", "--format", "json"))
+def test_lineage_returns_the_full_chain_with_the_right_artifact_ids(taxi, new_contract_run):
+    graph = json.loads(cli("lineage", taxi.config, "--model", "2.0.0", "--format", "json"))
     nodes = {node["key"]: node for node in graph["nodes"]}
-    summary = summary_of(config)  # the latest run: every component ran
+    summary = summary_of(taxi.config, new_contract_run.run_id)  # every component ran
     expected = {
         "CsvExampleGen": ["examples"], "ImportSchemaGen": ["schema"], "StatisticsGen": ["statistics"],
         "ExampleValidator": ["anomalies"], "Transform": ["transformed_examples", "transform_graph"],
@@ -92,54 +47,67 @@ def test_lineage_returns_the_full_chain_with_the_right_artifact_ids(three_runs, 
         "Pusher": ["pushed_model"]}
     for node, keys in expected.items():
         for key in keys:
-            artifact = summary.component(node).outputs[key][0]
-            assert f"a{artifact.id}" in nodes, (node, key)
-    pushed = summary.component("Pusher").outputs["pushed_model"][0]
-    model = summary.component("Trainer").outputs["model"][0]
-    assert [f"a{model.id}", f"e{summary_execution_id(nodes, 'Pusher')}"] in graph["edges"]
+            assert f"a{summary.output(node, key).id}" in nodes, (node, key)
+    pushed, model = summary.output("Pusher", "pushed_model"), summary.output("Trainer", "model")
+    assert [f"a{model.id}", f"e{execution_id(nodes, 'Pusher')}"] in graph["edges"]
     assert nodes[f"a{pushed.id}"]["properties"]["pushed"] == 1
     example_gen = next(n for n in nodes.values() if n["name"] == "CsvExampleGen")
     assert example_gen["properties"]["input_base"].endswith("data")
     assert example_gen["properties"]["input_fingerprint"].startswith("split:single_split,num_files:1")
 
-    tree = cli("lineage", config, "--model", "1.0.0")
+    tree = cli("lineage", taxi.config, "--model", "1.0.0")
     assert tree.startswith("PushedModel") and "<- Trainer" in tree and "<- CsvExampleGen" in tree
     assert "Checks on the examples:" in tree
-    dot = cli("lineage", config, "--format", "dot")
+    dot = cli("lineage", taxi.config, "--format", "dot")
     assert dot.startswith("digraph lineage {") and "->" in dot
 
 
-def summary_execution_id(nodes, name):
+def execution_id(nodes, name):
     return next(int(key[1:]) for key, node in nodes.items() if node["kind"] == "execution" and node["name"] == name)
 
 
-def test_from_data_reaches_every_pushed_model(three_runs, config, csv_path):
-    printed = cli("lineage", config, "--from-data", str(csv_path))
-    from pipelines import registry
+def test_from_data_reaches_every_pushed_model(taxi, unservable_run):
+    from pipelines.metadata import registry
 
-    for version in registry.model_versions(store_of(config), "taxi", with_metrics=False):
+    printed = cli("lineage", taxi.config, "--from-data", str(taxi.csv_path))
+    for version in registry.model_versions(reader_of(taxi.config), with_metrics=False):
         assert f"PushedModel {version.pushed_model_id} " in printed
 
 
-def test_rollback_serves_the_earlier_version_and_is_recorded(three_runs, config, work):
-    from pipelines import registry
+def test_rollback_serves_the_earlier_version_and_is_recorded(taxi, first_run, unservable_run, rollback):
+    from pipelines.metadata import registry
 
-    serving = work / "out" / "serving_model"
-    before = versions(serving)
-    printed = cli("rollback", config, "--to", "1.0.0")
-    after = versions(serving)
-    assert len(after) == len(before) + 1 and after[-1] > before[-1]  # a new, highest version folder
-    assert "Serving version 1.0.0 again" in printed
-    first = registry.model_versions(store_of(config), "taxi", str(serving), with_metrics=False)[0]
-    assert (serving / after[-1] / "saved_model.pb").read_bytes() == (
-        serving / first.serving_path.rsplit("/", 1)[-1] / "saved_model.pb").read_bytes()
-    assert not (serving / ".staging").exists()
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr[-3000:]
+    after = versions(taxi.serving_dir)
+    assert len(after) == len(unservable_run.served) + 1 and after[-1] > unservable_run.served[-1]  # a new, highest folder
+    assert "Serving version 1.0.0 again" in rollback.stdout
+    assert (taxi.serving_dir / after[-1] / "saved_model.pb").read_bytes() == (
+        taxi.serving_dir / first_run.served[0] / "saved_model.pb").read_bytes()
+    assert not (taxi.serving_dir / ".staging").exists()
 
-    listed = cli("models", config)
+    listed = cli("models", taxi.config)
     assert "* 1.0.0" in listed and "rollback to 1.0.0" in listed
-    store = store_of(config)
-    rollbacks = store.get_executions_by_type("mlops.Rollback")
+    reader = reader_of(taxi.config)
+    rollbacks = reader.store.get_executions_by_type("mlops.Rollback")
     assert len(rollbacks) == 1 and rollbacks[0].properties["to_version"].string_value == "1.0.0"
+    assert registry.model_versions(reader, str(taxi.serving_dir), with_metrics=False)[-1].served
 
-    missing = mlops("rollback", config, "--to", "9.9.9")
+    missing = mlops("rollback", taxi.config, "--to", "9.9.9")
     assert missing.returncode == 1 and "no pushed model version 9.9.9" in missing.stderr
+
+
+def test_read_commands_answer_without_importing_tensorflow(taxi, unservable_run):
+    """`mlops runs`, `lineage` and `models` read protos and files: no TensorFlow import (8 s)."""
+    import subprocess
+    import sys
+
+    from helpers import PROJECT
+
+    check = ("import sys; from pipelines.cli import main; "
+             "code = main(sys.argv[1:]); "
+             "assert 'tensorflow' not in sys.modules, sorted(m for m in sys.modules if m.startswith('tensorflow'))[:5]; "
+             "sys.exit(code)")
+    for command in (["runs"], ["runs", "--run", unservable_run.run_id], ["lineage"], ["models"]):
+        result = subprocess.run([sys.executable, "-c", check, command[0], str(taxi.config), *command[1:]],
+                                capture_output=True, text=True, timeout=120, cwd=PROJECT)
+        assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])

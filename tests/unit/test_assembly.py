@@ -1,4 +1,7 @@
 """create_pipeline wires what the config asks for, and nothing runs while it does."""
+import itertools
+
+from pipelines import component_ids
 from pipelines.assembly import create_pipeline
 from pipelines.config import load_config
 
@@ -12,6 +15,21 @@ def test_default_taxi_pipeline(project):
     assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate",
                                  "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
+
+
+def test_every_node_id_of_every_pipeline_shape_is_declared_in_component_ids(project):
+    """Tuning on/off, data gate on/off, curated or inferred schema, local or Kubeflow: every id a
+    pipeline gets is declared once in component_ids, and every declared id occurs in some pipeline."""
+    produced = set()
+    for tuning, on_anomalies, curated, target in itertools.product(
+            [False, True], ["stop", "warn"], [True, False], ["local", "kubeflow"]):
+        overrides = [f"tuning.enabled={tuning}", f"on_anomalies={on_anomalies}"] + ([] if curated else ["name=unknown"])
+        cfg = load_config(project / "configs" / "taxi.yaml", overrides)
+        ids = [c.id for c in create_pipeline(cfg, target=target).components]
+        assert len(ids) == len(set(ids)), ids
+        assert set(ids) <= set(component_ids.ALL), f"not declared in component_ids: {set(ids) - set(component_ids.ALL)}"
+        produced |= set(ids)
+    assert produced == set(component_ids.ALL), f"declared but never wired: {set(component_ids.ALL) - produced}"
 
 
 def test_transform_waits_for_the_data_gate(project):

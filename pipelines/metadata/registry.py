@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from google.protobuf.message import DecodeError
 from ml_metadata.proto import metadata_store_pb2
 
 from components.atomic_pusher import logic as push_logic
-from pipelines.lineage import INPUTS, OUTPUTS
-from pipelines.summary import int_property, string_property
+from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.reader import MetadataReader, int_property, string_property
 
 ROLLBACK_TYPE = "mlops.Rollback"
 
@@ -52,40 +53,22 @@ def next_version(previous: Optional[tuple], previous_contract: Optional[str], pr
     return (major, minor, patch + 1)
 
 
-class _Store:
-    def __init__(self, store, pipeline_name: str):
-        self.store, self.pipeline_name = store, pipeline_name
-        self.context = store.get_context_by_type_and_name("pipeline", pipeline_name)
-
-    def producer_inputs(self, artifact_id: int) -> tuple[Optional[object], dict]:
-        """The execution that wrote an artifact, and its inputs by key."""
-        producing = [e for e in self.store.get_events_by_artifact_ids([artifact_id]) if e.type in OUTPUTS]
-        if not producing:
-            return None, {}
-        execution = self.store.get_executions_by_id([producing[0].execution_id])[0]
-        events = [e for e in self.store.get_events_by_execution_ids([execution.id]) if e.type in INPUTS]
-        artifacts = {a.id: a for a in self.store.get_artifacts_by_id([e.artifact_id for e in events])}
-        inputs = {}
-        for event in events:
-            inputs.setdefault(event.path.steps[0].key if event.path.steps else "", []).append(artifacts[event.artifact_id])
-        return execution, inputs
-
-    def outputs(self, execution_id: int) -> dict:
-        events = [e for e in self.store.get_events_by_execution_ids([execution_id]) if e.type in OUTPUTS]
-        artifacts = {a.id: a for a in self.store.get_artifacts_by_id([e.artifact_id for e in events])}
-        return {e.path.steps[0].key if e.path.steps else "": artifacts[e.artifact_id] for e in events}
-
-    def pushed_models(self) -> list:
-        if self.context is None:
-            return []
-        pushed = [a for a in self.store.get_artifacts_by_context(self.context.id)
-                  if int_property(a, "pushed") == 1 and string_property(a, "pushed_destination")]
-        return sorted(pushed, key=lambda a: a.id)
+def producer_inputs(reader: MetadataReader, artifact_id: int) -> tuple[Optional[object], dict]:
+    """The execution that wrote an artifact, and its inputs by key."""
+    execution = reader.producer(artifact_id)
+    if execution is None:
+        return None, {}
+    return execution, reader.inputs_by_key([execution.id]).get(execution.id, {})
 
 
-def data_contract(store: _Store, model) -> str:
+def pushed_models(reader: MetadataReader) -> list:
+    return [a for a in reader.pipeline_artifacts()
+            if int_property(a, "pushed") == 1 and string_property(a, "pushed_destination")]
+
+
+def data_contract(reader: MetadataReader, model) -> str:
     """A digest of what the model's inputs mean: the schema the Trainer read and the label definition."""
-    trainer, inputs = store.producer_inputs(model.id)
+    trainer, inputs = producer_inputs(reader, model.id)
     digest = hashlib.sha256()
     for schema in inputs.get("schema", []):
         schema_file = os.path.join(schema.uri, "schema.pbtxt")
@@ -102,13 +85,13 @@ def data_contract(store: _Store, model) -> str:
     return digest.hexdigest()[:12]
 
 
-def model_versions(store, pipeline_name: str, serving_dir: Optional[str] = None, with_metrics: bool = True) -> list[ModelVersion]:
-    reader = _Store(store, pipeline_name)
+def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
+                   with_metrics: bool = True) -> list[ModelVersion]:
     versions: list[ModelVersion] = []
     by_pushed_id: dict[int, ModelVersion] = {}
     previous = None
-    for pushed in reader.pushed_models():
-        execution, inputs = reader.producer_inputs(pushed.id)
+    for pushed in pushed_models(reader):
+        _, inputs = producer_inputs(reader, pushed.id)
         pushed_at = pushed.create_time_since_epoch / 1000
         path = string_property(pushed, "pushed_destination")
         source_id = int_property(pushed, "rollback_of")
@@ -135,16 +118,14 @@ def model_versions(store, pipeline_name: str, serving_dir: Optional[str] = None,
     return versions
 
 
-def _overall_metrics(reader: _Store, blessing) -> dict:
-    from pipelines.summary import read_evaluation
-
-    evaluator, _ = reader.producer_inputs(blessing.id)
-    evaluation = reader.outputs(evaluator.id).get("evaluation") if evaluator else None
-    if evaluation is None:
+def _overall_metrics(reader: MetadataReader, blessing) -> dict:
+    evaluator = reader.producer(blessing.id)
+    outputs = reader.outputs_by_key([evaluator.id]).get(evaluator.id, {}) if evaluator else {}
+    if not outputs.get("evaluation"):
         return {}
     try:
-        return read_evaluation(evaluation.uri)[0].get("overall", {})
-    except Exception:  # an evaluation folder removed by hand: the version is still listed
+        return read_evaluation(outputs["evaluation"][0].uri)[0].get("overall", {})
+    except (OSError, ValueError, DecodeError):  # an evaluation folder removed or damaged by hand: the version is still listed
         return {}
 
 
@@ -163,9 +144,19 @@ def find(versions: list[ModelVersion], version: str) -> ModelVersion:
     return matches[-1]
 
 
-def rollback(store, pipeline_name: str, serving_dir: str, version: str) -> ModelVersion:
+def pushed_model_id(reader: MetadataReader, which: str) -> int:
+    """The PushedModel artifact id for `latest`, a version ("1.2.0") or an artifact id."""
+    if which.isdigit():
+        return int(which)
+    versions = model_versions(reader, with_metrics=False)
+    if not versions:
+        raise LookupError(f"pipeline {reader.pipeline_name} has no pushed model in ML Metadata")
+    return (versions[-1] if which == "latest" else find(versions, which)).pushed_model_id
+
+
+def rollback(reader: MetadataReader, serving_dir: str, version: str) -> ModelVersion:
     """Serves `version` again: a new version folder, complete before it appears; recorded in MLMD."""
-    versions = model_versions(store, pipeline_name, serving_dir, with_metrics=False)
+    versions = model_versions(reader, serving_dir, with_metrics=False)
     target = find(versions, version)
     source = target.serving_path
     if not os.path.isdir(source):
@@ -179,15 +170,12 @@ def rollback(store, pipeline_name: str, serving_dir: str, version: str) -> Model
         final = push_logic.publish(staged, serving_dir)
     finally:
         push_logic.discard(staging)
-    _record_rollback(store, pipeline_name, target, final, number)
-    return find_served(store, pipeline_name, serving_dir)
+    _record_rollback(reader, target, final, number)
+    return next(v for v in model_versions(reader, serving_dir, with_metrics=False) if v.served)
 
 
-def find_served(store, pipeline_name: str, serving_dir: str) -> Optional[ModelVersion]:
-    return next((v for v in model_versions(store, pipeline_name, serving_dir, with_metrics=False) if v.served), None)
-
-
-def _record_rollback(store, pipeline_name: str, target: ModelVersion, final: str, number: int) -> None:
+def _record_rollback(reader: MetadataReader, target: ModelVersion, final: str, number: int) -> None:
+    store = reader.store
     execution_type = metadata_store_pb2.ExecutionType(name=ROLLBACK_TYPE)
     execution_type.properties["to_version"] = metadata_store_pb2.STRING
     type_id = store.put_execution_type(execution_type)
@@ -207,9 +195,9 @@ def _record_rollback(store, pipeline_name: str, target: ModelVersion, final: str
         e.path.steps.add().key = key
         return e
 
-    context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     store.put_execution(execution, [(source, event(metadata_store_pb2.Event.INPUT, "model")),
-                                    (output, event(metadata_store_pb2.Event.OUTPUT, "pushed_model"))], [context])
+                                    (output, event(metadata_store_pb2.Event.OUTPUT, "pushed_model"))],
+                        [reader.pipeline_context])
 
 
 def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:

@@ -115,3 +115,10 @@ def _explained(cfg: PipelineConfig, config, error: Exception) -> MetadataConnect
             f"or {mysql.user!r} may not connect from this host or use database {mysql.database!r} "
             f"({hint}; MLMD said: {text.strip()})")
     return MetadataConnectionError(f"{where(cfg)}: {type(error).__name__}: {text}")
+
+
+def open_reader(cfg: PipelineConfig):
+    """A MetadataReader on the config's store, for the config's pipeline."""
+    from pipelines.metadata.reader import MetadataReader
+
+    return MetadataReader(open_store(cfg), cfg.name)

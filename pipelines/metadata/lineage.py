@@ -5,14 +5,18 @@ execution -> artifact it wrote). Text tree, JSON and Graphviz dot views.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ml_metadata.proto import metadata_store_pb2
+from pipelines.metadata.reader import INPUT_EVENTS, OUTPUT_EVENTS, MetadataReader, event_key, plain_value
 
-INPUTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
-OUTPUTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+# Properties shown on the nodes (the rest is TFX's bookkeeping).
+ARTIFACT_PROPERTIES = ("span", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed", "platform",
+                       "reason", "pushed_version", "rollback_of", "state")
+EXECUTION_PROPERTIES = ("input_base", "input_fingerprint", "span")
 # Checks made on the examples: shown beside the chain from a model back to its input.
 CHECK_TYPES = ("ExampleStatistics", "ExampleAnomalies")
 
@@ -58,105 +62,85 @@ def label(node: Node) -> str:
     return f"{node.type} {node.id}"
 
 
-class Reader:
-    """Cached MLMD reads for one traversal."""
-
-    def __init__(self, store, pipeline_name: str):
-        self.store, self.pipeline = store, pipeline_name
-        self.artifact_types = {t.id: t.name for t in store.get_artifact_types()}
-        self.execution_types = {t.id: t.name for t in store.get_execution_types()}
-
-    def artifact_node(self, artifact) -> Node:
-        properties = {k: _value(v) for k, v in artifact.custom_properties.items()
-                      if _value(v) is not None and k in ("span", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed",
-                               "platform", "reason", "pushed_version", "rollback_of", "state")}
-        return Node(f"a{artifact.id}", "artifact", self.artifact_types.get(artifact.type_id, "?"), "", artifact.uri,
-                    properties)
-
-    def artifact_nodes(self, artifact_ids) -> dict[str, Node]:
-        """Nodes by key for the artifacts, in one MLMD query."""
-        ids = sorted(set(artifact_ids))
-        return {f"a{a.id}": self.artifact_node(a) for a in self.store.get_artifacts_by_id(ids)} if ids else {}
-
-    def execution_node(self, execution) -> Node:
-        name = self.execution_types.get(execution.type_id, "?")
-        for context in self.store.get_contexts_by_execution(execution.id):
-            if context.type == "node":
-                name = context.name.split(".", 1)[-1]
-        properties = {k: _value(v) for k, v in execution.custom_properties.items()
-                      if k in ("input_base", "input_fingerprint", "span")}
-        return Node(f"e{execution.id}", "execution", self.execution_types.get(execution.type_id, "?"), name, "",
-                    properties)
+def artifact_nodes(reader: MetadataReader, artifact_ids) -> dict[str, Node]:
+    """Nodes by key for the artifacts, in one MLMD query."""
+    nodes = {}
+    for artifact in reader.artifacts_by_id(artifact_ids).values():
+        properties = {k: plain_value(v) for k, v in artifact.custom_properties.items()
+                      if k in ARTIFACT_PROPERTIES and plain_value(v) is not None}
+        nodes[f"a{artifact.id}"] = Node(f"a{artifact.id}", "artifact", reader.artifact_type(artifact), "",
+                                        artifact.uri, properties)
+    return nodes
 
 
-def _value(value):
-    which = value.WhichOneof("value")
-    return getattr(value, which) if which in ("int_value", "double_value", "string_value", "bool_value") else None
+def execution_node(reader: MetadataReader, execution) -> Node:
+    properties = {k: plain_value(v) for k, v in execution.custom_properties.items() if k in EXECUTION_PROPERTIES}
+    return Node(f"e{execution.id}", "execution", reader.execution_type(execution), reader.node_name(execution), "",
+                properties)
 
 
-def upstream(store, pipeline_name: str, artifact_id: int) -> Graph:
+def upstream(reader: MetadataReader, artifact_id: int) -> Graph:
     """Everything an artifact was made from, back to ExampleGen's input, and the checks on the examples."""
-    reader, graph = Reader(store, pipeline_name), Graph()
+    store, graph = reader.store, Graph()
     frontier = [artifact_id]
     while frontier:
-        graph.nodes.update(reader.artifact_nodes(frontier))
-        producers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in OUTPUTS]
+        graph.nodes.update(artifact_nodes(reader, frontier))
+        producers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in OUTPUT_EVENTS]
         frontier = []
         for event in producers:
-            graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
-            _name_artifact(graph, event)
+            _add_output_edge(graph, event)
         execution_ids = sorted({e.execution_id for e in producers} - {n.id for n in graph.nodes.values()
                                                                         if n.kind == "execution"})
         for execution in store.get_executions_by_id(execution_ids):
-            graph.nodes[f"e{execution.id}"] = reader.execution_node(execution)
+            graph.nodes[f"e{execution.id}"] = execution_node(reader, execution)
         events = store.get_events_by_execution_ids(execution_ids)
         for event in events:
-            if event.type in INPUTS:
+            if event.type in INPUT_EVENTS:
                 graph.edges.add((f"a{event.artifact_id}", f"e{event.execution_id}"))
                 if f"a{event.artifact_id}" not in graph.nodes:
                     frontier.append(event.artifact_id)
         # The producers' other outputs, e.g. the evaluation beside the blessing.
-        siblings = [e for e in events if e.type in OUTPUTS and f"a{e.artifact_id}" not in graph.nodes]
-        graph.nodes.update(reader.artifact_nodes([e.artifact_id for e in siblings]))
+        siblings = [e for e in events if e.type in OUTPUT_EVENTS and f"a{e.artifact_id}" not in graph.nodes]
+        graph.nodes.update(artifact_nodes(reader, [e.artifact_id for e in siblings]))
         for event in siblings:
-            graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
-            _name_artifact(graph, event)
+            _add_output_edge(graph, event)
         frontier = sorted(set(frontier))
     examples = [n.id for n in graph.nodes.values() if n.type == "Examples"]
     if examples:
-        _merge(graph, downstream(store, pipeline_name, examples, keep_types=CHECK_TYPES))
+        _merge(graph, downstream(reader, examples, keep_types=CHECK_TYPES))
     return graph
 
 
-def downstream(store, pipeline_name: str, artifact_ids: list[int], keep_types: Optional[tuple] = None) -> Graph:
+def downstream(reader: MetadataReader, artifact_ids: list[int], keep_types: Optional[tuple] = None) -> Graph:
     """Everything derived from the artifacts; with keep_types, only paths to artifacts of those types."""
-    reader, graph = Reader(store, pipeline_name), Graph()
-    graph.nodes.update(reader.artifact_nodes(artifact_ids))
+    store, graph = reader.store, Graph()
+    graph.nodes.update(artifact_nodes(reader, artifact_ids))
     frontier, seen_executions = list(artifact_ids), set()
     while frontier:
-        consumers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in INPUTS]
+        consumers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in INPUT_EVENTS]
         execution_ids = sorted({e.execution_id for e in consumers} - seen_executions)
         seen_executions.update(execution_ids)
         for event in consumers:
             graph.edges.add((f"a{event.artifact_id}", f"e{event.execution_id}"))
         for execution in store.get_executions_by_id(execution_ids):
-            graph.nodes[f"e{execution.id}"] = reader.execution_node(execution)
-        outputs = [e for e in store.get_events_by_execution_ids(execution_ids) if e.type in OUTPUTS]
-        new = reader.artifact_nodes([e.artifact_id for e in outputs if f"a{e.artifact_id}" not in graph.nodes])
+            graph.nodes[f"e{execution.id}"] = execution_node(reader, execution)
+        outputs = [e for e in store.get_events_by_execution_ids(execution_ids) if e.type in OUTPUT_EVENTS]
+        new = artifact_nodes(reader, [e.artifact_id for e in outputs if f"a{e.artifact_id}" not in graph.nodes])
         graph.nodes.update(new)
         frontier = sorted(node.id for node in new.values())
         for event in outputs:
-            graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
-            _name_artifact(graph, event)
+            _add_output_edge(graph, event)
     if keep_types:
         _keep_paths_to(graph, keep_types)
     return graph
 
 
-def _name_artifact(graph: Graph, event) -> None:
+def _add_output_edge(graph: Graph, event) -> None:
+    """execution -> artifact, and the artifact named by its output key."""
+    graph.edges.add((f"e{event.execution_id}", f"a{event.artifact_id}"))
     node = graph.nodes.get(f"a{event.artifact_id}")
-    if node is not None and not node.name and event.path.steps:
-        node.name = event.path.steps[0].key
+    if node is not None and not node.name:
+        node.name = event_key(event)
 
 
 def _merge(graph: Graph, other: Graph) -> None:
@@ -208,22 +192,24 @@ def format_tree(graph: Graph, root: str) -> str:
     return "\n".join(lines)
 
 
-def from_data(store, pipeline_name: str, path: str) -> Graph:
-    """Everything derived from an input file or folder (what a deletion request must reach)."""
-    import fnmatch
-    import os
+def format_artifact_list(graph: Graph) -> str:
+    """One line per artifact (what `--from-data` reaches), by id."""
+    return "\n".join(f"{node.type} {node.id} [{node.name}] {node.uri}".rstrip()
+                     for node in sorted(graph.nodes.values(), key=lambda n: n.id) if node.kind == "artifact")
 
+
+def from_data(reader: MetadataReader, path: str) -> Graph:
+    """Everything derived from an input file or folder (what a deletion request must reach)."""
     path = os.path.abspath(path)
-    reader = Reader(store, pipeline_name)
+    example_gen_type = next((name for name in reader.execution_type_names() if name.endswith("FileBasedExampleGen")), "")
     examples = []
-    for execution in store.get_executions_by_type(next(
-            (name for name in reader.execution_types.values() if name.endswith("FileBasedExampleGen")), "")):
+    for execution in reader.store.get_executions_by_type(example_gen_type):
         base = execution.custom_properties.get("input_base")
         base = base.string_value if base is not None else ""
         if not base:
             continue
         inside = path == base or os.path.dirname(path) == base or path.startswith(base.rstrip("/") + "/")
         if inside or fnmatch.fnmatch(path, os.path.join(base, "*")):
-            events = store.get_events_by_execution_ids([execution.id])
-            examples += [e.artifact_id for e in events if e.type in OUTPUTS]
-    return downstream(store, pipeline_name, sorted(set(examples))) if examples else Graph()
+            examples += [a.id for arts in reader.outputs_by_key([execution.id]).get(execution.id, {}).values()
+                         for a in arts]
+    return downstream(reader, sorted(set(examples))) if examples else Graph()

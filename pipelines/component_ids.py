@@ -1,0 +1,27 @@
+"""Every node id a pipeline can have, declared once.
+
+create_pipeline gives each component its id from here; the config checks Kubeflow `resources`
+against it; the ML Metadata readers find a run's components by it. Imports nothing, so anything
+may import it. tests/unit/test_assembly.py builds every combination of options and fails when a
+pipeline produces an id that is not declared here, or when a declared id is never produced.
+"""
+
+EXAMPLE_GEN = "CsvExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"                 # infers a schema when there is no curated one
+IMPORT_SCHEMA_GEN = "ImportSchemaGen"    # reads the curated schemas/<name>/schema.pbtxt
+EXAMPLE_VALIDATOR = "ExampleValidator"
+DATA_GATE = "DataGate"                   # only with on_anomalies: stop
+TRANSFORM = "Transform"
+TUNER = "Tuner"                          # only with tuning.enabled
+TRAINER = "Trainer"
+INFRA_VALIDATOR = "InfraValidator"
+BASELINE_RESOLVER = "latest_blessed_model_resolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+
+ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, DATA_GATE, TRANSFORM, TUNER,
+       TRAINER, INFRA_VALIDATOR, BASELINE_RESOLVER, EVALUATOR, PUSHER)
+# Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolver does not.
+WITH_RESOURCES = tuple(node for node in ALL if node != BASELINE_RESOLVER)
+WITH_GPU = (TRAINER, TUNER)

@@ -1,0 +1,224 @@
+"""What a pipeline's runs did, read back from ML Metadata and the artifacts they recorded:
+one run's summary (`mlops run`, `mlops runs --run`) and the list of runs (`mlops runs`)."""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Optional
+
+from pipelines import component_ids as ids
+from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
+                                       string_property)
+
+# A run's outcome, from what its components recorded.
+PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE = (
+    "pushed", "not blessed", "gated", "failed", "cached", "incomplete")
+
+
+@dataclass
+class ComponentRun:
+    node: str
+    state: str
+    seconds: float
+    outputs: dict[str, list] = field(default_factory=dict)  # output key -> MLMD artifacts
+    started: float = 0.0  # unix seconds
+
+
+@dataclass
+class RunSummary:
+    pipeline: str
+    run_id: str
+    components: list[ComponentRun]
+    anomalies: list = field(default_factory=list)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
+    blessed: Optional[bool] = None
+    blessing_reasons: list[str] = field(default_factory=list)
+    infra_blessed: Optional[bool] = None
+    infra_platform: Optional[str] = None
+    infra_reason: Optional[str] = None
+    pushed_path: Optional[str] = None
+    outcome: str = INCOMPLETE
+
+    def component(self, node: str) -> Optional[ComponentRun]:
+        return next((c for c in self.components if c.node == node), None)
+
+    def output(self, node: str, key: str):
+        """The first artifact a component wrote under `key`, or None."""
+        component = self.component(node)
+        artifacts = component.outputs.get(key) if component else None
+        return artifacts[0] if artifacts else None
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(c.seconds for c in self.components)
+
+
+# --- reading MLMD ----------------------------------------------------------
+
+
+def component_runs(reader: MetadataReader, run_id: str) -> list[ComponentRun]:
+    executions = reader.run_executions(run_id)
+    outputs = reader.outputs_by_key([e.id for e in executions])
+    return [ComponentRun(reader.node_name(e), execution_state(e), execution_seconds(e), outputs.get(e.id, {}),
+                         e.create_time_since_epoch / 1000)
+            for e in executions]
+
+
+def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None) -> RunSummary:
+    """What a run did (the latest run by default); LookupError when there is no such run."""
+    run_id = run_id or reader.latest_run_id()
+    if run_id is None:
+        raise LookupError(f"pipeline {reader.pipeline_name!r} has no run in ML Metadata")
+    summary = RunSummary(reader.pipeline_name, run_id, component_runs(reader, run_id))
+
+    anomalies = summary.output(ids.EXAMPLE_VALIDATOR, "anomalies")
+    if anomalies is not None:
+        from components.data_gate.logic import read_anomalies
+
+        summary.anomalies = read_anomalies(anomalies.uri)
+
+    evaluation = summary.output(ids.EVALUATOR, "evaluation")
+    if evaluation is not None:
+        summary.metrics, summary.blessing_reasons = read_evaluation(evaluation.uri)
+    blessing = summary.output(ids.EVALUATOR, "blessing")
+    if blessing is not None:
+        summary.blessed = int_property(blessing, "blessed") == 1
+
+    infra_blessing = summary.output(ids.INFRA_VALIDATOR, "blessing")
+    if infra_blessing is not None:
+        summary.infra_blessed = int_property(infra_blessing, "blessed") == 1
+        summary.infra_platform = string_property(infra_blessing, "platform")
+        summary.infra_reason = string_property(infra_blessing, "reason")
+
+    pushed = summary.output(ids.PUSHER, "pushed_model")
+    if pushed is not None and int_property(pushed, "pushed") == 1:
+        summary.pushed_path = string_property(pushed, "pushed_destination")
+    summary.outcome = run_outcome(summary.components)
+    return summary
+
+
+# --- mlops runs --------------------------------------------------------------
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    started: float  # unix seconds
+    seconds: float
+    outcome: str
+
+
+def run_outcome(components: list[ComponentRun]) -> str:
+    failed = [c.node for c in components if c.state == "failed"]
+    if failed:
+        return GATED if ids.DATA_GATE in failed else FAILED
+    pusher = next((c for c in components if c.node == ids.PUSHER), None)
+    if pusher is None or not pusher.outputs.get("pushed_model"):
+        return INCOMPLETE
+    if pusher.state == "cached":
+        return CACHED
+    return PUSHED if int_property(pusher.outputs["pushed_model"][0], "pushed") == 1 else NOT_BLESSED
+
+
+def list_runs(reader: MetadataReader) -> list[RunRow]:
+    rows = []
+    for run in reader.run_contexts():
+        components = component_runs(reader, run.name)
+        if not components:
+            continue
+        start = min(c.started for c in components)
+        end = max(c.started + c.seconds for c in components)
+        rows.append(RunRow(run.name, start, end - start, run_outcome(components)))
+    return rows
+
+
+# --- text ------------------------------------------------------------------
+
+
+def _slice_order(name: str):
+    """overall first, then by column, numeric values in numeric order (hour=2 before hour=10)."""
+    if name == "overall":
+        return (0, ())
+    parts = []
+    for pair in name.split(", "):
+        column, _, value = pair.partition("=")
+        try:
+            parts.append((column, 0, float(value), ""))
+        except ValueError:
+            parts.append((column, 1, 0.0, value))
+    return (1, tuple(parts))
+
+
+def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional[str] = None) -> str:
+    """The summary `mlops run` prints; `error`: why the run failed, when it did and was not gated."""
+    lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}", ""]
+    for component in summary.components:
+        lines.append(f"  {component.node:<32} {component.state:<9} {component.seconds:7.1f} s")
+    for node in not_run:
+        lines.append(f"  {node:<32} {'not run':<9}")
+    lines.append(f"  {'total':<32} {'':<9} {summary.total_seconds:7.1f} s")
+
+    lines.append("")
+    if summary.anomalies:
+        lines.append(f"Data anomalies ({len(summary.anomalies)}):")
+        lines += [f"  {a}" for a in summary.anomalies]
+    elif summary.component(ids.EXAMPLE_VALIDATOR):
+        lines.append("Data anomalies: none")
+
+    if summary.metrics:
+        lines += ["", "Evaluation (eval split):"]
+        names = sorted({m for values in summary.metrics.values() for m in values})
+        width = max(len(s) for s in summary.metrics)
+        lines.append(f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
+        for slice_key in sorted(summary.metrics, key=_slice_order):
+            values = summary.metrics[slice_key]
+            lines.append(f"  {slice_key:<{width}}  " + "  ".join(
+                f"{values[n]:>14.4g}" if n in values else f"{'-':>14}" for n in names))
+
+    if summary.blessed is not None:
+        lines.append("")
+        if summary.blessed:
+            lines.append("Blessed: yes, every threshold met")
+        else:
+            lines.append("Blessed: NO")
+            lines += [f"  {reason}" for reason in summary.blessing_reasons]
+    if summary.infra_blessed is not None:
+        from components.infra_validator.logic import DESCRIPTIONS
+
+        platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
+        if summary.infra_blessed:
+            lines.append(f"Infra validation: passed on {platform}")
+        else:
+            lines.append(f"Infra validation: FAILED on {platform}")
+            lines.append(f"  {summary.infra_reason}")
+    if summary.pushed_path:
+        lines.append(f"Pushed: {summary.pushed_path}")
+    elif summary.component(ids.PUSHER):
+        why = [what for what, ok in (("blessed by the Evaluator", summary.blessed),
+                                     ("infra-validated", summary.infra_blessed)) if ok is False]
+        lines.append(f"Pushed: nothing (the model is not {' nor '.join(why) or 'blessed'})")
+
+    if summary.outcome == GATED:
+        lines += ["", "Stopped: the data gate found anomalies; nothing was trained or pushed"]
+    elif error:
+        lines += ["", f"Failed: {error}"]
+    return "\n".join(lines)
+
+
+def format_runs(pipeline_name: str, rows: list[RunRow]) -> str:
+    if not rows:
+        return f"Pipeline {pipeline_name}: no runs in ML Metadata"
+    lines = [f"Pipeline {pipeline_name}: {len(rows)} runs", "",
+             f"  {'run id':<28} {'started':<19} {'duration':>9}  outcome"]
+    for row in rows:
+        started = datetime.datetime.fromtimestamp(row.started).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"  {row.run_id:<28} {started:<19} {row.seconds:>7.1f} s  {row.outcome}")
+    return "\n".join(lines)
+
+
+def format_components(summary: RunSummary) -> str:
+    lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}", ""]
+    lines += [f"  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s" for c in summary.components]
+    lines.append(f"  {'outcome':<32} {summary.outcome}")
+    return "\n".join(lines)

@@ -1,0 +1,31 @@
+"""`mlops schema`: a starting point for schemas/<name>/schema.pbtxt, inferred by TFDV from the config's data.
+
+The data is read as the pipeline's ExampleGen reads it, so the types are the ones it will see; the
+label's source columns are put out of the SERVING environment (requests do not carry them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.config import PipelineConfig
+
+
+def write_inferred_schema(cfg: PipelineConfig, output: str):
+    """Writes the schema to `output` and returns it; FileNotFoundError when no data file matches."""
+    import pyarrow as pa
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from components.csv_example_gen import logic as csv_logic
+    from components.modules.features import label_columns
+
+    files = csv_logic.matching_files(cfg.data_dir, cfg.data.pattern)
+    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
+    stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
+    schema = tfdv.infer_schema(stats)
+    schema.default_environment.extend(["TRAINING", "SERVING"])
+    for column in label_columns(cfg):
+        tfdv.get_feature(schema, column).not_in_environment.append("SERVING")
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    tfdv.write_schema_text(schema, output)
+    return schema

@@ -1,0 +1,76 @@
+"""Plain logic of the ML Metadata readers: version numbers, slice order, TFMA's files read without TFMA."""
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.registry import next_version
+from pipelines.metadata.runs import _slice_order
+
+
+def test_summary_orders_slices_overall_first_then_numerically():
+    names = ["trip_start_hour=10", "payment_type=Cash", "overall", "trip_start_hour=2", "payment_type=Card"]
+    assert sorted(names, key=_slice_order) == ["overall", "payment_type=Card", "payment_type=Cash",
+                                               "trip_start_hour=2", "trip_start_hour=10"]
+
+
+def test_version_numbers_follow_contract_model_and_pipeline():
+    assert next_version(None, None, None, "schema-a", 7) == (1, 0, 0)
+    assert next_version((1, 0, 0), "schema-a", 7, "schema-a", 7) == (1, 0, 1)  # same model pushed again
+    assert next_version((1, 0, 1), "schema-a", 7, "schema-a", 9) == (1, 1, 0)  # retrained, same contract
+    assert next_version((1, 1, 0), "schema-a", 9, "schema-b", 11) == (2, 0, 0)  # new data contract
+
+
+def write_tfrecords(path, records):
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
+
+
+def test_evaluation_metrics_and_failed_thresholds_are_read_from_tfmas_files(tmp_path):
+    from tensorflow_model_analysis.proto import metrics_for_slice_pb2, validation_result_pb2
+
+    overall = metrics_for_slice_pb2.MetricsForSlice()
+    kv = overall.metric_keys_and_values.add()
+    kv.key.name, kv.value.double_value.value = "binary_accuracy", 0.75
+    diff = overall.metric_keys_and_values.add()  # the difference to the baseline is not a metric of the model
+    diff.key.name, diff.key.is_diff, diff.value.double_value.value = "binary_accuracy", True, -0.25
+    baseline = overall.metric_keys_and_values.add()
+    baseline.key.name, baseline.key.model_name, baseline.value.double_value.value = "binary_accuracy", "baseline", 1.0
+    cash = metrics_for_slice_pb2.MetricsForSlice()
+    cash.slice_key.single_slice_keys.add(column="payment_type", bytes_value=b"Cash")
+    cash_kv = cash.metric_keys_and_values.add()
+    cash_kv.key.name, cash_kv.value.double_value.value = "binary_accuracy", 0.5
+    write_tfrecords(tmp_path / "metrics-00000-of-00001.tfrecord",
+                    [overall.SerializeToString(), cash.SerializeToString()])
+
+    validation = validation_result_pb2.ValidationResult(validation_ok=False)
+    failure = validation.metric_validations_per_slice.add().failures.add()
+    failure.metric_key.name, failure.metric_value.double_value.value = "binary_accuracy", 0.75
+    failure.metric_threshold.value_threshold.lower_bound.value = 0.9
+    write_tfrecords(tmp_path / "validations.tfrecord", [validation.SerializeToString()])
+
+    metrics, reasons = read_evaluation(str(tmp_path))
+    assert metrics == {"overall": {"binary_accuracy": 0.75}, "payment_type=Cash": {"binary_accuracy": 0.5}}
+    assert reasons == ["binary_accuracy = 0.75 on overall: needs >= 0.9"]
+
+
+def test_a_truncated_evaluation_file_is_an_error_not_a_wrong_answer(tmp_path):
+    write_tfrecords(tmp_path / "metrics.tfrecord", [b"x" * 100])
+    data = (tmp_path / "metrics.tfrecord").read_bytes()
+    (tmp_path / "metrics.tfrecord").write_bytes(data[:50])
+    with pytest.raises(ValueError, match="truncated"):
+        read_evaluation(str(tmp_path))
+
+
+def test_tfmas_protos_load_without_tensorflow():
+    check = ("import sys; from pipelines.metadata.evaluation import tfma_protos; p = tfma_protos(); "
+             "p.metrics_for_slice_pb2.MetricsForSlice(); assert 'tensorflow' not in sys.modules; "
+             # the real package still imports afterwards, and reuses the same proto modules
+             "import tensorflow_model_analysis; from tensorflow_model_analysis.proto import metrics_for_slice_pb2 as m; "
+             "assert m is p.metrics_for_slice_pb2 and tensorflow_model_analysis.EvalConfig")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
