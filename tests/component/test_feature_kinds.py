@@ -11,7 +11,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from components.modules import model as M
 from components.modules.preprocessing import preprocessing_fn
-from pipelines.config import FEATURE_KINDS, TrainingConfig
+from pipelines.config import FEATURE_KINDS, FeaturesConfig, TrainingConfig
 
 pytestmark = pytest.mark.component
 
@@ -35,12 +35,13 @@ def test_kind_is_transformed_and_fed_to_the_model(kind, tmp_path):
         "label": {"kind": "binary_threshold", "name": "y", "column": "target", "greater_than": 0.5},
         "features": [{"name": "x", **spec}],
         "model": {"hidden_units": [4]}})
+    transform_json = FeaturesConfig(label=cfg.label, features=cfg.features).model_dump_json()  # Transform's part
     feature_spec = {"x": tf.io.VarLenFeature(dtype), "target": tf.io.FixedLenFeature([], tf.float32)}
     rows = [{"x": value, "target": float(i % 2)} for i, value in enumerate(values)]
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
     with tft_beam.Context(temp_dir=str(tmp_path / "tmp")):
         (transformed, _), transform_fn = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing_fn(inputs, {"config": cfg.model_dump_json()}), output_record_batches=False)
+            lambda inputs: preprocessing_fn(inputs, {"config": transform_json}), output_record_batches=False)
         _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform"))
     assert len(transformed) == len(values) and all("x_xf" in row for row in transformed)
 
