@@ -94,6 +94,7 @@ class _FeatureKind(_Strict):
     preprocessing.TRANSFORMS says how it is transformed (a test runs each kind through both)."""
 
     categorical: ClassVar[bool] = False  # categorical: an integer id, one-hot (wide) and embedded (deep)
+    has_vocabulary: ClassVar[bool] = False  # its cardinality depends on the vocabulary Transform computed
 
     def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
         """How many distinct ids the transformed value takes (categorical kinds only)."""
@@ -121,6 +122,7 @@ class BucketizedFeature(_FeatureKind):
 
 class StringCategoricalFeature(_FeatureKind):
     categorical: ClassVar[bool] = True
+    has_vocabulary: ClassVar[bool] = True
 
     kind: Literal["string_categorical"]
     name: str

@@ -30,7 +30,7 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
             deep.append(keras.layers.Reshape((1,))(inputs[key]))
             continue
         vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
-                           if feature.kind == "string_categorical" else None)
+                           if feature.has_vocabulary else None)
         size = feature.cardinality(vocabulary_size)
         inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
         wide.append(keras.layers.CategoryEncoding(num_tokens=size, output_mode="one_hot")(inputs[key]))

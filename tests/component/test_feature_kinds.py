@@ -48,7 +48,7 @@ def test_kind_is_transformed_and_fed_to_the_model(kind, tmp_path):
     transform_output = tft.TFTransformOutput(str(tmp_path / "transform"))
     feature = cfg.features[0]
     if feature.categorical:  # ids fall inside the embedding the model builds for the kind
-        vocabulary_size = transform_output.vocabulary_size_by_name("x") if kind == "string_categorical" else None
+        vocabulary_size = transform_output.vocabulary_size_by_name("x") if feature.has_vocabulary else None
         assert all(0 <= row["x_xf"] < feature.cardinality(vocabulary_size) for row in transformed)
     model = M.build_model(cfg, transform_output, hidden_units=[4], learning_rate=0.01)
     batch = {"x_xf": tf.constant([row["x_xf"] for row in transformed])}
