@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from pipelines.config import DEFAULT_CONFIG, ConfigError, describe, load_config
+from pipelines.config import DEFAULT_CONFIG, ConfigError, check_data_columns, describe, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load_config(args.config, args.overrides)
+        if args.command in ("validate", "run"):  # the data's header, so that a misspelt column fails now
+            check_data_columns(cfg)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG

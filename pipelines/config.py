@@ -6,6 +6,8 @@ means the same thing from any working directory (the `tfx` CLI runs from the cal
 """
 from __future__ import annotations
 
+import csv
+import glob
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -51,6 +53,27 @@ class DataConfig(_Strict):
 # --- label and features ---------------------------------------------------
 
 
+# What the model outputs, by label: one sigmoid, a softmax over the classes, or one linear value.
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
+
+# TFMA/Keras metric class names that can be computed on each kind of output (tests/unit checks that
+# TFMA resolves every one); the defaults are used when evaluation.metrics is omitted.
+FITTING_METRICS = {
+    BINARY: ("ExampleCount", "BinaryAccuracy", "AUC", "AUCPrecisionRecall", "Precision", "Recall",
+             "BinaryCrossentropy", "MeanLabel", "MeanPrediction", "TruePositives", "FalsePositives",
+             "TrueNegatives", "FalseNegatives", "Specificity", "CalibrationPlot", "ConfusionMatrixPlot"),
+    MULTICLASS: ("ExampleCount", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
+                 "SparseTopKCategoricalAccuracy", "MultiClassConfusionMatrixPlot"),
+    REGRESSION: ("ExampleCount", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
+                 "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "MeanLabel", "MeanPrediction"),
+}
+DEFAULT_METRICS = {
+    BINARY: ["ExampleCount", "BinaryAccuracy", "AUC"],
+    MULTICLASS: ["ExampleCount", "SparseCategoricalAccuracy"],
+    REGRESSION: ["ExampleCount", "MeanSquaredError", "MeanAbsoluteError"],
+}
+
+
 class BinaryThresholdLabel(_Strict):
     """label = column > greater_than (* relative_to, when given); e.g. tips > 0.2 * fare."""
 
@@ -65,28 +88,53 @@ class BinaryThresholdLabel(_Strict):
         return {self.column} | ({self.relative_to} if self.relative_to else set())
 
     @property
-    def num_classes(self) -> int:
-        return 2
+    def head(self) -> str:
+        return BINARY
 
 
 class ClassesLabel(_Strict):
-    """A string column whose values are the classes, in this order (index = class id)."""
+    """A column whose values are the classes, written as they appear in the data (strings, integers or
+    booleans), in this order: the index is the class id. Two classes make a binary model."""
 
     kind: Literal["classes"]
     name: str
     column: str
-    classes: list[str] = Field(min_length=2)
+    classes: list[Union[bool, int, str]] = Field(min_length=2)
+
+    @field_validator("classes")
+    @classmethod
+    def _unique(cls, classes: list) -> list:
+        repeated = sorted({str(c) for c in classes if classes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"each class once; repeated: {repeated}")
+        return classes
 
     @property
     def source_columns(self) -> set[str]:
         return {self.column}
 
     @property
-    def num_classes(self) -> int:
-        return len(self.classes)
+    def head(self) -> str:
+        return BINARY if len(self.classes) == 2 else MULTICLASS
 
 
-Label = Annotated[Union[BinaryThresholdLabel, ClassesLabel], Field(discriminator="kind")]
+class RegressionLabel(_Strict):
+    """A numeric column predicted as a number (one linear output, mean squared error loss)."""
+
+    kind: Literal["regression"]
+    name: str
+    column: str
+
+    @property
+    def source_columns(self) -> set[str]:
+        return {self.column}
+
+    @property
+    def head(self) -> str:
+        return REGRESSION
+
+
+Label = Annotated[Union[BinaryThresholdLabel, ClassesLabel, RegressionLabel], Field(discriminator="kind")]
 
 
 class _FeatureKind(_Strict):
@@ -224,21 +272,17 @@ class Threshold(_Strict):
     def _something(self) -> "Threshold":
         if self.lower_bound is None and self.upper_bound is None and self.change is None:
             raise ValueError("set lower_bound, upper_bound or change")
+        if self.lower_bound is not None and self.upper_bound is not None and self.lower_bound > self.upper_bound:
+            raise ValueError(f"lower_bound ({self.lower_bound}) is above upper_bound ({self.upper_bound}): "
+                             "no value can meet both")
         return self
 
 
 class EvaluationConfig(_Strict):
-    metrics: list[str] = Field(default_factory=lambda: ["ExampleCount"], min_length=1,
-                               description="TFMA/Keras metric class names")
+    metrics: Optional[list[str]] = Field(None, min_length=1, description="TFMA/Keras metric class names; "
+                                         "default: DEFAULT_METRICS of the label's kind")
     slices: list[list[str]] = Field(default_factory=list, description="feature-key lists; the overall slice is always there")
     thresholds: list[Threshold] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _thresholds_name_metrics(self) -> "EvaluationConfig":
-        for i, threshold in enumerate(self.thresholds):
-            if threshold.metric not in self.metrics:
-                raise ValueError(f"thresholds[{i}].metric {threshold.metric!r} is not in metrics {self.metrics}")
-        return self
 
 
 class InfraValidationConfig(_Strict):
@@ -432,10 +476,30 @@ class PipelineConfig(FeaturesConfig):
         names = {f.name for f in self.features}
         if self.label.name in names:
             raise ValueError(f"label.name {self.label.name!r} is also a feature name")
+        if self.label.column in names:
+            raise ValueError(f"label.column {self.label.column!r} is also a feature: the model would be "
+                             "given its own answer")
         for i, slice_keys in enumerate(self.evaluation.slices):
             unknown = [k for k in slice_keys if k not in names]
             if unknown:
                 raise ValueError(f"evaluation.slices[{i}] names unknown features {unknown}; features are {sorted(names)}")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_label(self) -> "PipelineConfig":
+        head, evaluation = self.label.head, self.evaluation
+        if evaluation.metrics is None:
+            evaluation.metrics = list(DEFAULT_METRICS[head])
+        fitting = FITTING_METRICS[head]
+        for i, metric in enumerate(evaluation.metrics):
+            if metric not in fitting:
+                known = any(metric in names for names in FITTING_METRICS.values())
+                why = f"does not fit a {head} label ({self.label.kind})" if known else "is not a known metric"
+                raise ValueError(f"evaluation.metrics[{i}]: {metric!r} {why}; metrics that fit: {', '.join(fitting)}")
+        for i, threshold in enumerate(evaluation.thresholds):
+            if threshold.metric not in evaluation.metrics:
+                raise ValueError(f"evaluation.thresholds[{i}].metric {threshold.metric!r} is not in metrics "
+                                 f"{evaluation.metrics}")
         return self
 
     # Paths, resolved against the config file's folder.
@@ -551,6 +615,34 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     return cfg
 
 
+def check_data_columns(cfg: PipelineConfig) -> list[str]:
+    """Checks the config against the data's CSV headers (no data row is read): every feature, the label's
+    column and `relative_to` must be columns of every file. Returns the first file's columns; raises
+    ConfigError naming the file, the fields and the columns found. Data in an object store is not read."""
+    if "://" in cfg.data_dir:
+        return []
+    files = sorted(f for f in glob.glob(os.path.join(cfg.data_dir, cfg.data.pattern)) if os.path.isfile(f))
+    if not files:
+        raise ConfigError(f"{cfg.source}: data: no file matches {cfg.data.pattern!r} in {cfg.data_dir}")
+    named = [(f"features[{i}].name", f.name) for i, f in enumerate(cfg.features)]
+    named.append(("label.column", cfg.label.column))
+    if getattr(cfg.label, "relative_to", None):
+        named.append(("label.relative_to", cfg.label.relative_to))
+    first = None
+    for path in files:
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                columns = next(csv.reader(f), [])
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg.source}: data: cannot read the header of {path}: {e}") from None
+        missing = [f"  {field}: {name!r} is not a column" for field, name in named if name not in columns]
+        if missing:
+            raise ConfigError("\n".join([f"{cfg.source}: the config names columns that {path} does not have:",
+                                         *missing, f"  columns found: {', '.join(columns) or '(none)'}"]))
+        first = first or columns
+    return first
+
+
 def load_config_from_environment() -> PipelineConfig:
     """The config the `tfx` CLI entry points run: $MLOPS_CONFIG, else DEFAULT_CONFIG."""
     return load_config(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
@@ -607,15 +699,17 @@ def format_validation_error(path: str, error: ValidationError) -> str:
 
 
 def _field_path(loc: tuple) -> str:
-    out = ""
+    out, skipped = "", False
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in FEATURE_KINDS + LABEL_KINDS and out:
-            # pydantic puts the discriminator's value in the path; the YAML has no such key.
+        elif part in FEATURE_KINDS + LABEL_KINDS and out and not skipped:
+            # pydantic puts the discriminator's value in the path (once); the YAML has no such key.
+            skipped = True
             continue
         else:
             out += f".{part}" if out else str(part)
+        skipped = False
     return out
 
 

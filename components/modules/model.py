@@ -14,7 +14,7 @@ from tfx_bsl.public import tfxio
 
 from components.modules import features as F
 from components.modules.keras2 import use_tf_keras
-from pipelines.config import TrainingConfig, training_config_from_json
+from pipelines.config import BINARY, MULTICLASS, REGRESSION, TrainingConfig, training_config_from_json
 
 use_tf_keras()
 keras = tf.keras
@@ -42,15 +42,18 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
     if wide:
         x = keras.layers.concatenate([x] + wide)
 
-    classes = cfg.label.num_classes
-    if classes == 2:
+    head = cfg.label.head
+    if head == BINARY:
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-        loss, accuracy = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
-    else:
-        outputs = keras.layers.Dense(classes, activation="softmax")(x)
-        loss, accuracy = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
+    elif head == MULTICLASS:
+        outputs = keras.layers.Dense(len(cfg.label.classes), activation="softmax")(x)
+        loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    else:  # regression: the value itself
+        outputs = keras.layers.Dense(1)(x)
+        loss, metric = "mean_squared_error", keras.metrics.MeanAbsoluteError(name="mae")
     model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric])
     return model
 
 
@@ -60,8 +63,8 @@ def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: Training
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=cfg.label.name),
         tf_transform_output.transformed_metadata.schema,
     )
-    if cfg.label.num_classes == 2:
-        # Match the sigmoid's [batch, 1] output; a [batch] label would broadcast to [batch, batch].
+    if cfg.label.head in (BINARY, REGRESSION):
+        # Match the [batch, 1] output; a [batch] label would broadcast to [batch, batch].
         dataset = dataset.map(lambda x, y: (x, tf.reshape(y, [-1, 1])))
     return dataset.repeat()
 
@@ -124,7 +127,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
 
     tuner = keras_tuner.RandomSearch(
         build, max_trials=cfg.tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
-        objective=keras_tuner.Objective("val_accuracy", "max"),
+        objective=(keras_tuner.Objective("val_loss", "min") if cfg.label.head == REGRESSION
+                   else keras_tuner.Objective("val_accuracy", "max")),
         directory=fn_args.working_dir, project_name="tuning", seed=0)
     batch_size = cfg.model.batch_size
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={

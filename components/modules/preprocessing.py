@@ -59,10 +59,24 @@ def transform_label(label, inputs):
         if label.relative_to:
             threshold = threshold * tf.cast(dense_column(inputs[label.relative_to], 0), tf.float32)
         return tf.cast(value > threshold, tf.int64)
+    if label.kind == "regression":
+        return tf.cast(dense_column(inputs[label.column], 0), tf.float32)
     # classes: the index of the value in label.classes (the schema's domain rejects others).
-    value = dense_column(inputs[label.column], "")
-    matches = tf.stack([tf.equal(value, name) for name in label.classes], axis=1)
+    raw = inputs[label.column]
+    value = dense_column(raw, "" if raw.dtype == tf.string else 0)
+    matches = tf.stack([tf.equal(value, class_constant(name, value.dtype, label.column)) for name in label.classes],
+                       axis=1)
     return tf.argmax(tf.cast(matches, tf.int64), axis=1)
+
+
+def class_constant(name, dtype, column: str):
+    """A class as written in the config, in the column's type: "Adelie", 2 or true (read as 1)."""
+    if dtype == tf.string:
+        return tf.constant(str(name))
+    try:
+        return tf.cast(tf.constant(float(name)), dtype)
+    except ValueError:
+        raise ValueError(f"label.classes: {name!r} is not a number, but column {column!r} holds numbers") from None
 
 
 def dense_column(raw, default):

@@ -61,6 +61,20 @@ def test_multiclass_penguin_model_learns(project):
     assert (probabilities.argmax(axis=1) == y.numpy()).mean() > 0.9
 
 
+def test_regression_model_predicts_a_value(project):
+    cfg = load_config(project / "configs" / "taxi.yaml",
+                      ["label={kind: regression, name: tip, column: tips}", "evaluation.metrics=[MeanSquaredError]",
+                       "evaluation.thresholds=[{metric: MeanSquaredError, upper_bound: 100}]"])
+    sizes = {"payment_type": 7, "company": 100}
+    model = M.build_model(cfg, FakeTransformOutput(sizes), hidden_units=[8], learning_rate=0.05)
+    x = batch_for(cfg, 40, sizes)
+    y = tf.reshape(tf.cast(x["trip_start_hour_xf"], tf.float32) * 3.0 + 5.0, [-1, 1])  # values far outside [0, 1]
+    model.fit(x, y, epochs=200, verbose=0)
+    predictions = model(x).numpy()
+    assert predictions.shape == (40, 1) and predictions.max() > 50  # a linear output, not a probability
+    assert model.loss == "mean_squared_error"
+
+
 def test_hyperparameters_come_from_the_tuner_when_it_ran(project):
     import keras_tuner
 

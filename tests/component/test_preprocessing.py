@@ -67,6 +67,30 @@ def test_classes_label_is_the_index_in_the_configured_order(tmp_path):
     assert [r["species_id"] for r in out] == [2, 0, 1]
 
 
+@pytest.mark.parametrize("classes, dtype, values, expected", [
+    ([0, 1, 2], tf.int64, [2, 0, 1], [2, 0, 1]),                       # integer classes, written as in the data
+    ([7, 3], tf.int64, [3, 7, 3], [1, 0, 1]),                          # the config's order, not the values' order
+    ([False, True], tf.int64, [1, 0, 1], [1, 0, 1]),                   # booleans reach tf.Examples as 0/1
+    (["0", "1", "2"], tf.int64, [1, 2, 0], [1, 2, 0]),                 # quoted numbers still match a number column
+])
+def test_classes_of_any_type_become_their_index(classes, dtype, values, expected, tmp_path):
+    cfg_json = config({"kind": "classes", "name": "y", "column": "target", "classes": classes},
+                      [{"name": "fare", "kind": "numeric"}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "target": tf.io.FixedLenFeature([], dtype)}
+    rows = [{"fare": float(i), "target": v} for i, v in enumerate(values)]
+    out, _ = run_transform(rows, spec, cfg_json, tmp_path)
+    assert [r["y"] for r in out] == expected
+
+
+def test_regression_label_is_the_value_itself(tmp_path):
+    cfg_json = config({"kind": "regression", "name": "progression", "column": "target"},
+                      [{"name": "fare", "kind": "numeric"}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "target": tf.io.FixedLenFeature([], tf.float32)}
+    rows = [{"fare": float(i), "target": v} for i, v in enumerate([151.0, 75.5, 141.0])]
+    out, _ = run_transform(rows, spec, cfg_json, tmp_path)
+    assert [r["progression"] for r in out] == [151.0, 75.5, 141.0]
+
+
 def test_vocabulary_is_stored_under_the_feature_name(tmp_path):
     cfg_json = config({"kind": "binary_threshold", "name": "y", "column": "tips", "greater_than": 0},
                       [{"name": "fare", "kind": "numeric"}, {"name": "payment", "kind": "string_categorical", "oov_buckets": 3}])

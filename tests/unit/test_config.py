@@ -160,6 +160,101 @@ def test_validate_command_exits_2_without_importing_tensorflow(tmp_path):
     assert "model.learning_rate: Input should be greater than 0 (got -1)" in result.stderr
 
     good = write(tmp_path, MINIMAL, "good.yaml")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("fare,payment_type,tips\n1,Cash,0\n")  # validate reads the header
     result = subprocess.run([sys.executable, "-c", code, str(good)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert '"label": "big"' in result.stdout
+
+
+# --- labels and the metrics that fit them ---------------------------------------
+
+
+def test_metrics_default_to_what_fits_the_label(tmp_path):
+    no_metrics = MINIMAL.split("evaluation:")[0]
+    assert load_config(write(tmp_path, no_metrics)).evaluation.metrics == ["ExampleCount", "BinaryAccuracy", "AUC"]
+    regression = no_metrics.replace("{kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}",
+                                    "{kind: regression, name: tip, column: tips}")
+    assert load_config(write(tmp_path, regression)).evaluation.metrics == [
+        "ExampleCount", "MeanSquaredError", "MeanAbsoluteError"]
+    three = no_metrics.replace("{kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}",
+                               "{kind: classes, name: c, column: tips, classes: [0, 1, 2]}")
+    cfg = load_config(write(tmp_path, three))
+    assert cfg.evaluation.metrics == ["ExampleCount", "SparseCategoricalAccuracy"] and cfg.label.classes == [0, 1, 2]
+
+
+def test_a_sparse_categorical_metric_on_a_two_class_label_is_refused(tmp_path):
+    two = MINIMAL.replace("{kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}",
+                          "{kind: classes, name: c, column: tips, classes: [yes, no]}").replace(
+        "BinaryAccuracy", "SparseCategoricalAccuracy")
+    message = error_of(tmp_path, two)
+    assert "evaluation.metrics[0]: 'SparseCategoricalAccuracy' does not fit a binary label (classes)" in message
+    assert "metrics that fit: ExampleCount, BinaryAccuracy, AUC" in message
+
+
+def test_classification_metrics_on_a_regression_label_and_unknown_names_are_refused(tmp_path):
+    regression = MINIMAL.replace(
+        "{kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}",
+        "{kind: regression, name: tip, column: tips}")
+    assert "'BinaryAccuracy' does not fit a regression label" in error_of(tmp_path, regression)
+    misspelt = MINIMAL.replace("metrics: [BinaryAccuracy]", "metrics: [BinaryAccuracy, AUROC]")
+    message = error_of(tmp_path, misspelt)
+    assert "evaluation.metrics[1]: 'AUROC' is not a known metric; metrics that fit: ExampleCount, BinaryAccuracy" in message
+
+
+def test_every_listed_metric_is_one_tfma_computes():
+    import tf_keras
+    from tensorflow_model_analysis.metrics import metric_types
+
+    from pipelines.config import FITTING_METRICS
+
+    tfma_metrics = metric_types.registered_metrics()
+    for names in FITTING_METRICS.values():
+        for name in names:
+            assert name in tfma_metrics or hasattr(tf_keras.metrics, name), name
+
+
+def test_bounds_in_the_wrong_order_label_column_as_feature_and_repeated_classes(tmp_path):
+    crossed = MINIMAL.replace("lower_bound: 0.5}", "lower_bound: 0.9, upper_bound: 0.5}")
+    assert "lower_bound (0.9) is above upper_bound (0.5)" in error_of(tmp_path, crossed)
+    leak = MINIMAL.replace("{name: fare, kind: numeric}", "{name: fare, kind: numeric}\n  - {name: tips, kind: numeric}")
+    assert "label.column 'tips' is also a feature: the model would be given its own answer" in error_of(tmp_path, leak)
+    repeated = MINIMAL.replace(
+        "{kind: binary_threshold, name: big, column: tips, greater_than: 0.2, relative_to: fare}",
+        "{kind: classes, name: c, column: tips, classes: [a, b, a]}").replace("BinaryAccuracy", "ExampleCount")
+    assert "label.classes: Value error, each class once; repeated: ['a']" in error_of(tmp_path, repeated)
+
+
+# --- the data's header ---------------------------------------------------------------
+
+
+def test_columns_the_config_names_must_be_in_every_csv_header(tmp_path):
+    from pipelines.config import check_data_columns
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("fare,payment_type,tips\n1,Cash,0\n")
+    cfg = load_config(write(tmp_path, MINIMAL))
+    assert check_data_columns(cfg) == ["fare", "payment_type", "tips"]
+
+    (tmp_path / "data" / "b.csv").write_text("fare,payment,tip\n1,Cash,0\n")
+    with pytest.raises(ConfigError) as info:
+        check_data_columns(cfg)
+    message = str(info.value)
+    assert f"{tmp_path / 'cfg.yaml'}: the config names columns that {tmp_path / 'data' / 'b.csv'} does not have" in message
+    assert "features[1].name: 'payment_type' is not a column" in message
+    assert "label.column: 'tips' is not a column" in message and "columns found: fare, payment, tip" in message
+
+    with pytest.raises(ConfigError, match="data: no file matches"):
+        check_data_columns(load_config(write(tmp_path, MINIMAL), ["data.path=missing"]))
+
+
+def test_validate_and_run_refuse_a_misspelt_column_with_exit_2(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("fare,payment_type,tip\n1,Cash,0\n")
+    path = write(tmp_path, MINIMAL)
+    for command in ("validate", "run"):
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", command, str(path)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "label.column: 'tips' is not a column" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing ran

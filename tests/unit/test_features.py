@@ -29,7 +29,7 @@ def test_label_columns_are_only_those_not_used_as_features(taxi, project):
     assert F.label_columns(taxi) == {"tips"}  # fare is a feature too, so serving requests carry it
     penguin = load_config(project / "configs" / "penguin.yaml")
     assert F.label_columns(penguin) == {"species"}
-    assert penguin.label.num_classes == 3 and taxi.label.num_classes == 2
+    assert penguin.label.head == "multiclass" and taxi.label.head == "binary"
 
 
 def test_hidden_units_round_trip_through_a_tuner_choice():
