@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    init = commands.add_parser("init", help="write a config and a schema for a CSV file or folder")
+    init.add_argument("data", help="a CSV file, or a folder of CSV files with the same columns")
+    init.add_argument("--label", required=True, metavar="COLUMN", help="the column to predict")
+    init.add_argument("--name", help="pipeline name (default: from the file or folder name)")
+    init.add_argument("--project", default=".", help="where configs/ and schemas/ are (default: here)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing config and schema")
     validate = commands.add_parser("validate", help="check a config without running anything")
     run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner, ML Metadata on SQLite)")
     schema = commands.add_parser("schema", help="infer a starting schema from the config's data (TFDV)")
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     lineage.add_argument("--format", choices=["text", "json", "dot"], default="text")
     rollback.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
     args = parser.parse_args(argv)
+    if args.command == "init":
+        return init_project(args)
 
     try:
         cfg = load_config(args.config, args.overrides)
@@ -128,6 +136,30 @@ def metadata_answer(cfg, reader, args) -> str:
         if args.format == "text":
             return lineage.format_tree(graph, f"a{pushed_id}")
     return graph.to_json() if args.format == "json" else graph.to_dot()
+
+
+# --- mlops init -------------------------------------------------------------
+
+
+def init_project(args) -> int:
+    from pipelines import init_config
+    from pipelines.console import quiet_libraries
+
+    try:
+        with quiet_libraries():
+            written = init_config.init_project(args.data, args.label, args.name, args.project, args.force)
+    except (ValueError, FileNotFoundError, FileExistsError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    plan = written.plan
+    print(f"wrote {written.config}\n  label: {plan.label['column']} ({plan.label['kind']}"
+          + (f": {', '.join(map(str, plan.label['classes']))}" if plan.label["kind"] == "classes" else "") + ")")
+    print(f"  features: {len(plan.features)} ({', '.join(sorted({f['kind'] for f in plan.features}))})")
+    for column, why in plan.left_out.items():
+        print(f"  left out {column}: {why}")
+    print(f"wrote {written.schema} (TFDV's inference; the label's columns are not in SERVING)")
+    print(f"next: mlops run {os.path.relpath(written.config)}")
+    return EXIT_OK
 
 
 # --- mlops schema / compile / submit ---------------------------------------------

@@ -20,8 +20,11 @@ use_tf_keras()
 keras = tf.keras
 
 
-def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int], learning_rate: float):
-    """Wide part: one-hot categorical ids; deep part: numeric values and embeddings of the ids."""
+def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int], learning_rate: float,
+                label_scale: tuple[float, float] = (0.0, 1.0)):
+    """Wide part: one-hot categorical ids; deep part: numeric values and embeddings of the ids.
+    `label_scale`: a regression target's (mean, standard deviation), so the network learns values near 0
+    whatever the target's units, and the model still outputs the target itself."""
     inputs, wide, deep = {}, [], []
     for feature in cfg.features:
         key = F.transformed_name(feature.name)
@@ -50,7 +53,7 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
         outputs = keras.layers.Dense(len(cfg.label.classes), activation="softmax")(x)
         loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     else:  # regression: the value itself
-        outputs = keras.layers.Dense(1)(x)
+        outputs = keras.layers.Rescaling(scale=label_scale[1], offset=label_scale[0])(keras.layers.Dense(1)(x))
         loss, metric = "mean_squared_error", keras.metrics.MeanAbsoluteError(name="mae")
     model = keras.Model(inputs=inputs, outputs=outputs)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric])
@@ -97,6 +100,14 @@ def hyperparameters_from(cfg: TrainingConfig, tuned: dict | None) -> tuple[list[
     return F.hidden_units_from_choice(hp.get("hidden_units")), hp.get("learning_rate")
 
 
+def label_scale(cfg: TrainingConfig, dataset, batches: int = 50) -> tuple[float, float]:
+    """Mean and standard deviation of a regression target over the first batches; (0, 1) otherwise."""
+    if cfg.label.head != REGRESSION:
+        return 0.0, 1.0
+    labels = tf.concat([tf.reshape(y, [-1]) for _, y in dataset.take(batches)], axis=0)
+    return float(tf.reduce_mean(labels)), max(float(tf.math.reduce_std(labels)), 1e-6)
+
+
 def run_fn(fn_args: tfx.components.FnArgs):
     cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -105,7 +116,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
     evaluation = make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
 
     hidden_units, learning_rate = hyperparameters_from(cfg, fn_args.hyperparameters)
-    model = build_model(cfg, tf_transform_output, hidden_units, learning_rate)
+    model = build_model(cfg, tf_transform_output, hidden_units, learning_rate, label_scale(cfg, train))
     model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evaluation,
               validation_steps=fn_args.eval_steps, verbose=2)
     model.save(fn_args.serving_model_dir, save_format="tf",
@@ -121,18 +132,21 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     hp.Choice("hidden_units", [F.hidden_units_to_choice(u) for u in space.hidden_units])
     hp.Choice("learning_rate", space.learning_rate)
 
+    batch_size = cfg.model.batch_size
+    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
+    scale = label_scale(cfg, train)
+
     def build(hp):
         return build_model(cfg, tf_transform_output, F.hidden_units_from_choice(hp.get("hidden_units")),
-                           hp.get("learning_rate"))
+                           hp.get("learning_rate"), scale)
 
     tuner = keras_tuner.RandomSearch(
         build, max_trials=cfg.tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
         objective=(keras_tuner.Objective("val_loss", "min") if cfg.label.head == REGRESSION
                    else keras_tuner.Objective("val_accuracy", "max")),
         directory=fn_args.working_dir, project_name="tuning", seed=0)
-    batch_size = cfg.model.batch_size
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
-        "x": make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),
+        "x": train,
         "validation_data": make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),
         "steps_per_epoch": fn_args.train_steps,
         "validation_steps": fn_args.eval_steps,

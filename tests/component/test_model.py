@@ -66,13 +66,18 @@ def test_regression_model_predicts_a_value(project):
                       ["label={kind: regression, name: tip, column: tips}", "evaluation.metrics=[MeanSquaredError]",
                        "evaluation.thresholds=[{metric: MeanSquaredError, upper_bound: 100}]"])
     sizes = {"payment_type": 7, "company": 100}
-    model = M.build_model(cfg, FakeTransformOutput(sizes), hidden_units=[8], learning_rate=0.05)
     x = batch_for(cfg, 40, sizes)
-    y = tf.reshape(tf.cast(x["trip_start_hour_xf"], tf.float32) * 3.0 + 5.0, [-1, 1])  # values far outside [0, 1]
-    model.fit(x, y, epochs=200, verbose=0)
+    y = tf.reshape(tf.cast(x["trip_start_hour_xf"], tf.float32) * 30.0 + 500.0, [-1, 1])  # far outside [0, 1]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    mean, std = M.label_scale(cfg, dataset)
+    assert abs(mean - float(tf.reduce_mean(y))) < 1e-3 and abs(std - float(tf.math.reduce_std(y))) < 1e-3
+    # With the target's scale built in, the default learning rate reaches values in the hundreds.
+    model = M.build_model(cfg, FakeTransformOutput(sizes), hidden_units=[8], learning_rate=0.001,
+                          label_scale=(mean, std))
+    model.fit(x, y, epochs=100, verbose=0)
     predictions = model(x).numpy()
-    assert predictions.shape == (40, 1) and predictions.max() > 50  # a linear output, not a probability
-    assert model.loss == "mean_squared_error"
+    assert predictions.shape == (40, 1) and model.loss == "mean_squared_error"
+    assert np.abs(predictions - y.numpy()).mean() < 0.5 * np.abs(y.numpy() - mean).mean()  # beats the mean
 
 
 def test_hyperparameters_come_from_the_tuner_when_it_ran(project):

@@ -1,0 +1,291 @@
+"""`mlops init DATA --label COLUMN`: a config (and a TFDV schema) for a CSV dataset, read from the data.
+
+Plain functions over a pyarrow table, so each rule is unit-tested on small tables:
+- null markers: cells such as "NA" or "?" in columns that are otherwise numbers;
+- the label: numbers with many values -> regression; text, booleans or integers with few values ->
+  classes, listed as they are in the data (two make a binary model);
+- each other column: numeric, int_categorical (integers with few values, by range) or
+  string_categorical (top_k for large vocabularies); left out, with the reason as a YAML comment:
+  constant, an ID (a distinct value on every row), or a likely leak (predicts the label almost alone);
+- metrics and thresholds for the label's kind, judged against the trivial model (the commonest class,
+  or the median), and a slice on a low-cardinality categorical column.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv
+
+# Cells read as missing when found in the data ("" always is).
+NULL_MARKERS = ("NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?", "-")
+MAX_CLASSES = 20            # an integer label with at most this many values is a class label
+MAX_INT_CATEGORIES = 50     # an integer feature with at most this many values (and range) is categorical
+TOP_K = 100                 # string features with more values keep the most frequent ones
+MAX_SLICE_VALUES = 10       # a categorical feature with at most this many values is sliced on
+LEAK_SCORE = 0.99           # alone, the column explains the label this well: likely leakage
+
+
+@dataclass
+class Column:
+    name: str
+    kind: str                      # "number" | "integer" | "boolean" | "string" | "empty"
+    distinct: int
+    missing: int
+    values: Optional[list] = None  # the distinct values, when there are few
+
+
+@dataclass
+class Plan:
+    """What init decided: the config's sections and the columns it left out, each with why."""
+    label: dict
+    features: list[dict]
+    left_out: dict[str, str] = field(default_factory=dict)
+    null_values: list[str] = field(default_factory=lambda: [""])
+    evaluation: dict = field(default_factory=dict)
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+def csv_files(data: str) -> list[str]:
+    if os.path.isdir(data):
+        files = sorted(os.path.join(data, f) for f in os.listdir(data) if f.endswith(".csv"))
+        if not files:
+            raise FileNotFoundError(f"{data}: no .csv file in this folder")
+        return files
+    if not os.path.isfile(data):
+        raise FileNotFoundError(f"{data}: no such file or folder")
+    return [data]
+
+
+def detect_null_markers(files: list[str]) -> list[str]:
+    """"" plus each marker found as a whole cell in a column whose other cells are numbers."""
+    found = set()
+    for path in files:
+        # No null markers: a column of numbers with a marker among them stays a column of strings.
+        text = csv.read_csv(path, convert_options=csv.ConvertOptions(null_values=[], timestamp_parsers=[]))
+        for name in text.column_names:
+            column = text.column(name)
+            if not pa.types.is_string(column.type):
+                continue
+            markers = pc.is_in(column, value_set=pa.array(NULL_MARKERS))
+            others = pc.filter(column, pc.and_(pc.invert(markers), pc.not_equal(column, "")))
+            if pc.any(markers).as_py() and _all_numbers(others):
+                found.update(v for v in pc.unique(pc.filter(column, markers)).to_pylist())
+    return [""] + sorted(found)
+
+
+def _all_numbers(values: pa.Array) -> bool:
+    try:
+        pc.cast(values, pa.float64())
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+
+
+def read_table(files: list[str], null_values: list[str]) -> pa.Table:
+    """The data as ExampleGen reads it (components/csv_example_gen/logic.py)."""
+    from components.csv_example_gen.logic import read_csv
+
+    return pa.concat_tables([read_csv(f, null_values) for f in files], promote=True)
+
+
+def profile(table: pa.Table, few: int = MAX_INT_CATEGORIES) -> dict[str, Column]:
+    columns = {}
+    for name in table.column_names:
+        array = table.column(name).combine_chunks()
+        kind = ("empty" if pa.types.is_null(array.type) else "boolean" if pa.types.is_boolean(array.type)
+                else "integer" if pa.types.is_integer(array.type) else "number" if pa.types.is_floating(array.type)
+                else "string")
+        present = pc.drop_null(array)
+        unique = pc.unique(present)
+        values = sorted(unique.to_pylist()) if len(unique) <= max(few, MAX_CLASSES) else None
+        columns[name] = Column(name, kind, len(unique), array.null_count, values)
+    return columns
+
+
+# --- deciding --------------------------------------------------------------------------
+
+
+def label_spec(column: Column, name: str) -> dict:
+    """Regression for numbers with many values; classes (as written in the data) otherwise."""
+    if column.kind == "empty" or column.distinct < 2:
+        raise ValueError(f"label column {column.name!r} has {column.distinct} distinct value(s): nothing to predict")
+    few = column.values is not None and column.distinct <= MAX_CLASSES
+    if column.kind == "number" and not (few and all(float(v).is_integer() for v in column.values)):
+        return {"kind": "regression", "name": name, "column": column.name}
+    if column.kind == "integer" and not few:
+        return {"kind": "regression", "name": name, "column": column.name}
+    if not few:
+        raise ValueError(f"label column {column.name!r} has {column.distinct} distinct text values; at most "
+                         f"{MAX_CLASSES} classes are supported")
+    classes = [int(v) if column.kind == "number" else v for v in column.values]
+    return {"kind": "classes", "name": name, "column": column.name, "classes": classes}
+
+
+def feature_spec(column: Column, rows: int) -> tuple[Optional[dict], Optional[str]]:
+    """(the feature, None) or (None, why it is left out)."""
+    if column.distinct <= 1:
+        return None, "one value only" if column.distinct else "no value at all"
+    if column.kind in ("string", "integer") and column.distinct == rows - column.missing and rows > MAX_CLASSES:
+        return None, "a distinct value on every row (an ID)"
+    if column.kind == "boolean":
+        return {"name": column.name, "kind": "int_categorical", "min": 0, "max": 1}, None
+    if column.kind == "integer" and column.values is not None:
+        low, high = min(column.values), max(column.values)
+        if high - low < MAX_INT_CATEGORIES:
+            return {"name": column.name, "kind": "int_categorical", "min": int(low), "max": int(high)}, None
+    if column.kind in ("integer", "number"):
+        return {"name": column.name, "kind": "numeric", "scaling": "z_score"}, None
+    spec = {"name": column.name, "kind": "string_categorical", "oov_buckets": 1}
+    if column.distinct > TOP_K:
+        spec.update(top_k=TOP_K, oov_buckets=10)
+    return spec, None
+
+
+def leak_score(values: pa.Array, label: pa.Array, regression: bool, bins: int) -> float:
+    """How well the column alone explains the label: R² of the label's mean per value group
+    (regression) or the accuracy of the commonest label per group (classes). Numbers are cut into
+    `bins` quantile bins first, so each group has rows enough not to fit by chance."""
+    present = pc.and_(pc.is_valid(values), pc.is_valid(label)).to_numpy(zero_copy_only=False)
+    x = values.to_numpy(zero_copy_only=False)[present]
+    y = label.to_numpy(zero_copy_only=False)[present]
+    if len(y) == 0:
+        return 0.0
+    if x.dtype.kind in "fiu" and len(np.unique(x)) > bins:
+        edges = np.unique(np.quantile(x.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
+        groups = np.searchsorted(edges, x.astype(float))
+    else:
+        groups = np.unique(x.astype(str), return_inverse=True)[1]
+    if len(np.unique(groups)) > len(y) / 20:  # too many groups to be evidence
+        return 0.0
+    if regression:
+        y = y.astype(float)
+        total = ((y - y.mean()) ** 2).sum()
+        means = np.bincount(groups, weights=y) / np.maximum(np.bincount(groups), 1)
+        return float(1 - ((y - means[groups]) ** 2).sum() / total) if total > 0 else 0.0
+    labels = np.unique(y.astype(str), return_inverse=True)[1]
+    counts = np.zeros((groups.max() + 1, labels.max() + 1))
+    np.add.at(counts, (groups, labels), 1)
+    return float(counts.max(axis=1).sum() / len(y))
+
+
+def evaluation_spec(label: dict, table: pa.Table, features: list[dict], columns: dict[str, Column]) -> dict:
+    """Metrics for the label's kind; thresholds that a model beats by being better than the trivial one."""
+    values = table.column(label["column"]).combine_chunks()
+    y = pc.drop_null(values).to_numpy(zero_copy_only=False)
+    if label["kind"] == "regression":
+        y = y.astype(float)
+        trivial = float(np.abs(y - np.median(y)).mean())  # MAE of always answering the median
+        evaluation = {"metrics": ["ExampleCount", "MeanSquaredError", "MeanAbsoluteError"], "thresholds": [
+            {"metric": "MeanAbsoluteError", "upper_bound": round(trivial, 6),
+             "change": {"direction": "lower_is_better", "absolute": round(0.01 * trivial, 6)}}]}
+    else:
+        metric = "BinaryAccuracy" if len(label["classes"]) == 2 else "SparseCategoricalAccuracy"
+        commonest = float(np.unique(y.astype(str), return_counts=True)[1].max() / len(y))
+        evaluation = {"metrics": ["ExampleCount", metric] + (["AUC"] if metric == "BinaryAccuracy" else []),
+                      "thresholds": [{"metric": metric, "lower_bound": round(commonest, 4),
+                                      "change": {"direction": "higher_is_better", "absolute": -0.01}}]}
+    sliceable = [f["name"] for f in features if f["kind"] in ("string_categorical", "int_categorical")
+                 and columns[f["name"]].distinct <= MAX_SLICE_VALUES]
+    if sliceable:
+        evaluation["slices"] = [[sliceable[0]]]
+    return evaluation
+
+
+def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
+    if label_column not in table.column_names:
+        raise ValueError(f"--label {label_column!r} is not a column; columns: {', '.join(table.column_names)}")
+    columns = profile(table)
+    label = label_spec(columns[label_column], f"{label_column}_label")
+    result = Plan(label=label, features=[], null_values=null_values,
+                  left_out={label_column: "the label"})
+    label_values = table.column(label_column).combine_chunks()
+    bins = max(2, min(50, table.num_rows // 20))
+    for name, column in columns.items():
+        if name == label_column:
+            continue
+        spec, why = feature_spec(column, table.num_rows)
+        if spec is not None:
+            score = leak_score(table.column(name).combine_chunks(), label_values, label["kind"] == "regression", bins)
+            if score >= LEAK_SCORE:
+                spec, why = None, f"alone it explains the label almost perfectly ({score:.3f}): likely leakage"
+        if spec is None:
+            result.left_out[name] = why
+        else:
+            result.features.append(spec)
+    if not result.features:
+        raise ValueError("no column is left to learn from: " + "; ".join(f"{k}: {v}" for k, v in result.left_out.items()))
+    result.evaluation = evaluation_spec(label, table, result.features, columns)
+    return result
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def config_text(name: str, data_path: str, pattern: str, source: str, result: Plan) -> str:
+    """The config as YAML, with a comment per column left out."""
+    import yaml
+
+    def block(value) -> str:
+        return yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=120).rstrip()
+
+    lines = [f"# Written by `mlops init {source} --label {result.label['column']}`: check it, then",
+             f"# `mlops run configs/{name}.yaml`. Relative paths are relative to this file's folder.",
+             f"name: {name}", f"output_root: ../outputs/{name}", "",
+             block({"data": {"path": data_path, "pattern": pattern, "null_values": result.null_values}}), "",
+             block({"label": result.label}), "", "features:"]
+    lines += [f"  - {yaml.safe_dump(f, default_flow_style=True, sort_keys=False, width=200).strip()}"
+              for f in result.features]
+    lines += [f"  # left out {column}: {why}" for column, why in result.left_out.items()]
+    lines += ["", block({"evaluation": result.evaluation}), "",
+              "infra_validation: {platform: auto}", "metadata: {backend: sqlite}", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Written:
+    config: str
+    schema: str
+    plan: Plan
+
+
+def init_project(data: str, label_column: str, name: Optional[str], project_dir: str, force: bool = False) -> Written:
+    """Writes <project>/configs/<name>.yaml and <project>/schemas/<name>/schema.pbtxt (TFDV's inference)."""
+    import re
+
+    from pipelines.config import ConfigError, load_config
+
+    files = csv_files(data)
+    name = name or re.sub(r"[^a-z0-9_-]", "_", os.path.splitext(os.path.basename(data.rstrip("/")))[0].lower())
+    if not re.match(r"^[a-z][a-z0-9_-]*$", name):
+        raise ValueError(f"--name {name!r}: lower-case letters, digits, '-' and '_', starting with a letter")
+    config_path = os.path.join(project_dir, "configs", f"{name}.yaml")
+    schema_path = os.path.join(project_dir, "schemas", name, "schema.pbtxt")
+    for path in (config_path, schema_path):
+        if os.path.exists(path) and not force:
+            raise FileExistsError(f"{path} exists; --force overwrites it")
+    null_values = detect_null_markers(files)
+    result = plan(read_table(files, null_values), label_column, null_values)
+
+    os.makedirs(os.path.dirname(config_path), exist_ok=True)
+    # A folder is read whole; one file is its folder with the file's name as the pattern.
+    data_dir, pattern = (data, "*.csv") if os.path.isdir(data) else os.path.split(os.path.abspath(data))
+    data_path = os.path.relpath(os.path.abspath(data_dir), os.path.dirname(os.path.abspath(config_path)))
+    text = config_text(name, data_path, pattern, data, result)
+    with open(config_path, "w") as f:
+        f.write(text)
+    try:
+        cfg = load_config(config_path)
+    except ConfigError:
+        os.remove(config_path)
+        raise
+    from pipelines.schema_inference import write_inferred_schema
+
+    write_inferred_schema(cfg, schema_path)
+    return Written(config_path, schema_path, result)

@@ -1,0 +1,127 @@
+"""`mlops init`'s inference on small tables: label kinds, feature kinds, each exclusion rule, null markers,
+metrics and thresholds, and the config it writes (valid, with a comment per column left out)."""
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from pipelines import init_config as I
+from pipelines.config import load_config
+
+ROWS = 200
+rng = np.random.default_rng(0)
+
+
+def table(**columns) -> pa.Table:
+    return pa.table({name: values if isinstance(values, pa.Array) else pa.array(values)
+                     for name, values in columns.items()})
+
+
+def noise(n=ROWS):
+    return rng.normal(size=n).tolist()
+
+
+def test_label_kinds_follow_the_label_column():
+    columns = I.profile(table(
+        price=rng.uniform(1, 500, ROWS).tolist(),                      # numbers with many values
+        grade=[i % 3 for i in range(ROWS)],                            # integers with few values
+        smoker=[i % 2 == 0 for i in range(ROWS)],                      # booleans
+        species=["b", "a", "c", "a"] * (ROWS // 4),                    # text
+        rating=[float(i % 5) for i in range(ROWS)],                    # whole numbers read as floats
+        count=list(range(ROWS))))                                      # integers with many values
+    assert I.label_spec(columns["price"], "y") == {"kind": "regression", "name": "y", "column": "price"}
+    assert I.label_spec(columns["grade"], "y")["classes"] == [0, 1, 2]
+    assert I.label_spec(columns["smoker"], "y")["classes"] == [False, True]
+    assert I.label_spec(columns["species"], "y")["classes"] == ["a", "b", "c"]
+    assert I.label_spec(columns["rating"], "y")["classes"] == [0, 1, 2, 3, 4]
+    assert I.label_spec(columns["count"], "y")["kind"] == "regression"
+    with pytest.raises(ValueError, match="1 distinct value"):
+        I.label_spec(I.profile(table(c=[1] * ROWS))["c"], "y")
+
+
+def test_feature_kinds_and_exclusions():
+    data = table(
+        amount=noise(),
+        hour=[i % 24 for i in range(ROWS)],
+        year=[2000 + i for i in range(ROWS)],                          # an integer per row: an ID
+        area=[i % 77 * 3 for i in range(ROWS)],                        # integers, but a range too wide
+        city=["x", "y", "z", "w"] * (ROWS // 4),
+        customer=[f"c{i}" for i in range(ROWS)],                       # a string per row: an ID
+        company=[f"firm{i % 150}" for i in range(ROWS)],               # a large vocabulary
+        flag=[True, False] * (ROWS // 2),
+        constant=["same"] * ROWS,
+        empty=pa.nulls(ROWS),
+        label=noise())
+    result = I.plan(data, "label", [""])
+    kinds = {f["name"]: f for f in result.features}
+    assert kinds["amount"] == {"name": "amount", "kind": "numeric", "scaling": "z_score"}
+    assert kinds["hour"] == {"name": "hour", "kind": "int_categorical", "min": 0, "max": 23}
+    assert kinds["area"]["kind"] == "numeric"
+    assert kinds["city"] == {"name": "city", "kind": "string_categorical", "oov_buckets": 1}
+    assert kinds["company"]["top_k"] == I.TOP_K
+    assert kinds["flag"] == {"name": "flag", "kind": "int_categorical", "min": 0, "max": 1}
+    assert result.left_out == {"label": "the label", "year": "a distinct value on every row (an ID)",
+                               "customer": "a distinct value on every row (an ID)", "constant": "one value only",
+                               "empty": "no value at all"}
+
+
+def test_a_column_that_alone_predicts_the_label_is_left_out_as_a_likely_leak():
+    outcome = [i % 2 for i in range(ROWS)]
+    data = table(
+        useful=[o + rng.normal(scale=1.0) for o in outcome],          # informative, far from perfect
+        status=["paid" if o else "unpaid" for o in outcome],          # the label in other words
+        copy=[o * 10.0 + rng.normal(scale=0.01) for o in outcome],    # a number that gives it away
+        outcome=outcome)
+    result = I.plan(data, "outcome", [""])
+    assert [f["name"] for f in result.features] == ["useful"]
+    assert "likely leakage" in result.left_out["status"] and "likely leakage" in result.left_out["copy"]
+
+    regression = table(x=noise(), y2=[v * 2.5 + 1 for v in range(ROWS)], target=[float(v) for v in range(ROWS)])
+    result = I.plan(regression, "target", [""])
+    assert "likely leakage" in result.left_out["y2"] and [f["name"] for f in result.features] == ["x"]
+
+
+def test_metrics_thresholds_and_slice_suit_the_label():
+    outcome = [int(i % 4 == 0) for i in range(ROWS)]  # 25% positives
+    binary = I.plan(table(x=noise(), city=["a", "b"] * (ROWS // 2), y=outcome), "y", [""]).evaluation
+    assert binary["metrics"] == ["ExampleCount", "BinaryAccuracy", "AUC"]
+    assert binary["thresholds"][0]["lower_bound"] == 0.75  # at least as good as always answering the commonest
+    assert binary["slices"] == [["city"]]
+
+    three = I.plan(table(x=noise(), y=[i % 3 for i in range(ROWS)]), "y", [""]).evaluation
+    assert three["metrics"] == ["ExampleCount", "SparseCategoricalAccuracy"] and "slices" not in three
+
+    values = rng.uniform(0, 100, ROWS)
+    regression = I.plan(table(x=noise(), y=values.tolist()), "y", [""]).evaluation
+    threshold = regression["thresholds"][0]
+    assert threshold["metric"] == "MeanAbsoluteError" and threshold["change"]["direction"] == "lower_is_better"
+    assert threshold["upper_bound"] == pytest.approx(np.abs(values - np.median(values)).mean(), rel=1e-4)
+
+
+def test_null_markers_are_found_in_columns_of_numbers(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("mass,island,note\n3750,Biscoe,NA\nNA,Dream,ok\n?,Torgersen,NA\n4100,NA,fine\n")
+    # "NA" in `note` is text among text, not a marker; in `mass` it is, as is "?".
+    assert I.detect_null_markers([str(path)]) == ["", "?", "NA"]
+
+
+def test_the_written_config_is_valid_and_says_why_columns_were_left_out(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["id,size,color,label"] + [f"{i},{rng.normal():.3f},{'red' if i % 2 else 'blue'},{i % 3}"
+                                      for i in range(ROWS)]
+    (data / "part-1.csv").write_text("\n".join(rows) + "\n")
+    written = I.init_project(str(data), "label", "toy", str(tmp_path / "project"))
+    text = open(written.config).read()
+    assert "  # left out id: a distinct value on every row (an ID)" in text
+    cfg = load_config(written.config)
+    assert cfg.data_dir == str(data) and cfg.data.pattern == "*.csv"
+    assert cfg.label.kind == "classes" and cfg.label.classes == [0, 1, 2]
+    assert [f.name for f in cfg.features] == ["size", "color"]
+    assert cfg.schema_path == written.schema  # found by name: schemas/toy/schema.pbtxt
+    schema = open(written.schema).read()
+    assert 'name: "label"' in schema and 'not_in_environment: "SERVING"' in schema
+
+    with pytest.raises(FileExistsError, match="--force overwrites it"):
+        I.init_project(str(data), "label", "toy", str(tmp_path / "project"))
+    with pytest.raises(ValueError, match="--label 'lable' is not a column; columns: id, size, color, label"):
+        I.init_project(str(data), "lable", "toy2", str(tmp_path / "project"))
