@@ -276,7 +276,9 @@ def init_project(data: str, label_column: str, name: Optional[str], project_dir:
     os.makedirs(os.path.dirname(config_path), exist_ok=True)
     # A folder is read whole; one file is its folder with the file's name as the pattern.
     data_dir, pattern = (data, "*.csv") if os.path.isdir(data) else os.path.split(os.path.abspath(data))
-    data_path = os.path.relpath(os.path.abspath(data_dir), os.path.dirname(os.path.abspath(config_path)))
+    data_dir, project = os.path.abspath(data_dir), os.path.abspath(project_dir)
+    inside = os.path.commonpath([data_dir, project]) == project  # then the project moves with its data
+    data_path = os.path.relpath(data_dir, os.path.dirname(os.path.abspath(config_path))) if inside else data_dir
     text = config_text(name, data_path, pattern, data, result)
     with open(config_path, "w") as f:
         f.write(text)
