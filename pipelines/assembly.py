@@ -154,7 +154,7 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         metrics.append(metric)
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
-            signature_name=F.SERVING_SIGNATURE,
+            signature_name=F.EVALUATION_SIGNATURE,
             label_key=cfg.label.name,
             preprocessing_function_names=[F.TRANSFORM_SIGNATURE])],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=keys) for keys in cfg.evaluation.slices],

@@ -7,9 +7,10 @@ from __future__ import annotations
 from pipelines.config import Feature, FeaturesConfig
 
 TRANSFORMED_SUFFIX = "_xf"
-# The exported model's signatures: raw examples -> predictions, and raw examples -> transformed
-# features (TFMA computes the label with the latter).
+# The exported model's signatures: raw examples -> predictions (for clients; for TFMA), and raw
+# examples -> transformed features (TFMA computes the label with the latter).
 SERVING_SIGNATURE = "serving_default"
+EVALUATION_SIGNATURE = "evaluation"
 TRANSFORM_SIGNATURE = "transform_features"
 
 

@@ -1,8 +1,11 @@
 """Trainer's run_fn and Tuner's tuner_fn: a wide & deep Keras model built from the config's feature specs.
 
-The exported SavedModel has two signatures:
-- `serving_default`: serialized raw tf.Examples (the features only) -> predictions, the transform graph applied inside;
-- `transform_features`: serialized raw tf.Examples -> transformed features, which TFMA uses to compute the label.
+The exported SavedModel has three signatures, each taking serialized raw tf.Examples:
+- `serving_default` (the features only) -> `outputs`: the model's output (a probability, the class
+  probabilities, or the predicted value), and for class labels `classes` (names as in the data) with
+  `scores` (one per class, in that order); the transform graph is applied inside;
+- `evaluation` -> `outputs` alone, which TFMA evaluates;
+- `transform_features` -> transformed features, which TFMA uses to compute the label.
 """
 from __future__ import annotations
 
@@ -79,17 +82,32 @@ def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
     serving_spec = {f.name: raw_spec[f.name] for f in cfg.features}
     feature_keys = [F.transformed_name(f.name) for f in cfg.features]
 
+    def predict(serialized):
+        transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+        return model({k: transformed[k] for k in feature_keys})
+
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized):
-        raw = tf.io.parse_example(serialized, serving_spec)
-        transformed = model.tft_layer(raw)
-        return {"outputs": model({k: transformed[k] for k in feature_keys})}
+        outputs = {"outputs": predict(serialized)}
+        if cfg.label.kind == "classes":  # what a client wants: each class name with its score
+            scores = outputs["outputs"]
+            if cfg.label.head == BINARY:  # one sigmoid: the score of the second class
+                scores = tf.concat([1 - scores, scores], axis=1)
+            names = tf.constant([str(c) for c in cfg.label.classes])
+            outputs["classes"] = tf.tile(names[tf.newaxis, :], [tf.shape(scores)[0], 1])
+            outputs["scores"] = scores
+        return outputs
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def evaluate(serialized):  # TFMA's view: the model's output alone
+        return {"outputs": predict(serialized)}
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def transform(serialized):
         return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
-    return {F.SERVING_SIGNATURE: serve.get_concrete_function(), F.TRANSFORM_SIGNATURE: transform.get_concrete_function()}
+    return {F.SERVING_SIGNATURE: serve.get_concrete_function(), F.EVALUATION_SIGNATURE: evaluate.get_concrete_function(),
+            F.TRANSFORM_SIGNATURE: transform.get_concrete_function()}
 
 
 def hyperparameters_from(cfg: TrainingConfig, tuned: dict | None) -> tuple[list[int], float]:

@@ -81,12 +81,14 @@ table = read_csv(csv_path, nulls)
 table = table.drop([c for c in drop if c in table.column_names]).slice(0, 20)
 model = tf.saved_model.load(model_dir)
 outputs = model.signatures["serving_default"](examples=tf.constant(table_to_examples(table)))
-print(json.dumps(outputs["outputs"].numpy().tolist()))
+decoded = lambda v: v.decode() if isinstance(v, bytes) else v
+print(json.dumps({k: [[decoded(x) for x in row] for row in v.numpy().tolist()] for k, v in outputs.items()}))
 """
 
 
-def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str]) -> list:
-    """Loads the pushed SavedModel in a new interpreter and sends it raw serialized tf.Examples."""
+def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str]) -> dict:
+    """Loads the pushed SavedModel in a new interpreter and sends it the first 20 rows as raw serialized
+    tf.Examples; returns serving_default's outputs by name, a list per row."""
     result = subprocess.run([sys.executable, "-c", PREDICT, str(model_dir), str(csv_path), json.dumps(null_values),
                              json.dumps(drop)], capture_output=True, text=True, timeout=300, cwd=PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -43,8 +43,9 @@ def test_a_regression_target_is_trained_evaluated_and_pushed(diabetes):
     summary = summary_of(config)
     assert summary.outcome == "pushed" and summary.blessed is True, run.stdout
     assert set(summary.metrics["overall"]) >= {"mean_squared_error", "mean_absolute_error"}
-    predictions = predictions_of(config, csv_path)
-    assert len(predictions) == 20 and all(len(p) == 1 for p in predictions)
+    served = predictions_of(config, csv_path)
+    predictions = served["outputs"]
+    assert len(predictions) == 20 and all(len(p) == 1 for p in predictions) and set(served) == {"outputs"}
     assert 50 < sum(p[0] for p in predictions) / 20 < 300  # progression values, not probabilities
 
 
@@ -54,6 +55,8 @@ def test_integer_class_labels_are_trained_evaluated_and_pushed(wine):
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     summary = summary_of(config)
     assert summary.outcome == "pushed" and summary.metrics["overall"]["sparse_categorical_accuracy"] >= 0.8
-    predictions = predictions_of(config, csv_path)
+    served = predictions_of(config, csv_path)
+    predictions = served["outputs"]
     assert len(predictions) == 20 and all(len(p) == 3 and abs(sum(p) - 1) < 1e-4 for p in predictions)
+    assert served["classes"] == [["0", "1", "2"]] * 20 and served["scores"] == predictions  # names as in the data
     assert sum(max(range(3), key=p.__getitem__) == 0 for p in predictions) >= 16  # the first rows are cultivar 0

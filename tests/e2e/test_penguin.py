@@ -24,8 +24,10 @@ def test_penguin_pipeline_end_to_end(tmp_path):
 
     pushed = versions(tmp_path / "out" / "serving_model")
     assert len(pushed) == 1
-    predictions = predict_in_fresh_process(tmp_path / "out" / "serving_model" / pushed[0], csv_path, ["NA"],
-                                           drop=["species"])
+    served = predict_in_fresh_process(tmp_path / "out" / "serving_model" / pushed[0], csv_path, ["NA"],
+                                      drop=["species"])
+    predictions = served["outputs"]
     assert len(predictions) == 20 and all(len(p) == 3 and abs(sum(p) - 1) < 1e-4 for p in predictions)
+    assert served["classes"][0] == ["Adelie", "Chinstrap", "Gentoo"] and served["scores"] == predictions
     # Row 4 of the CSV has every measurement missing ("NA"): still a prediction.
     assert all(p == p for p in predictions[3])  # not NaN

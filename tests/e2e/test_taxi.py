@@ -43,7 +43,7 @@ def test_first_run_completes_blesses_and_pushes(taxi, first_run):
 def test_pushed_model_predicts_from_raw_examples_in_a_fresh_process(taxi, first_run):
     model_dir = taxi.serving_dir / first_run.served[0]
     assert (model_dir / "saved_model.pb").exists()
-    predictions = predict_in_fresh_process(model_dir, taxi.csv_path, [""], drop=["tips"])
+    predictions = predict_in_fresh_process(model_dir, taxi.csv_path, [""], drop=["tips"])["outputs"]
     assert len(predictions) == 20
     assert all(len(p) == 1 and 0.0 <= p[0] <= 1.0 for p in predictions)
     assert len({round(p[0], 6) for p in predictions}) > 1  # depends on the input
