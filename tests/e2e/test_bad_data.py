@@ -17,6 +17,13 @@ def drop_column(name):
     return edit
 
 
+def hour_out_of_range(header, lines):
+    column = header.split(",").index("trip_start_hour")
+    cells = lines[2].split(",")
+    cells[column] = "30"
+    return header, [*lines[:2], ",".join(cells), *lines[3:]]
+
+
 def word_in_fare(header, lines):
     column = header.split(",").index("fare")
     cells = lines[5].split(",")
@@ -38,14 +45,14 @@ BAD_FEATURES = ["payment_type", "trip_start_hour", "fare"]
 
 
 def test_bad_data_stops_before_transform_and_names_each_anomaly(tmp_path):
-    edit = all_of(out_of_domain_payment, word_in_fare, drop_column("trip_start_hour"))
+    edit = all_of(out_of_domain_payment, word_in_fare, hour_out_of_range)
     csv_path = small_csv("taxi", tmp_path / "data", rows=400, edit=edit)
     config = make_config("taxi", tmp_path, csv_path.parent, model__train_steps=5)
     result = mlops("run", config)
 
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert "Stopped: the data gate found anomalies; nothing was trained or pushed" in result.stdout
-    for feature in BAD_FEATURES:  # an out-of-domain category, a missing column, a word in a numeric column
+    for feature in BAD_FEATURES:  # an out-of-domain category, an out-of-range hour, a word in a numeric column
         assert any(f"] {feature}:" in line for line in result.stdout.splitlines()), (feature, result.stdout)
 
     summary = summary_of(config)
@@ -55,3 +62,11 @@ def test_bad_data_stops_before_transform_and_names_each_anomaly(tmp_path):
     assert summary.outcome == "gated"
     assert set(BAD_FEATURES) <= {a.feature for a in summary.anomalies}
     assert versions(tmp_path / "out" / "serving_model") == []
+
+
+def test_a_missing_column_is_refused_before_anything_runs(tmp_path):
+    csv_path = small_csv("taxi", tmp_path / "data", rows=50, edit=drop_column("trip_start_hour"))
+    result = mlops("run", make_config("taxi", tmp_path, csv_path.parent))
+    assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+    assert "trip_start_hour' is not a column" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -40,7 +40,8 @@ def everything_written(work) -> str:
     ({"host": "localhost"}, "metadata.mysql.host: Value error, MySQL's client takes 'localhost' to mean its default unix socket"),
 ])
 def test_bad_connections_fail_in_seconds_with_the_cause_and_never_the_password(tmp_path, changes, expected):
-    config = make_config("taxi", tmp_path, tmp_path, **mysql_settings("bad", **changes))
+    data = small_csv("taxi", tmp_path / "data", rows=20).parent  # `run` reads the header before the store
+    config = make_config("taxi", tmp_path, data, **mysql_settings("bad", **changes))
     started = time.monotonic()
     result = mlops("run", config, env={"WRONG_PASSWORD": "not-" + PASSWORD})
     assert time.monotonic() - started < 30
