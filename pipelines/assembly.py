@@ -52,7 +52,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
     ).with_id(ids.TRANSFORM)
     data_gate = None
     if cfg.on_anomalies == "stop":
-        data_gate = DataGate(anomalies=example_validator.outputs["anomalies"]).with_id(ids.DATA_GATE)
+        data_gate = DataGate(anomalies=example_validator.outputs["anomalies"],
+                             statistics=statistics_gen.outputs["statistics"]).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
     tuner = None

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
+                      field_validator, model_validator)
 
 from pipelines import component_ids
 
@@ -231,7 +232,7 @@ LABEL_KINDS = _kinds(Label)
 class ModelConfig(_Strict):
     """A wide & deep Keras model: categorical features one-hot in the wide part, all in the deep part."""
 
-    hidden_units: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
+    hidden_units: list[PositiveInt] = Field(default_factory=lambda: [64, 32], min_length=1)
     embedding_dim: int = Field(8, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     batch_size: int = Field(64, ge=1)
@@ -240,8 +241,9 @@ class ModelConfig(_Strict):
 
 
 class SearchSpace(_Strict):
-    hidden_units: list[list[int]] = Field(default_factory=lambda: [[32], [64, 32]], min_length=1)
-    learning_rate: list[float] = Field(default_factory=lambda: [1e-2, 1e-3], min_length=1)
+    hidden_units: list[Annotated[list[PositiveInt], Field(min_length=1)]] = Field(
+        default_factory=lambda: [[32], [64, 32]], min_length=1)
+    learning_rate: list[PositiveFloat] = Field(default_factory=lambda: [1e-2, 1e-3], min_length=1)
 
 
 class TuningConfig(_Strict):
@@ -366,6 +368,29 @@ class ResourceConfig(_Strict):
     gpu_type: str = Field("nvidia.com/gpu", description="accelerator resource name")
 
 
+MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+CRON_FIELDS = (("seconds", 0, 59, ()), ("minutes", 0, 59, ()), ("hours", 0, 23, ()), ("day of month", 1, 31, ()),
+               ("month", 1, 12, MONTH_NAMES), ("day of week", 0, 6, DAY_NAMES))
+
+
+def cron_field_ok(text: str, low: int, high: int, names: tuple) -> bool:
+    """One field of KFP's cron (robfig/cron): *, ?, values, names, ranges a-b, steps /n, lists a,b."""
+    for part in text.split(","):
+        base, slash, step = part.partition("/")
+        if slash and not step.isdigit():
+            return False
+        if base in ("*", "?"):
+            continue
+        for bound in base.split("-"):
+            if bound.isdigit():
+                if not low <= int(bound) <= high:
+                    return False
+            elif bound.upper() not in names:
+                return False
+    return True
+
+
 class ScheduleConfig(_Strict):
     cron: str = Field(description="6 fields, seconds first: '0 0 3 * * *' is every day at 03:00")
     max_concurrency: int = Field(1, ge=1)
@@ -374,9 +399,14 @@ class ScheduleConfig(_Strict):
     @field_validator("cron")
     @classmethod
     def _six_fields(cls, cron: str) -> str:
-        if len(cron.split()) != 6:
+        fields = cron.split()
+        if len(fields) != 6:
             raise ValueError(f"Kubeflow's cron has 6 fields, seconds first (e.g. '0 0 3 * * *'); "
-                             f"{cron!r} has {len(cron.split())}")
+                             f"{cron!r} has {len(fields)}")
+        for (what, low, high, names), text in zip(CRON_FIELDS, fields):
+            if not cron_field_ok(text, low, high, names):
+                raise ValueError(f"{cron!r}: the {what} field {text!r} is not a cron field ({what}: {low}-{high}"
+                                 f"{', names ' + '/'.join(names[:2]) + '...' if names else ''}; *, ?, a-b, */n, a,b)")
         return cron
 
 
@@ -593,14 +623,30 @@ def resolve_package_path(path: str) -> str:
 # --- loading --------------------------------------------------------------
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (not "the last wins")."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in this mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
     """Reads, overrides (`key.path=value`) and validates a config; raises ConfigError naming file and field."""
     path = str(path)
     try:
-        with open(path) as f:
-            raw = yaml.safe_load(f)
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.load(f, Loader=_UniqueKeyLoader)
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {e.start}: {e.reason})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
@@ -662,7 +708,11 @@ def apply_override(raw: dict, override: str, path: str) -> None:
     key, sep, value_text = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"{path}: --set {override!r}: expected key.path=value")
-    value = yaml.safe_load(value_text) if value_text else ""
+    try:
+        value = yaml.safe_load(value_text) if value_text else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: --set {override!r}: the value is not valid YAML "
+                          f"({getattr(e, 'problem', None) or e}); quote it, e.g. --set '{key}=\"...\"'") from None
     node: Any = raw
     parts = key.split(".")
     for depth, part in enumerate(parts):

@@ -23,12 +23,58 @@ def matching_files(input_base: str, pattern: str) -> list[str]:
     return files
 
 
+class UnreadableCsv(ValueError):
+    """A CSV file pyarrow cannot parse; the message names the file, the line and shows it printably."""
+
+
 def read_csv(path: str, null_values: list[str]) -> pa.Table:
     convert = csv.ConvertOptions(
         null_values=null_values, strings_can_be_null=True,
         timestamp_parsers=[],  # keep date-like text as text: tf.Example has no timestamp type
     )
-    return csv.read_csv(path, convert_options=convert)
+    try:
+        return csv.read_csv(path, convert_options=convert)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise UnreadableCsv(unreadable_message(path, error)) from None
+
+
+def unreadable_message(path: str, error: Exception) -> str:
+    """pyarrow's reason (without the raw row it echoes), the first bad line's number and a printable excerpt."""
+    reason = str(error).split(":", 2)
+    reason = ":".join(reason[:2]).strip() if len(reason) > 2 else str(error)
+    line_number, excerpt = first_bad_line(path)
+    where = f"line {line_number}: " if line_number else ""
+    return f"{path}: cannot read as CSV: {where}{printable(reason)}" + (f"; the line: {excerpt}" if excerpt else "")
+
+
+def first_bad_line(path: str, limit: int = 120) -> tuple[int, str]:
+    """(1-based line number, printable excerpt) of the first line that is not text or has another number
+    of fields than the header; (0, "") when none is found."""
+    import csv as text_csv
+    import io
+
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    width = None
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip() and number == len(lines):
+            break
+        try:
+            fields = next(text_csv.reader(io.StringIO(raw.decode("utf-8"))), [])
+            if "\0" in raw.decode("utf-8"):
+                raise ValueError("NUL byte")
+        except (UnicodeDecodeError, ValueError, text_csv.Error):
+            return number, printable(raw.decode("utf-8", "backslashreplace"))[:limit]
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            return number, printable(raw.decode("utf-8"))[:limit]
+    return 0, ""
+
+
+def printable(text: str) -> str:
+    """Control and undecodable characters shown as escapes, never written raw to a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _example_values(column: pa.ChunkedArray) -> pa.Array:

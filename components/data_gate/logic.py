@@ -1,13 +1,15 @@
-"""Reading ExampleValidator's anomalies: plain functions over the files it writes."""
+"""The data gate's logic: ExampleValidator's anomalies and StatisticsGen's example counts, read from the
+files they write. The gate fails closed: files it cannot find stop the run like anomalies do."""
 from __future__ import annotations
 
 import glob
 import os
 from dataclasses import dataclass
 
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # tfx.components.example_validator.executor.DEFAULT_FILE_NAME
+STATISTICS_FILE = "FeatureStats.pb"  # tfx.components.statistics_gen.executor.DEFAULT_FILE_NAME
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,31 @@ def gate_message(anomalies: list[Anomaly]) -> str:
              "nothing is trained (set on_anomalies: warn to go on regardless):"]
     lines += [f"  {a}" for a in anomalies]
     return "\n".join(lines)
+
+
+def empty_splits(statistics_uri: str) -> list[Anomaly]:
+    """One anomaly per split with no example (ExampleValidator reports none for an empty split)."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(statistics_uri, "Split-*", STATISTICS_FILE))):
+        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
+        proto = statistics_pb2.DatasetFeatureStatisticsList()
+        with open(path, "rb") as f:
+            proto.ParseFromString(f.read())
+        if sum(dataset.num_examples for dataset in proto.datasets) == 0:
+            found.append(Anomaly(split, "(dataset)", "no examples: the data has no rows for this split"))
+    return found
+
+
+def check(anomalies_uri: str, statistics_uri: str) -> None:
+    """Raises AnomaliesFound when the data has anomalies or an empty split, or when what should say
+    so is missing (no anomalies or statistics files): the gate never opens on what it cannot read."""
+    for uri, name in ((anomalies_uri, ANOMALIES_FILE), (statistics_uri, STATISTICS_FILE)):
+        if not glob.glob(os.path.join(uri, "Split-*", name)):
+            raise AnomaliesFound(f"the data gate found no {name} under {uri}: it cannot tell that the data is "
+                                 "good, so nothing is trained")
+    found = read_anomalies(anomalies_uri) + empty_splits(statistics_uri)
+    if found:
+        raise AnomaliesFound(gate_message(found))
 
 
 class AnomaliesFound(RuntimeError):

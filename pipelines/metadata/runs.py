@@ -74,9 +74,10 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None) -> Ru
 
     anomalies = summary.output(ids.EXAMPLE_VALIDATOR, "anomalies")
     if anomalies is not None:
-        from components.data_gate.logic import read_anomalies
+        from components.data_gate.logic import empty_splits, read_anomalies
 
-        summary.anomalies = read_anomalies(anomalies.uri)
+        statistics = summary.output(ids.STATISTICS_GEN, "statistics")
+        summary.anomalies = read_anomalies(anomalies.uri) + (empty_splits(statistics.uri) if statistics else [])
 
     evaluation = summary.output(ids.EVALUATOR, "evaluation")
     if evaluation is not None:

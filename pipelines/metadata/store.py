@@ -21,14 +21,25 @@ class MetadataConnectionError(RuntimeError):
     """The store cannot be opened; the message is safe to print."""
 
 
-def connection_config(cfg: PipelineConfig):
+def connection_config(cfg: PipelineConfig, create: bool = True):
+    """`create`: a SQLite store that does not exist yet is made (running); without, it is an error (reading)."""
     from ml_metadata.proto import metadata_store_pb2
 
     config = metadata_store_pb2.ConnectionConfig()
     if cfg.metadata.backend == "sqlite":
-        os.makedirs(os.path.dirname(cfg.sqlite_path), exist_ok=True)
+        folder = os.path.dirname(cfg.sqlite_path)
+        if create:
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as e:
+                raise MetadataConnectionError(f"{where(cfg)}: cannot create {folder} ({e.strerror}): "
+                                              "check output_root (or metadata.sqlite_path)") from None
+        elif not os.path.isfile(cfg.sqlite_path):
+            raise MetadataConnectionError(f"{where(cfg)}: no store there: nothing has run with this config "
+                                          "(or output_root / metadata.sqlite_path points elsewhere)")
         config.sqlite.filename_uri = cfg.sqlite_path
-        config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        modes = metadata_store_pb2.SqliteMetadataSourceConfig
+        config.sqlite.connection_mode = modes.READWRITE_OPENCREATE if create else modes.READWRITE
         return config
     mysql = cfg.metadata.mysql
     config.mysql.host, config.mysql.port = mysql.host, mysql.port
@@ -87,11 +98,11 @@ def probe(cfg: PipelineConfig) -> None:
                                       "listening there (bind-address, port)?") from None
 
 
-def open_store(cfg: PipelineConfig):
+def open_store(cfg: PipelineConfig, create: bool = True):
     """An ml_metadata MetadataStore, or MetadataConnectionError with the likely cause."""
     import ml_metadata as mlmd
 
-    config = connection_config(cfg)
+    config = connection_config(cfg, create)
     probe(cfg)
     for attempt in range(SCHEMA_RACE_RETRIES):
         try:
@@ -118,7 +129,7 @@ def _explained(cfg: PipelineConfig, config, error: Exception) -> MetadataConnect
 
 
 def open_reader(cfg: PipelineConfig):
-    """A MetadataReader on the config's store, for the config's pipeline."""
+    """A MetadataReader on the config's existing store, for the config's pipeline (never creates a store)."""
     from pipelines.metadata.reader import MetadataReader
 
-    return MetadataReader(open_store(cfg), cfg.name)
+    return MetadataReader(open_store(cfg, create=False), cfg.name)

@@ -91,6 +91,8 @@ def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False) -> Su
     """Uploads the package as the pipeline (or a new version of it), then starts a run or a recurring run."""
     if schedule and cfg.require_kubeflow().schedule is None:
         raise ConfigError(f"{cfg.source}: kubeflow.schedule: --schedule needs a schedule (cron, max_concurrency)")
+    if not os.path.isfile(package_path):
+        raise ConfigError(f"--package {package_path}: no such file (compile one with `mlops compile`)")
     version_name = f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         kfp_client = client(cfg)  # asks the server's healthz already

@@ -70,3 +70,14 @@ def test_a_missing_column_is_refused_before_anything_runs(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr[-3000:]
     assert "trip_start_hour' is not a column" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dataset_with_no_rows_stops_at_the_gate(tmp_path):
+    csv_path = small_csv("taxi", tmp_path / "data", rows=0)  # the header alone
+    config = make_config("taxi", tmp_path, csv_path.parent, model__train_steps=5)
+    result = mlops("run", config)
+    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+    assert "Stopped: the data gate found anomalies; nothing was trained or pushed" in result.stdout
+    assert "[train] (dataset): no examples" in result.stdout and "[eval] (dataset): no examples" in result.stdout
+    states = {c.node: c.state for c in summary_of(config).components}
+    assert states["DataGate"] == "failed" and "Trainer" not in states

@@ -258,3 +258,30 @@ def test_validate_and_run_refuse_a_misspelt_column_with_exit_2(tmp_path):
         assert result.returncode == 2, result.stderr
         assert "label.column: 'tips' is not a column" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+# --- input that used to reach a traceback or pass unnoticed --------------------------------
+
+
+def test_unreadable_config_files_and_values_are_config_errors(tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(MINIMAL.replace("demo", "d\xe9mo").encode("latin-1"))
+    with pytest.raises(ConfigError, match="latin.yaml: not a UTF-8 text file"):
+        load_config(latin)
+    assert "--set 'model.train_steps=[1': the value is not valid YAML" in error_of(
+        tmp_path, MINIMAL, ["model.train_steps=[1"])
+    twice = MINIMAL + "model: {batch_size: 8}\nmodel: {batch_size: 16}\n"
+    assert "the key 'model' is given twice in this mapping" in error_of(tmp_path, twice)
+
+
+def test_cron_fields_hidden_units_and_search_values_are_checked(tmp_path):
+    kubeflow = MINIMAL + ("kubeflow: {image: i, pipeline_root: 'gs://b/r', data_path: /d, serving_dir: 'gs://b/s', "
+                          "schedule: {cron: 'a b c d e f'}}\n")
+    assert "the seconds field 'a' is not a cron field" in error_of(tmp_path, kubeflow)
+    assert "the hours field '25' is not a cron field" in error_of(tmp_path, kubeflow.replace("a b c d e f", "0 0 25 * * *"))
+    assert load_config(write(tmp_path, kubeflow.replace("a b c d e f", "0 */15 8-18 ? JAN,JUL MON-FRI")))
+    message = error_of(tmp_path, MINIMAL + "model: {hidden_units: [8, -4]}\n"
+                                           "tuning: {search_space: {hidden_units: [[0]], learning_rate: [-0.1]}}\n")
+    assert "model.hidden_units[1]: Input should be greater than 0 (got -4)" in message
+    assert "tuning.search_space.hidden_units[0][0]: Input should be greater than 0 (got 0)" in message
+    assert "tuning.search_space.learning_rate[0]: Input should be greater than 0 (got -0.1)" in message

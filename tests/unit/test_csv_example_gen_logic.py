@@ -38,3 +38,17 @@ def test_matching_files_reports_an_empty_match(tmp_path):
     assert csv_logic.matching_files(str(tmp_path), "*.csv") == [str(tmp_path / "one.csv")]
     with pytest.raises(FileNotFoundError, match="no file matches '\\*.tsv'"):
         csv_logic.matching_files(str(tmp_path), "*.tsv")
+
+
+@pytest.mark.parametrize("content, line, excerpt", [
+    (b"a,b,c\n1,2,3\n4,5,6,7\n", 3, "the line: 4,5,6,7"),                                     # a ragged row
+    (b"a,b,c\n1,2,3\n\x00\xff\xfe\x01junk,\x80\n", 3, "the line: \\x00\\xff\\xfe\\x01junk,\\x80"),  # binary garbage
+])
+def test_an_unreadable_csv_names_the_file_and_line_and_never_echoes_raw_bytes(tmp_path, content, line, excerpt):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(csv_logic.UnreadableCsv) as info:
+        csv_logic.read_csv(str(path), [""])
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot read as CSV: line {line}: CSV parse error") and excerpt in message
+    assert message.isprintable()

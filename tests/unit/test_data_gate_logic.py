@@ -1,5 +1,6 @@
 """Reading ExampleValidator's anomalies, and the gate's message."""
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from components.data_gate import logic as gate
 
@@ -30,3 +31,41 @@ def test_anomalies_are_read_per_split_with_feature_and_description(tmp_path):
 def test_no_anomalies_means_an_open_gate(tmp_path):
     write_anomalies(tmp_path, "train", anomalies_pb2.Anomalies())
     assert gate.read_anomalies(str(tmp_path)) == []
+
+
+def write_statistics(directory, split, num_examples):
+    split_dir = directory / f"Split-{split}"
+    split_dir.mkdir(parents=True)
+    proto = statistics_pb2.DatasetFeatureStatisticsList()
+    proto.datasets.add(num_examples=num_examples)
+    (split_dir / gate.STATISTICS_FILE).write_bytes(proto.SerializeToString())
+
+
+def test_the_gate_opens_only_on_clean_complete_data(tmp_path):
+    anomalies, statistics = tmp_path / "anomalies", tmp_path / "statistics"
+    write_anomalies(anomalies, "train", anomalies_pb2.Anomalies())
+    write_statistics(statistics, "train", 100)
+    gate.check(str(anomalies), str(statistics))  # no anomaly, rows in every split: open
+
+
+def test_an_empty_split_closes_the_gate_with_a_named_anomaly(tmp_path):
+    anomalies, statistics = tmp_path / "anomalies", tmp_path / "statistics"
+    write_anomalies(anomalies, "train", anomalies_pb2.Anomalies())
+    write_anomalies(anomalies, "eval", anomalies_pb2.Anomalies())
+    write_statistics(statistics, "train", 100)
+    write_statistics(statistics, "eval", 0)
+    assert [str(a) for a in gate.empty_splits(str(statistics))] == [
+        "[eval] (dataset): no examples: the data has no rows for this split"]
+    with pytest.raises(gate.AnomaliesFound, match=r"\[eval\] \(dataset\): no examples"):
+        gate.check(str(anomalies), str(statistics))
+
+
+def test_the_gate_fails_closed_when_the_files_are_missing(tmp_path):
+    anomalies, statistics = tmp_path / "anomalies", tmp_path / "statistics"
+    anomalies.mkdir()
+    write_statistics(statistics, "train", 100)
+    with pytest.raises(gate.AnomaliesFound, match="found no SchemaDiff.pb .* cannot tell that the data is good"):
+        gate.check(str(anomalies), str(statistics))
+    write_anomalies(anomalies, "train", anomalies_pb2.Anomalies())
+    with pytest.raises(gate.AnomaliesFound, match="found no FeatureStats.pb"):
+        gate.check(str(anomalies), str(tmp_path / "nothing"))

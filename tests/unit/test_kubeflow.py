@@ -23,7 +23,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 SECRET = "s3cret-token-value"
 EXPECTED_DEPENDENCIES = {
     "CsvExampleGen": set(), "ImportSchemaGen": set(), "StatisticsGen": {"CsvExampleGen"},
-    "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"}, "DataGate": {"ExampleValidator"},
+    "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"}, "DataGate": {"ExampleValidator", "StatisticsGen"},
     "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"}, "Trainer": {"ImportSchemaGen", "Transform"},
     "InfraValidator": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
@@ -286,6 +286,12 @@ def test_an_unreachable_server_is_reported_plainly(project, package):
     assert result.returncode == 1
     assert "cannot reach the KFP server http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_package_file_is_named_as_such(project, tmp_path):
+    result = submit(project, "http://127.0.0.1:9", tmp_path / "missing.yaml")
+    assert result.returncode == 2 and "missing.yaml: no such file" in result.stderr
+    assert "cannot reach" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_missing_token_variable_is_a_config_error(project, package):
