@@ -11,20 +11,25 @@ import time
 from pathlib import Path
 
 
-class Redact(logging.Filter):
-    """Replaces each secret with *** in every record (LocalDagRunner logs its whole connection config)."""
+def mask_secrets(secrets: list[str]) -> None:
+    """From now on, every log record of this process has each secret replaced by ***, whichever handler
+    writes it, including handlers made later (absl makes its own on first use). LocalDagRunner logs its
+    whole connection config, MySQL password included."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return
+    make_record = logging.getLogRecordFactory()
 
-    def __init__(self, secrets):
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record):
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
+    def masked_record(*args, **kwargs):
+        record = make_record(*args, **kwargs)
+        message = record.getMessage()
+        if any(secret in message for secret in secrets):
+            for secret in secrets:
                 message = message.replace(secret, "***")
             record.msg, record.args = message, None
-        return True
+        return record
+
+    logging.setLogRecordFactory(masked_record)
 
 
 class Progress(logging.Handler):
@@ -67,10 +72,8 @@ def logs_to_file(path: Path, secrets: list[str] = ()):
     saved_handlers, saved_level = root.handlers[:], root.level
     file_handler = logging.StreamHandler(log)
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    progress = Progress(terminal)
-    for handler in (file_handler, progress):
-        handler.addFilter(Redact(secrets))
-    root.handlers = [file_handler, progress]
+    mask_secrets(secrets)
+    root.handlers = [file_handler, Progress(terminal)]
     root.setLevel(logging.INFO)
     absl.logging.set_verbosity(absl.logging.INFO)
     try:

@@ -9,11 +9,14 @@ LocalDagRunner.run at create time, so `run()` is called exactly once, at the bot
 """
 import sys
 
+from pipelines import console
 from pipelines.config import ConfigError, load_config_from_environment
+from pipelines.metadata import store
 from pipelines.runners import local
 
 try:
     cfg = load_config_from_environment()
 except ConfigError as e:
     sys.exit(f"error: {e}")
+console.mask_secrets(store.secrets(cfg))  # LocalDagRunner logs its whole connection config, password included
 local.run(local.local_pipeline(cfg))

@@ -12,3 +12,15 @@ def test_read_commands_on_a_config_that_never_ran_create_nothing(project, tmp_pa
         assert f"ML Metadata at {tmp_path / 'typo' / 'metadata.sqlite'}: no store there" in result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "typo").exists()
+
+
+def test_secrets_are_masked_in_what_absl_and_tfx_log_on_the_tfx_cli_path():
+    """pipelines/local_runner.py keeps the process's logging (the `tfx` CLI runs it) and masks on its handlers."""
+    code = ("from pipelines import console; console.mask_secrets(['s3cret-pw']); "
+            "from absl import logging as absl_logging; import logging; absl_logging.set_verbosity(absl_logging.INFO); "
+            "absl_logging.info('connection config: mysql { password: \"%s\" }', 's3cret-pw'); "
+            "logging.getLogger('tfx.orchestration').warning('again s3cret-pw')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    assert 'password: "***"' in result.stderr and "again ***" in result.stderr
