@@ -354,9 +354,32 @@ class BeamConfig(_Strict):
     extra_args: list[str] = Field(default_factory=list, description="passed to Beam unchanged")
 
 
+class RetryConfig(_Strict):
+    """A failed component is tried again: locally in a new run that reuses every completed execution from
+    cache; on Kubeflow by each task's retry policy (the backoff doubles from backoff_seconds, up to an hour).
+    A run the data gate stopped is never retried: the data would not change."""
+
+    default: int = Field(0, ge=0, le=10, description="retries of any component")
+    components: dict[str, Annotated[int, Field(ge=0, le=10)]] = Field(
+        default_factory=dict, description="retries per component id, instead of default")
+    backoff_seconds: float = Field(30, ge=0, le=3600)
+
+    @field_validator("components")
+    @classmethod
+    def _known_components(cls, components: dict) -> dict:
+        unknown = sorted(set(components) - set(component_ids.WITH_RESOURCES))
+        if unknown:
+            raise ValueError(f"unknown components {unknown}; components are {', '.join(component_ids.WITH_RESOURCES)}")
+        return components
+
+    def for_component(self, node: str) -> int:
+        return self.components.get(node, self.default)
+
+
 class RunnerConfig(_Strict):
     enable_cache: bool = True
     beam: BeamConfig = Field(default_factory=BeamConfig)
+    retries: RetryConfig = Field(default_factory=RetryConfig)
 
 
 # --- Kubeflow Pipelines ---------------------------------------------------

@@ -38,24 +38,43 @@ def compile_pipeline(cfg: PipelineConfig, output_path: str, target: str = "kubef
     if not output_path.endswith(suffix):
         raise ValueError(f"--target {target} writes {' or '.join(suffix)}, not {output_path}")
     dag_runner(cfg, output_path).run(kubeflow_pipeline(cfg))
-    if target == "kubeflow":
-        set_default_pipeline_root(output_path, cfg.kubeflow.pipeline_root)
+    finish_spec(output_path, cfg, target)
     return output_path
 
 
-def set_default_pipeline_root(yaml_path: str, pipeline_root: str) -> None:
-    """TFX puts the pipeline root in the PipelineJob's runtime config, which a YAML PipelineSpec does
-    not carry; KFP reads `defaultPipelineRoot` from the spec (and would use its own MinIO otherwise)."""
+def finish_spec(path: str, cfg: PipelineConfig, target: str) -> None:
+    """What TFX's compiler leaves out, added to the written file:
+    - `defaultPipelineRoot` (YAML): TFX puts the root in the PipelineJob's runtime config, which a YAML
+      PipelineSpec does not carry; KFP would use its own MinIO otherwise;
+    - each task's `retryPolicy`, from runner.retries (TFX emits none)."""
+    import json
+
     import yaml
 
-    with open(yaml_path) as f:
+    with open(path) as f:
         text = f.read()
-    comments = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-    spec = yaml.safe_load(text)
-    spec["defaultPipelineRoot"] = pipeline_root
-    with open(yaml_path, "w") as f:
-        f.write(comments)
-        yaml.safe_dump(spec, f, sort_keys=True)
+    if target == "kubeflow":
+        comments = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+        spec = yaml.safe_load(text)
+        spec["defaultPipelineRoot"] = cfg.kubeflow.pipeline_root
+        add_retry_policies(spec, cfg.runner.retries)
+        with open(path, "w") as f:
+            f.write(comments)
+            yaml.safe_dump(spec, f, sort_keys=True)
+    else:
+        job = json.loads(text)
+        add_retry_policies(job["pipelineSpec"], cfg.runner.retries)
+        with open(path, "w") as f:
+            json.dump(job, f, indent=2, sort_keys=True)
+
+
+def add_retry_policies(spec: dict, retries) -> None:
+    """A task is named after its component id (the resolver's tasks take the default)."""
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        count = retries.for_component(name)
+        if count:
+            task["retryPolicy"] = {"maxRetryCount": count, "backoffDuration": f"{retries.backoff_seconds:g}s",
+                                   "backoffFactor": 2.0, "backoffMaxDuration": "3600s"}
 
 
 # --- submit ------------------------------------------------------------------

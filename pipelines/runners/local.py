@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,23 @@ def run(pipeline) -> None:
     LocalDagRunner().run(pipeline)
 
 
+def component_to_retry(summary, retries, used: dict[str, int]) -> Optional[str]:
+    """The component whose failure ended the run, when it has retries left (runner.retries); never the
+    data gate (the data would not change), nor a run that failed without a component recording it."""
+    from pipelines.metadata import runs
+
+    failed = [c.node for c in summary.components if c.state == "failed"]
+    if summary.outcome != runs.FAILED or not failed:
+        return None
+    node = failed[0]
+    return node if used.get(node, 0) < retries.for_component(node) else None
+
+
+def backoff_seconds(first: float, attempt: int) -> float:
+    """first, 2 x first, 4 x first ... at most an hour (as the Kubeflow retry policy)."""
+    return min(first * 2 ** (attempt - 1), 3600.0)
+
+
 @dataclass
 class RunReport:
     text: str                  # the summary `mlops run` prints
@@ -64,16 +82,26 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
         pipeline = local_pipeline(cfg)
         print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
-        error: Optional[Exception] = None
-        try:
-            run(pipeline)
-        except Exception as e:  # a component failed: reported with what MLMD recorded
-            logging.exception("pipeline run failed")
-            error = e
-        try:
-            summary = runs.read_run_summary(store.open_reader(cfg))
-        except LookupError:
-            return RunReport(f"Failed before anything was recorded in ML Metadata: {error}", True, str(log_path))
+        retries_used: dict[str, int] = {}
+        while True:
+            error: Optional[Exception] = None
+            try:
+                run(pipeline)
+            except Exception as e:  # a component failed: reported with what MLMD recorded
+                logging.exception("pipeline run failed")
+                error = e
+            try:
+                summary = runs.read_run_summary(store.open_reader(cfg))
+            except LookupError:
+                return RunReport(f"Failed before anything was recorded in ML Metadata: {error}", True, str(log_path))
+            node = component_to_retry(summary, cfg.runner.retries, retries_used) if error else None
+            if node is None:
+                break
+            retries_used[node] = retries_used.get(node, 0) + 1
+            wait = backoff_seconds(cfg.runner.retries.backoff_seconds, retries_used[node])
+            print(f"  {node} failed ({type(error).__name__}); retry {retries_used[node]} of "
+                  f"{cfg.runner.retries.for_component(node)} in a new run in {wait:g} s", file=terminal, flush=True)
+            time.sleep(wait)
         executed = {c.node for c in summary.components}
         text = runs.format_summary(summary, not_run=[c.id for c in pipeline.components if c.id not in executed],
                                    error=f"{type(error).__name__}: {error}" if error else None)

@@ -45,7 +45,8 @@ def taxi_spec(tmp_path_factory):
     os.environ["KFP_TOKEN"] = SECRET  # present while compiling: it must not end up in the file
     tmp = tmp_path_factory.mktemp("kfp")
     spec = compiled(Path(PROJECT_ROOT), tmp, "kubeflow.token_env=KFP_TOKEN",
-                    "kubeflow.resources.Trainer.gpu=1", "kubeflow.beam_args=[--runner=DataflowRunner, --region=x]")
+                    "kubeflow.resources.Trainer.gpu=1", "kubeflow.beam_args=[--runner=DataflowRunner, --region=x]",
+                    "runner.retries.default=1")  # the kfp SDK must load retry policies too
     return spec, (tmp / "pipeline.yaml").read_text()
 
 
@@ -316,3 +317,19 @@ def test_the_dockerfile_passes_hadolint_and_has_what_kubeflow_needs(project):
     assert "TF_USE_LEGACY_KERAS=1" in text
     assert "-c constraints.txt" in text  # the same pins as `make`
     assert "/usr/bin/tensorflow_model_server /usr/local/bin/tensorflow_model_server" in text
+
+
+def test_retries_become_each_tasks_retry_policy(project, tmp_path):
+    spec = compiled(project, tmp_path, "runner.retries={default: 1, components: {Trainer: 3}, backoff_seconds: 20}")
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["Trainer"]["retryPolicy"] == {"maxRetryCount": 3, "backoffDuration": "20s", "backoffFactor": 2.0,
+                                               "backoffMaxDuration": "3600s"}
+    assert all(task["retryPolicy"]["maxRetryCount"] == 1 for name, task in tasks.items() if name != "Trainer")
+    assert "retryPolicy" not in str(compiled(project, tmp_path / "none")["root"])  # none by default
+    job = compiled(project, tmp_path, "runner.retries.default=2", target="vertex", name="pipeline.json")
+    assert job["pipelineSpec"]["root"]["dag"]["tasks"]["Evaluator"]["retryPolicy"]["maxRetryCount"] == 2
+
+
+def test_retries_name_known_components(project):
+    with pytest.raises(ConfigError, match=r"runner.retries.components: Value error, unknown components \['Trainr'\]"):
+        load_config(project / "configs" / "taxi.yaml", ["runner.retries.components.Trainr=1"])

@@ -1,4 +1,4 @@
-"""Beam arguments for local runs, by data size and config."""
+"""Local runs: Beam arguments by data size and config; retries of a failed component."""
 import pytest
 
 from pipelines.config import load_config
@@ -28,3 +28,52 @@ def test_beam_mode_and_extra_args_from_config(project):
 def test_auto_mode_measures_the_configured_files(taxi):
     # The real 15k-row taxi CSV is about 2 MB: in-process.
     assert beam_args(taxi)[0] == "--direct_running_mode=in_memory"
+
+
+# --- retries ---------------------------------------------------------------------------
+
+
+def summary_with(states: dict, outcome: str):
+    from pipelines.metadata.runs import ComponentRun, RunSummary
+
+    return RunSummary("taxi", "run", [ComponentRun(node, state, 1.0) for node, state in states.items()], outcome=outcome)
+
+
+def test_a_failed_component_is_retried_while_it_has_retries_and_the_gate_never_is(project):
+    from pipelines.runners.local import backoff_seconds, component_to_retry
+
+    retries = load_config(project / "configs" / "taxi.yaml", [
+        "runner.retries={default: 1, components: {Trainer: 2}}"]).runner.retries
+    trainer_failed = summary_with({"Transform": "cached", "Trainer": "failed"}, "failed")
+    assert component_to_retry(trainer_failed, retries, {}) == "Trainer"
+    assert component_to_retry(trainer_failed, retries, {"Trainer": 1}) == "Trainer"
+    assert component_to_retry(trainer_failed, retries, {"Trainer": 2}) is None
+    assert component_to_retry(summary_with({"Evaluator": "failed"}, "failed"), retries, {"Evaluator": 1}) is None
+    assert component_to_retry(summary_with({"DataGate": "failed"}, "gated"), retries, {}) is None
+    assert [backoff_seconds(30, n) for n in (1, 2, 3, 9)] == [30, 60, 120, 3600]
+
+
+def test_run_and_report_runs_again_after_a_failure_with_retries_left(project, tmp_path, monkeypatch, capfd):
+    from types import SimpleNamespace
+
+    from pipelines.metadata import runs, store
+    from pipelines.runners import local
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path}", "runner.retries.default=2",
+                                                          "runner.retries.backoff_seconds=0"])
+    attempts = []
+
+    def run(pipeline):  # the Trainer fails once, then the pipeline completes
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("transient")
+
+    summaries = iter([summary_with({"Trainer": "failed"}, "failed"), summary_with({"Trainer": "complete"}, "pushed")])
+    monkeypatch.setattr(local, "run", run)
+    monkeypatch.setattr(local, "local_pipeline", lambda cfg: SimpleNamespace(components=[], beam_pipeline_args=[]))
+    monkeypatch.setattr(store, "open_store", lambda cfg, create=True: None)
+    monkeypatch.setattr(store, "open_reader", lambda cfg: None)
+    monkeypatch.setattr(runs, "read_run_summary", lambda reader: next(summaries))
+    report = local.run_and_report(cfg)
+    assert len(attempts) == 2 and not report.failed
+    assert "Trainer failed (RuntimeError); retry 1 of 2 in a new run in 0 s" in capfd.readouterr().out
