@@ -12,7 +12,7 @@ from typing import Optional
 
 from pipelines import console
 from pipelines.config import PipelineConfig
-from pipelines.metadata import store
+from pipelines.metadata import runs, store
 
 MB = 1024 * 1024
 
@@ -49,8 +49,6 @@ def run(pipeline) -> None:
 def component_to_retry(summary, retries, used: dict[str, int]) -> Optional[str]:
     """The component whose failure ended the run, when it has retries left (runner.retries); never the
     data gate (the data would not change), nor a run that failed without a component recording it."""
-    from pipelines.metadata import runs
-
     failed = [c.node for c in summary.components if c.state == "failed"]
     if summary.outcome != runs.FAILED or not failed:
         return None
@@ -73,8 +71,6 @@ class RunReport:
 def run_and_report(cfg: PipelineConfig) -> RunReport:
     """Runs the pipeline with library output in <output_root>/logs/ and progress on the terminal, then
     reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
-    from pipelines.metadata import runs
-
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
