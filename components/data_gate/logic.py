@@ -22,16 +22,21 @@ class Anomaly:
         return f"[{self.split}] {self.feature}: {self.description}"
 
 
-def read_anomalies(anomalies_uri: str) -> list[Anomaly]:
-    """Every anomaly of every split under an ExampleAnomalies artifact's URI."""
-    found = []
-    for path in sorted(glob.glob(os.path.join(anomalies_uri, "Split-*", ANOMALIES_FILE))):
-        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
-        proto = anomalies_pb2.Anomalies()
+def per_split(uri: str, file_name: str, proto_type) -> list[tuple[str, object]]:
+    """(split name, parsed proto) for each Split-<name>/<file_name> under an artifact's URI."""
+    parsed = []
+    for path in sorted(glob.glob(os.path.join(uri, "Split-*", file_name))):
+        proto = proto_type()
         with open(path, "rb") as f:
             proto.ParseFromString(f.read())
-        found.extend(anomalies_in(proto, split))
-    return found
+        parsed.append((os.path.basename(os.path.dirname(path))[len("Split-"):], proto))
+    return parsed
+
+
+def read_anomalies(anomalies_uri: str) -> list[Anomaly]:
+    """Every anomaly of every split under an ExampleAnomalies artifact's URI."""
+    return [anomaly for split, proto in per_split(anomalies_uri, ANOMALIES_FILE, anomalies_pb2.Anomalies)
+            for anomaly in anomalies_in(proto, split)]
 
 
 def anomalies_in(proto: anomalies_pb2.Anomalies, split: str) -> list[Anomaly]:
@@ -52,15 +57,9 @@ def gate_message(anomalies: list[Anomaly]) -> str:
 
 def empty_splits(statistics_uri: str) -> list[Anomaly]:
     """One anomaly per split with no example (ExampleValidator reports none for an empty split)."""
-    found = []
-    for path in sorted(glob.glob(os.path.join(statistics_uri, "Split-*", STATISTICS_FILE))):
-        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
-        proto = statistics_pb2.DatasetFeatureStatisticsList()
-        with open(path, "rb") as f:
-            proto.ParseFromString(f.read())
-        if sum(dataset.num_examples for dataset in proto.datasets) == 0:
-            found.append(Anomaly(split, "(dataset)", "no examples: the data has no rows for this split"))
-    return found
+    return [Anomaly(split, "(dataset)", "no examples: the data has no rows for this split")
+            for split, proto in per_split(statistics_uri, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList)
+            if sum(dataset.num_examples for dataset in proto.datasets) == 0]
 
 
 def check(anomalies_uri: str, statistics_uri: str) -> None:
