@@ -95,7 +95,7 @@ def read_table(files: list[str], null_values: list[str]) -> pa.Table:
     return pa.concat_tables([read_csv(f, null_values) for f in files], promote=True)
 
 
-def profile(table: pa.Table, few: int = MAX_INT_CATEGORIES) -> dict[str, Column]:
+def profile(table: pa.Table) -> dict[str, Column]:
     columns = {}
     for name in table.column_names:
         array = table.column(name).combine_chunks()
@@ -104,7 +104,7 @@ def profile(table: pa.Table, few: int = MAX_INT_CATEGORIES) -> dict[str, Column]
                 else "string")
         present = pc.drop_null(array)
         unique = pc.unique(present)
-        values = sorted(unique.to_pylist()) if len(unique) <= max(few, MAX_CLASSES) else None
+        values = sorted(unique.to_pylist()) if len(unique) <= max(MAX_INT_CATEGORIES, MAX_CLASSES) else None
         columns[name] = Column(name, kind, len(unique), array.null_count, values)
     return columns
 
@@ -177,18 +177,21 @@ def leak_score(values: pa.Array, label: pa.Array, regression: bool, bins: int) -
 
 def evaluation_spec(label: dict, table: pa.Table, features: list[dict], columns: dict[str, Column]) -> dict:
     """Metrics for the label's kind; thresholds that a model beats by being better than the trivial one."""
+    from pipelines.config import BINARY, DEFAULT_METRICS, MULTICLASS, REGRESSION
+
     values = table.column(label["column"]).combine_chunks()
     y = pc.drop_null(values).to_numpy(zero_copy_only=False)
     if label["kind"] == "regression":
         y = y.astype(float)
         trivial = float(np.abs(y - np.median(y)).mean())  # MAE of always answering the median
-        evaluation = {"metrics": ["ExampleCount", "MeanSquaredError", "MeanAbsoluteError"], "thresholds": [
+        evaluation = {"metrics": list(DEFAULT_METRICS[REGRESSION]), "thresholds": [
             {"metric": "MeanAbsoluteError", "upper_bound": round(trivial, 6),
              "change": {"direction": "lower_is_better", "absolute": round(0.01 * trivial, 6)}}]}
     else:
-        metric = "BinaryAccuracy" if len(label["classes"]) == 2 else "SparseCategoricalAccuracy"
+        head = BINARY if len(label["classes"]) == 2 else MULTICLASS
+        metric = "BinaryAccuracy" if head == BINARY else "SparseCategoricalAccuracy"
         commonest = float(np.unique(y.astype(str), return_counts=True)[1].max() / len(y))
-        evaluation = {"metrics": ["ExampleCount", metric] + (["AUC"] if metric == "BinaryAccuracy" else []),
+        evaluation = {"metrics": list(DEFAULT_METRICS[head]),
                       "thresholds": [{"metric": metric, "lower_bound": round(commonest, 4),
                                       "change": {"direction": "higher_is_better", "absolute": -0.01}}]}
     sliceable = [f["name"] for f in features if f["kind"] in ("string_categorical", "int_categorical")

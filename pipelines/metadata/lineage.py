@@ -210,6 +210,6 @@ def from_data(reader: MetadataReader, path: str) -> Graph:
             continue
         inside = path == base or os.path.dirname(path) == base or path.startswith(base.rstrip("/") + "/")
         if inside or fnmatch.fnmatch(path, os.path.join(base, "*")):
-            examples += [a.id for arts in reader.outputs_by_key([execution.id]).get(execution.id, {}).values()
+            examples += [a.id for arts in reader.outputs_of(execution.id).values()
                          for a in arts]
     return downstream(reader, sorted(set(examples))) if examples else Graph()

@@ -80,6 +80,13 @@ class MetadataReader:
     def inputs_by_key(self, execution_ids: list[int]) -> dict[int, dict[str, list]]:
         return self._artifacts_by_key(execution_ids, INPUT_EVENTS)
 
+    def outputs_of(self, execution_id: int) -> dict[str, list]:
+        """One execution's outputs by key."""
+        return self.outputs_by_key([execution_id]).get(execution_id, {})
+
+    def inputs_of(self, execution_id: int) -> dict[str, list]:
+        return self.inputs_by_key([execution_id]).get(execution_id, {})
+
     def _artifacts_by_key(self, execution_ids: list[int], kinds: tuple) -> dict[int, dict[str, list]]:
         events = [e for e in self.store.get_events_by_execution_ids(list(execution_ids)) if e.type in kinds]
         artifacts = self.artifacts_by_id(e.artifact_id for e in events)

@@ -58,7 +58,7 @@ def producer_inputs(reader: MetadataReader, artifact_id: int) -> tuple[Optional[
     execution = reader.producer(artifact_id)
     if execution is None:
         return None, {}
-    return execution, reader.inputs_by_key([execution.id]).get(execution.id, {})
+    return execution, reader.inputs_of(execution.id)
 
 
 def pushed_models(reader: MetadataReader) -> list:
@@ -120,7 +120,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
 
 def _overall_metrics(reader: MetadataReader, blessing) -> dict:
     evaluator = reader.producer(blessing.id)
-    outputs = reader.outputs_by_key([evaluator.id]).get(evaluator.id, {}) if evaluator else {}
+    outputs = reader.outputs_of(evaluator.id) if evaluator else {}
     if not outputs.get("evaluation"):
         return {}
     try:
