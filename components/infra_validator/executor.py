@@ -5,11 +5,17 @@ picks a platform per run (see logic.choose_platform) and keeps everything else T
 layout copy of the model, request building from examples, the TF Serving gRPC client, retries and
 the INFRA_BLESSED / INFRA_NOT_BLESSED contract Pusher reads. It adds two properties to the blessing:
 `platform` (what validated the model) and, when not blessed, `reason`.
+
+Only the model's failures make a "not blessed" verdict: signatures that cannot serve the requests, a
+load that fails or times out, a request the model rejects. The validator's own failures (a copy of the
+model that fails, a server process that cannot be started, a bug) fail the component instead, as any
+other component's would: a verdict on the model would be a lie.
 """
 from __future__ import annotations
 
 import json
 import time
+from typing import Optional
 
 from absl import logging
 from tfx.components.infra_validator import error_types
@@ -21,6 +27,10 @@ from components.infra_validator import logic, runners
 PLATFORM_CONFIG_KEY = "platform_config"
 
 
+class InfraValidatorError(RuntimeError):
+    """The validator itself failed, not the model."""
+
+
 class Executor(tfx_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         settings = json.loads(exec_properties[PLATFORM_CONFIG_KEY])
@@ -29,6 +39,7 @@ class Executor(tfx_executor.Executor):
         self._platform = logic.choose_platform(settings["platform"], self._model_server,
                                                logic.docker_engine_answers, settings.get("model_server_path"))
         self._failures: list[str] = []
+        self._setup_error: Optional[BaseException] = None  # the last attempt's, when the server did not start
         logging.info("Infra validation platform: %s (%s)", self._platform, logic.DESCRIPTIONS[self._platform])
 
         blessing = output_dict[keys.BLESSING_KEY][0]
@@ -42,12 +53,23 @@ class Executor(tfx_executor.Executor):
         try:
             super()._Do(model=model, examples=examples, blessing=blessing, serving_spec=serving_spec,
                         validation_spec=validation_spec, request_spec=request_spec)
-        except error_types.GracefulShutdown:
-            raise
-        except Exception as error:  # before any server starts, TFX reads the model's signatures to build requests
+        except ValueError as error:  # TFX's request builder rejects the model's signatures with ValueError
             logging.exception("Could not build requests from the model")
             self._failures.append(logic.shorten(f"cannot build requests from the model: {error}"))
             tfx_executor._mark_not_blessed(blessing)  # pylint: disable=protected-access
+
+    def _PrepareModelPath(self, model, serving_spec):
+        try:
+            return super()._PrepareModelPath(model, serving_spec)
+        except Exception as error:  # the copy into TF Serving's layout: a disk problem, not the model's
+            raise InfraValidatorError(f"could not copy the model for the model server: {error}") from error
+
+    def _ValidateWithRetry(self, **kwargs):
+        passed = super()._ValidateWithRetry(**kwargs)  # TFX retries every failure, ours included
+        if not passed and self._setup_error is not None:
+            raise InfraValidatorError(f"could not start the model server ({self._platform}): "
+                                      f"{self._setup_error}") from self._setup_error
+        return passed
 
     def _ValidateOnce(self, model_path, serving_binary, serving_spec, validation_spec, requests):
         if self._platform == logic.DOCKER:  # TFX's own behaviour
@@ -60,9 +82,14 @@ class Executor(tfx_executor.Executor):
                 raise
 
         deadline = time.time() + validation_spec.max_loading_time_seconds
-        runner = self._make_runner(model_path, serving_spec.model_name, validation_spec.max_loading_time_seconds)
+        self._setup_error = None
         try:
+            runner = self._make_runner(model_path, serving_spec.model_name, validation_spec.max_loading_time_seconds)
             runner.Start()
+        except Exception as error:  # ours, not the model's: _ValidateWithRetry fails the component with it
+            self._setup_error = error
+            raise
+        try:
             runner.WaitUntilRunning(deadline)
             client = serving_binary.MakeClient(runner.GetEndpoint())
             client.WaitUntilModelLoaded(deadline, polling_interval_sec=1)

@@ -167,6 +167,41 @@ def test_a_missing_binary_is_a_setup_error_not_a_verdict(tmp_path):
                  platform="tf_serving_binary", model_server_path=str(tmp_path / "nope"))
 
 
+def test_a_failed_copy_of_the_model_fails_the_component_not_the_model(tmp_path, monkeypatch):
+    from tfx.utils import io_utils
+
+    from components.infra_validator.executor import InfraValidatorError
+
+    def disk_full(src, dst, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io_utils, "copy_dir", disk_full)
+    with pytest.raises(InfraValidatorError, match="could not copy the model.*No space left on device"):
+        validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]))
+
+
+def test_a_server_that_cannot_be_started_fails_the_component_not_the_model(tmp_path, monkeypatch):
+    from components.infra_validator.executor import InfraValidatorError
+
+    def no_interpreter(model_path, model_name, memory_limit_mb, max_lifetime_seconds):
+        return runners.ProcessRunner("local_process", lambda port: [str(tmp_path / "no-such-python")])
+
+    monkeypatch.setattr(runners, "local_process_runner", no_interpreter)
+    with pytest.raises(InfraValidatorError, match="could not start the model server \\(local_process\\).*no-such-python"):
+        validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]), tries=2)
+
+
+def test_a_bug_while_building_requests_fails_the_component(tmp_path, monkeypatch):
+    from tfx.components.infra_validator import request_builder
+
+    def bug(**kwargs):
+        raise TypeError("unexpected keyword")
+
+    monkeypatch.setattr(request_builder, "build_requests", bug)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]))
+
+
 def save_v1_classify_and_regress_model(tmp_path) -> standard_artifacts.Model:
     """A TF1-style SavedModel with Classify and Regress signatures (what Estimators export)."""
     model = standard_artifacts.Model()
