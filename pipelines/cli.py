@@ -114,11 +114,13 @@ def read_metadata(cfg, args) -> int:
 
 def metadata_answer(cfg, reader, args) -> str:
     from pipelines.metadata import lineage, registry, runs
+    from pipelines.runners import run_lock
 
     if args.command == "runs":
+        running = bool(run_lock.live_runs(run_lock.lock_dir(cfg.pipeline_root)))
         if args.run:
-            return runs.format_components(runs.read_run_summary(reader, args.run))
-        return runs.format_runs(cfg.name, runs.list_runs(reader))
+            return runs.format_components(runs.read_run_summary(reader, args.run, running))
+        return runs.format_runs(cfg.name, runs.list_runs(reader, running))
     if args.command == "models":
         return registry.format_versions(cfg.name, registry.model_versions(reader, cfg.serving_dir))
     if args.command == "rollback":

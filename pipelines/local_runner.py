@@ -19,4 +19,5 @@ try:
 except ConfigError as e:
     sys.exit(f"error: {e}")
 console.mask_secrets(store.secrets(cfg))  # LocalDagRunner logs its whole connection config, password included
-local.run(local.local_pipeline(cfg))
+with local.own_run(cfg):  # recovers what killed runs left, unless another process runs the pipeline
+    local.run(local.local_pipeline(cfg))

@@ -58,6 +58,12 @@ class MetadataReader:
             raise LookupError(f"no run {run_id!r} of pipeline {self.pipeline_name!r} in ML Metadata")
         return sorted(self.store.get_executions_by_context(run.id), key=lambda e: e.id)
 
+    def pipeline_executions(self) -> list:
+        """Every execution of the pipeline, all runs, oldest first."""
+        if self.pipeline_context is None:
+            return []
+        return sorted(self.store.get_executions_by_context(self.pipeline_context.id), key=lambda e: e.id)
+
     def pipeline_artifacts(self) -> list:
         if self.pipeline_context is None:
             return []
@@ -67,11 +73,19 @@ class MetadataReader:
 
     def node_name(self, execution) -> str:
         """The component id that ran an execution (e.g. "Trainer"), or its type for one recorded outside TFX."""
-        for context in self.store.get_contexts_by_execution(execution.id):
-            if context.type == "node":
-                prefix = self.pipeline_name + "."
-                return context.name[len(prefix):] if context.name.startswith(prefix) else context.name
-        return self.execution_type(execution)
+        name = self._context_name(execution, "node")
+        if name is None:
+            return self.execution_type(execution)
+        prefix = self.pipeline_name + "."
+        return name[len(prefix):] if name.startswith(prefix) else name
+
+    def run_id(self, execution) -> Optional[str]:
+        """The run an execution belongs to."""
+        return self._context_name(execution, "pipeline_run")
+
+    def _context_name(self, execution, context_type: str) -> Optional[str]:
+        return next((c.name for c in self.store.get_contexts_by_execution(execution.id) if c.type == context_type),
+                    None)
 
     def outputs_by_key(self, execution_ids: list[int]) -> dict[int, dict[str, list]]:
         """execution id -> output key -> artifacts, in one query for the events and one for the artifacts."""

@@ -12,8 +12,8 @@ from pipelines.metadata.reader import (MetadataReader, execution_seconds, execut
                                        string_property)
 
 # A run's outcome, from what its components recorded.
-PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE = (
-    "pushed", "not blessed", "gated", "failed", "cached", "incomplete")
+PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
+    "pushed", "not blessed", "gated", "failed", "cached", "incomplete", "running", "interrupted")
 
 
 @dataclass
@@ -65,8 +65,9 @@ def component_runs(reader: MetadataReader, run_id: str) -> list[ComponentRun]:
             for e in executions]
 
 
-def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None) -> RunSummary:
-    """What a run did (the latest run by default); LookupError when there is no such run."""
+def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipeline_running: bool = False) -> RunSummary:
+    """What a run did (the latest run by default); LookupError when there is no such run.
+    `pipeline_running`: whether a process runs the pipeline now (else a run left running was interrupted)."""
     run_id = run_id or reader.latest_run_id()
     if run_id is None:
         raise LookupError(f"pipeline {reader.pipeline_name!r} has no run in ML Metadata")
@@ -95,7 +96,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None) -> Ru
     pushed = summary.output(ids.PUSHER, "pushed_model")
     if pushed is not None and int_property(pushed, "pushed") == 1:
         summary.pushed_path = string_property(pushed, "pushed_destination")
-    summary.outcome = run_outcome(summary.components)
+    summary.outcome = run_outcome(summary.components, pipeline_running)
     return summary
 
 
@@ -110,10 +111,14 @@ class RunRow:
     outcome: str
 
 
-def run_outcome(components: list[ComponentRun]) -> str:
+def run_outcome(components: list[ComponentRun], pipeline_running: bool = False) -> str:
     failed = [c.node for c in components if c.state == "failed"]
     if failed:
         return GATED if ids.DATA_GATE in failed else FAILED
+    if any(c.state == "canceled" for c in components):
+        return INTERRUPTED
+    if any(c.state in ("running", "new") for c in components):  # until the next run recovers it
+        return RUNNING if pipeline_running else INTERRUPTED
     pusher = next((c for c in components if c.node == ids.PUSHER), None)
     if pusher is None or not pusher.outputs.get("pushed_model"):
         return INCOMPLETE
@@ -122,7 +127,7 @@ def run_outcome(components: list[ComponentRun]) -> str:
     return PUSHED if int_property(pusher.outputs["pushed_model"][0], "pushed") == 1 else NOT_BLESSED
 
 
-def list_runs(reader: MetadataReader) -> list[RunRow]:
+def list_runs(reader: MetadataReader, pipeline_running: bool = False) -> list[RunRow]:
     rows = []
     for run in reader.run_contexts():
         components = component_runs(reader, run.name)
@@ -130,7 +135,7 @@ def list_runs(reader: MetadataReader) -> list[RunRow]:
             continue
         start = min(c.started for c in components)
         end = max(c.started + c.seconds for c in components)
-        rows.append(RunRow(run.name, start, end - start, run_outcome(components)))
+        rows.append(RunRow(run.name, start, end - start, run_outcome(components, pipeline_running)))
     return rows
 
 

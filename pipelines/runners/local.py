@@ -5,6 +5,7 @@ import glob
 import logging
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Optional
 
 from pipelines import console
 from pipelines.config import PipelineConfig
-from pipelines.metadata import runs, store
+from pipelines.metadata import recovery, runs, store
+from pipelines.metadata.reader import MetadataReader
+from pipelines.runners import run_lock
 
 MB = 1024 * 1024
 
@@ -37,6 +40,21 @@ def local_pipeline(cfg: PipelineConfig):
     from pipelines.assembly import create_pipeline
 
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
+
+
+@contextmanager
+def own_run(cfg: PipelineConfig):
+    """This process's claim on the pipeline for as long as it runs it. When no other process runs it,
+    what killed runs left behind is recovered first; yields the recovered executions."""
+    with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what=cfg.source) as lock:
+        recovered = []
+        if not lock.others():  # another live run's RUNNING executions are its own, not debris
+            metadata = store.open_store(cfg)
+            recovered = recovery.recover(metadata, MetadataReader(metadata, cfg.name), cfg.pipeline_root,
+                                         cfg.serving_dir, store_is_ours=cfg.metadata.backend == "sqlite")
+        for line in recovery.describe(recovered):
+            logging.warning(line)
+        yield recovered
 
 
 def run(pipeline) -> None:
@@ -74,8 +92,10 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with console.logs_to_file(log_path, store.secrets(cfg)) as terminal:
+    with console.logs_to_file(log_path, store.secrets(cfg)) as terminal, own_run(cfg) as recovered:
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
+        for line in recovery.describe(recovered):
+            print(f"  {line}", file=terminal, flush=True)
         pipeline = local_pipeline(cfg)
         print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
         retries_used: dict[str, int] = {}
