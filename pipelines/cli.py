@@ -91,6 +91,9 @@ def run_locally(cfg) -> int:
     except MetadataConnectionError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as e:  # logs, run locks and artifacts are written under output_root
+        print(f"error: cannot write under output_root {cfg.output_dir}: {e}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"\n{report.text}", flush=True)
     return EXIT_FAILED if report.failed else EXIT_OK
 

@@ -6,4 +6,5 @@ runs.py        one run's summary and the list of runs, with their outcomes
 lineage.py     what a model came from, and what came from an input
 registry.py    pushed model versions, the served one, rollback
 evaluation.py  the Evaluator's metrics and failed thresholds, read without TensorFlow
+recovery.py    what killed runs left: executions still RUNNING canceled, their partial outputs removed
 """

@@ -24,3 +24,15 @@ def test_secrets_are_masked_in_what_absl_and_tfx_log_on_the_tfx_cli_path():
     assert result.returncode == 0, result.stderr
     assert "s3cret-pw" not in result.stdout + result.stderr
     assert 'password: "***"' in result.stderr and "again ***" in result.stderr
+
+
+def test_run_with_an_output_root_that_cannot_be_made_is_a_message_not_a_traceback(project, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    store_elsewhere = f"metadata.sqlite_path={tmp_path / 'm.sqlite'}"
+    for extra, said in (([], f"cannot create {blocker / 'out'}"), (["--set", store_elsewhere], "cannot write under output_root")):
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", str(project / "configs" / "taxi.yaml"),
+                                 "--set", f"output_root={blocker / 'out'}", *extra],
+                                capture_output=True, text=True, timeout=120, cwd=project)
+        assert result.returncode == 1, result.stderr
+        assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
