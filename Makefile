@@ -1,6 +1,7 @@
 # make run    - set up .venv if needed, run the default pipeline (configs/taxi.yaml)
 # make test   - set up .venv if needed, run the whole test suite
 # make bench  - default pipeline cold, then unchanged (cached), per-component wall times
+# make bench-scale [ROWS=1000000] - a taxi-shaped CSV of ROWS rows: TFX's example, then this project, timed back to back
 # make image  - build docker/Dockerfile where a Docker engine answers; lint it (hadolint) in any case
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
@@ -22,7 +23,7 @@ for candidate in "$$PYTHON" python3.10 \
 done; exit 1
 endef
 
-.PHONY: run test unit bench image lock clean setup which-python
+.PHONY: run test unit bench bench-scale image lock clean setup which-python
 
 setup: $(STAMP)
 
@@ -56,6 +57,10 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench.py $(CONFIG)
+
+ROWS ?= 1000000
+bench-scale: $(STAMP)
+	$(PY) bench/scale.py --rows $(ROWS)
 
 IMAGE ?= tfx-mlops:latest
 image: $(STAMP)

@@ -1,4 +1,4 @@
-"""CsvExampleGen with the pyarrow executor: TFX's FileBasedExampleGen contract, outputs `examples`."""
+"""CsvExampleGen with the pyarrow executor (no Beam): TFX's FileBasedExampleGen contract, outputs `examples`."""
 from __future__ import annotations
 
 from tfx.components import FileBasedExampleGen
@@ -17,5 +17,5 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval),
         ])),
         custom_config=executor.custom_config(null_values),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(executor.Executor),
     )

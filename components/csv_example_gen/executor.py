@@ -1,20 +1,27 @@
-"""ExampleGen executor reading CSV with pyarrow (see logic.py); TFX's base executor splits and writes."""
+"""ExampleGen executor reading CSV with pyarrow and writing the splits itself (see logic.py): no Beam.
+
+Same output contract as TFX's file-based ExampleGen: one `Split-<name>` folder per split of gzipped
+TFRecord files of serialized tf.Examples, `split_names`, and the payload format; span, version and
+the input fingerprint come from TFX's FileBasedExampleGen driver as before.
+"""
 from __future__ import annotations
 
 from typing import Any
 
-import apache_beam as beam
+from absl import logging
 from google.protobuf import struct_pb2
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen import utils
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_executor
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
 from components.csv_example_gen import logic
 
 
 def null_values_from(exec_properties: dict[str, Any]) -> list[str]:
-    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
     if not text:
         return [""]
     custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
@@ -23,20 +30,23 @@ def null_values_from(exec_properties: dict[str, Any]) -> list[str]:
     return list(options["null_values"]) if "null_values" in options else [""]
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
-def _CsvToSerializedExamples(pipeline, exec_properties: dict[str, Any], split_pattern: str):
-    files = logic.matching_files(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-    null_values = null_values_from(exec_properties)
-    return (pipeline
-            | "Files" >> beam.Create(files)
-            | "ReadCsv" >> beam.FlatMap(logic.csv_to_examples, null_values=null_values))
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        input_config = proto_utils.json_to_proto(exec_properties[keys.INPUT_CONFIG_KEY], example_gen_pb2.Input())
+        output_config = proto_utils.json_to_proto(exec_properties[keys.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
+        [single_split] = input_config.splits  # the component always makes one input split, split by hash
+        splits = output_config.split_config.splits
+        examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
+        examples.split_names = artifact_utils.encode_split_names(
+            utils.generate_output_split_names(input_config, output_config))
 
-
-class Executor(BaseExampleGenExecutor):
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _CsvToSerializedExamples
+        files = logic.matching_files(exec_properties[keys.INPUT_BASE_KEY], single_split.pattern)
+        counts = logic.write_splits(files, null_values_from(exec_properties),
+                                    [artifact_utils.get_split_uri([examples], s.name) for s in splits],
+                                    [s.hash_buckets for s in splits])
+        logging.info("Wrote %s from %d files", ", ".join(f"{n} {s.name}" for n, s in zip(counts, splits)), len(files))
+        if exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY):
+            examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
 
 
 def custom_config(null_values: list[str]) -> example_gen_pb2.CustomConfig:
@@ -46,5 +56,3 @@ def custom_config(null_values: list[str]) -> example_gen_pb2.CustomConfig:
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(options)
     return config
-
-

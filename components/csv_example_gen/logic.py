@@ -1,23 +1,74 @@
-"""Reading CSV files into serialized tf.Examples with pyarrow: plain functions, no TFX types.
+"""CSV files to split, gzipped TFRecord files of tf.Examples: plain functions, no TFX types.
 
-Why not TFX's CsvExampleGen: it decodes rows in Python (191 s for 1M taxi rows here, against
-0.4 s for pyarrow's reader) and has no notion of null markers such as the penguins' "NA".
+Why not TFX's CsvExampleGen: it decodes rows in Python and splits and writes them one by one through
+Beam (191 s for 1M taxi rows here, against 0.4 s for pyarrow's reader), and it has no notion of null
+markers such as the penguins' "NA". Here each file is read in batches with pyarrow, each row's split
+comes from a vectorized hash of its values, each batch is encoded to tf.Examples at once, and the
+records are framed and compressed in bulk: memory stays flat whatever the size of the file.
 Types are inferred per column as CsvExampleGen does: a column holding any non-number becomes
 a string column, which the schema check then reports.
 """
 from __future__ import annotations
 
 import glob
+import io
 import os
+import shutil
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator, Optional
 
+import google_crc32c
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
+BATCH_BYTES = 16 << 20       # CSV bytes read at a time; types are inferred from the first batch of a file
+SHARD_BYTES = 256 << 20      # serialized examples per output file before the next one starts
+
+def _fileio():
+    """TFX's file system layer, for URIs (gs://, s3://, ...); local paths use the os module, faster."""
+    from tfx.dsl.io import fileio
+
+    return fileio
+
+
+class _RawReader(io.RawIOBase):
+    """A TFX/TensorFlow file as a standard binary stream, which pyarrow reads (GFile lacks `closed`)."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
+def _open(path: str, mode: str):
+    if "://" not in path:
+        return open(path, mode)
+    source = _fileio().open(path, mode)
+    return io.BufferedReader(_RawReader(source)) if "r" in mode else source
+
+
 def matching_files(input_base: str, pattern: str) -> list[str]:
-    files = sorted(f for f in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(f))
+    if "://" in input_base:
+        found = [f for f in _fileio().glob(os.path.join(input_base, pattern)) if not _fileio().isdir(f)]
+    else:
+        found = [f for f in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(f)]
+    files = sorted(found)
     if not files:
         raise FileNotFoundError(f"no file matches {pattern!r} in {input_base}")
     return files
@@ -27,14 +78,51 @@ class UnreadableCsv(ValueError):
     """A CSV file pyarrow cannot parse; the message names the file, the line and shows it printably."""
 
 
-def read_csv(path: str, null_values: list[str]) -> pa.Table:
-    convert = csv.ConvertOptions(
+def _convert_options(null_values: list[str]) -> csv.ConvertOptions:
+    return csv.ConvertOptions(
         null_values=null_values, strings_can_be_null=True,
         timestamp_parsers=[],  # keep date-like text as text: tf.Example has no timestamp type
     )
+
+
+def read_csv(path: str, null_values: list[str]) -> pa.Table:
+    """A whole file at once (for small files and previews; ingestion reads in batches)."""
     try:
-        return csv.read_csv(path, convert_options=convert)
+        if "://" in path:
+            with _open(path, "rb") as source:
+                return csv.read_csv(source, convert_options=_convert_options(null_values))
+        return csv.read_csv(path, convert_options=_convert_options(null_values))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise UnreadableCsv(unreadable_message(path, error)) from None
+
+
+class TypesChangeInFile(Exception):
+    """A column's values stop fitting the type inferred from the file's first batch (e.g. a word in a
+    column of numbers further down): the file needs its types inferred from all of it."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+def read_batches(path: str, null_values: list[str], block_size: int = BATCH_BYTES,
+                 column_types: Optional[pa.Schema] = None) -> Iterator[pa.RecordBatch]:
+    """A file as record batches of about block_size bytes of CSV each. Types are inferred from the first
+    batch unless given; TypesChangeInFile when a later batch does not fit them."""
+    convert = _convert_options(null_values)
+    if column_types is not None:
+        convert.column_types = column_types
+    batches = 0
+    try:
+        with _open(path, "rb") as source:
+            reader = csv.open_csv(source, read_options=csv.ReadOptions(block_size=block_size), convert_options=convert)
+            for batch in reader:
+                batches += 1
+                if batch.num_rows:
+                    yield batch
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        if batches and column_types is None and "conversion error" in str(error):
+            raise TypesChangeInFile(path) from None
         raise UnreadableCsv(unreadable_message(path, error)) from None
 
 
@@ -53,7 +141,7 @@ def first_bad_line(path: str, limit: int = 120) -> tuple[int, str]:
     import csv as text_csv
     import io
 
-    with open(path, "rb") as f:
+    with _open(path, "rb") as f:
         lines = f.read().split(b"\n")
     width = None
     for number, raw in enumerate(lines, start=1):
@@ -77,9 +165,9 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _example_values(column: pa.ChunkedArray) -> pa.Array:
+def _example_values(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """A column in one of tf.Example's three value types: int64, float32, bytes."""
-    array = column.combine_chunks()
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = array.type
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
         return array.cast(pa.int64())
@@ -98,10 +186,11 @@ def to_list_array(values: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), present, mask=pa.array(~valid))
 
 
-def table_to_record_batch(table: pa.Table) -> pa.RecordBatch:
+def table_to_record_batch(table: pa.Table | pa.RecordBatch) -> pa.RecordBatch:
     """The Arrow form TFX libraries use for tf.Examples: one list per cell."""
-    columns = [to_list_array(_example_values(table.column(name))) for name in table.column_names]
-    return pa.RecordBatch.from_arrays(columns, names=table.column_names)
+    names = table.schema.names
+    columns = [to_list_array(_example_values(table.column(name))) for name in names]
+    return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def table_to_examples(table: pa.Table) -> list[bytes]:
@@ -110,3 +199,127 @@ def table_to_examples(table: pa.Table) -> list[bytes]:
 
 def csv_to_examples(path: str, null_values: list[str]) -> list[bytes]:
     return table_to_examples(read_csv(path, null_values))
+
+
+# --- splitting ----------------------------------------------------------------------------
+
+
+def row_splits(batch: pa.RecordBatch, hash_buckets: list[int]) -> np.ndarray:
+    """Each row's split (an index into hash_buckets), as TFX's hash buckets assign them: a fingerprint of
+    the row modulo the total number of buckets, each split owning a run of buckets. The fingerprint is
+    pandas' SipHash of the row's values with its fixed key: the same in every process and every run
+    (TFX's fingerprints the serialized example, whose feature order varies between processes)."""
+    fingerprints = pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
+    buckets = fingerprints % np.uint64(sum(hash_buckets))
+    return np.searchsorted(np.cumsum(hash_buckets), buckets, side="right")
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord_frames(records: list[bytes]) -> bytes:
+    """Records in TFRecord framing: length, its masked CRC32C, the data, its masked CRC32C."""
+    parts = []
+    for record in records:
+        length = struct.pack("<Q", len(record))
+        parts += (length, struct.pack("<I", _masked_crc(length)), record, struct.pack("<I", _masked_crc(record)))
+    return b"".join(parts)
+
+
+class SplitWriter:
+    """Gzipped TFRecord files in one folder: data_tfrecord-00000-of-0000N.gz, a new file every SHARD_BYTES.
+
+    Compression runs on a background thread (zlib releases the GIL), in order, while the caller
+    encodes the next batch. Files are named -of-N when closed.
+    """
+
+    def __init__(self, directory: str, shard_bytes: int = SHARD_BYTES, level: int = 1):
+        if "://" in directory:
+            _fileio().makedirs(directory)
+        else:
+            os.makedirs(directory, exist_ok=True)
+        self.directory, self.shard_bytes, self.level = directory, shard_bytes, level
+        self.paths: list[str] = []
+        self.records = 0
+        self._file = self._compressor = None
+        self._written = 0
+        self._background = ThreadPoolExecutor(max_workers=1)
+        self._pending = None
+
+    def write(self, records: list[bytes]) -> None:
+        if not records:
+            return
+        frames = tfrecord_frames(records)
+        self.records += len(records)
+        if self._pending is not None:
+            self._pending.result()  # one batch in flight at most: memory stays bounded
+        self._pending = self._background.submit(self._append, frames)
+
+    def _append(self, frames: bytes) -> None:
+        if self._file is None or self._written >= self.shard_bytes:
+            self._finish_file()
+            self.paths.append(os.path.join(self.directory, f"data_tfrecord-{len(self.paths):05d}.gz"))
+            self._file = _open(self.paths[-1], "wb")
+            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: a gzip stream
+            self._written = 0
+        self._file.write(self._compressor.compress(frames))
+        self._written += len(frames)
+
+    def _finish_file(self) -> None:
+        if self._file is not None:
+            self._file.write(self._compressor.flush())
+            self._file.close()
+            self._file = None
+
+    def close(self) -> list[str]:
+        if self._pending is not None:
+            self._pending.result()
+        self._background.shutdown()
+        self._finish_file()
+        if not self.paths:  # a split with no rows still gets a (valid, empty) file, as Beam writes one
+            self._append(b"")
+            self._finish_file()
+        final = [path.replace(".gz", f"-of-{len(self.paths):05d}.gz") for path in self.paths]
+        for old, new in zip(self.paths, final):
+            _fileio().rename(old, new) if "://" in old else os.rename(old, new)
+        self.paths = final
+        return final
+
+
+def write_splits(files: list[str], null_values: list[str], split_dirs: list[str], hash_buckets: list[int],
+                 block_size: int = BATCH_BYTES) -> list[int]:
+    """Reads every file in batches and writes each row, as a serialized tf.Example, to its split's folder;
+    returns the number of rows per split. A file whose types change after its first batch is read
+    whole once to infer them (as pyarrow's read_csv does), and the writing starts over."""
+    column_types: dict[str, pa.Schema] = {}
+    while True:
+        try:
+            return _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types)
+        except TypesChangeInFile as change:
+            column_types[change.path] = read_csv(change.path, null_values).schema
+            for directory in split_dirs:
+                if "://" in directory:
+                    _fileio().rmtree(directory)
+                else:
+                    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types) -> list[int]:
+    encoder = example_coder.RecordBatchToExamplesEncoder()
+    writers = [SplitWriter(directory) for directory in split_dirs]
+    try:
+        for path in files:
+            for batch in read_batches(path, null_values, block_size, column_types.get(path)):
+                splits = row_splits(batch, hash_buckets)
+                examples = encoder.encode(table_to_record_batch(batch))
+                for index, writer in enumerate(writers):
+                    writer.write([examples[i] for i in np.flatnonzero(splits == index)])
+    finally:
+        for writer in writers:
+            writer.close()
+    return [writer.records for writer in writers]

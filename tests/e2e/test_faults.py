@@ -23,19 +23,31 @@ from pipelines.config import load_config
 
 KILL_TIMEOUT = 600
 
-# In the run's own process: the staged version is complete and the rename that publishes it is next.
-KILLED_IN_PUBLISH = """
+# Points too short to hit from outside are hit from inside the run's own process: `mlops run` with
+# one function wrapped to kill the whole process group with SIGKILL at that point.
+KILLED_INSIDE = """
 import os, signal, sys
-from components.atomic_pusher import logic
+from components.atomic_pusher import logic as pusher
+from components.csv_example_gen import logic as example_gen
+point = sys.argv.pop(1)
 
-def publish(staged_version_dir, serving_dir):
-    assert os.path.isfile(os.path.join(staged_version_dir, "saved_model.pb"))
-    os.killpg(0, signal.SIGKILL)
+def then_killed(before):
+    def wrapper(*args, **kwargs):
+        before(*args, **kwargs)
+        os.killpg(0, signal.SIGKILL)
+    return wrapper
 
-logic.publish = publish
+def complete_version(staged, serving_dir):
+    assert os.path.isfile(os.path.join(staged, "saved_model.pb")), staged
+
+if point == "ExampleGen":  # right after the first batch of examples went to the writer: a partial split
+    example_gen.SplitWriter.write = then_killed(example_gen.SplitWriter.write)
+else:  # the staged version is complete and the rename that publishes it is next
+    pusher.publish = then_killed(complete_version)
 from pipelines.cli import main
 sys.exit(main())
 """
+KILLED_FROM_INSIDE = {ids.EXAMPLE_GEN: "ExampleGen", ids.PUSHER: "Pusher"}
 
 
 @dataclass
@@ -66,7 +78,8 @@ def kill_during(config: Path, pipeline_root: Path, node: str, log: Path) -> None
     executor has started and written something (or half a second after it started)."""
     node_dir = pipeline_root / node
     known = set(new_executions(node_dir, set()))
-    command = ([sys.executable, "-c", KILLED_IN_PUBLISH, "run", str(config)] if node == ids.PUSHER
+    inside = KILLED_FROM_INSIDE.get(node)
+    command = ([sys.executable, "-c", KILLED_INSIDE, inside, "run", str(config)] if inside
                else [sys.executable, "-m", "pipelines.cli", "run", str(config)])
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -74,7 +87,7 @@ def kill_during(config: Path, pipeline_root: Path, node: str, log: Path) -> None
         deadline = time.time() + KILL_TIMEOUT
         started = None
         while process.poll() is None and time.time() < deadline:
-            if node != ids.PUSHER:
+            if not inside:
                 if started is None and new_executions(node_dir, known):
                     started = time.time()
                 if started is not None:
@@ -86,7 +99,7 @@ def kill_during(config: Path, pipeline_root: Path, node: str, log: Path) -> None
                         break
             time.sleep(0.02)
     finally:
-        if process.poll() is None and node == ids.PUSHER:  # the run kills itself; not if it never got there
+        if process.poll() is None and inside:  # the run kills itself; not if it never got there
             process.wait(timeout=KILL_TIMEOUT)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -52,3 +52,84 @@ def test_an_unreadable_csv_names_the_file_and_line_and_never_echoes_raw_bytes(tm
     message = str(info.value)
     assert message.startswith(f"{path}: cannot read as CSV: line {line}: CSV parse error") and excerpt in message
     assert message.isprintable()
+
+
+# --- ingestion in batches: splits, files, types across batches -------------------------------------------
+
+ROWS = "\n".join(f"{i},{i * 0.5},{'ab'[i % 2]}" for i in range(3000))
+
+
+def read_records(directory):
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in directory.iterdir())
+    return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def ids_of(examples):
+    return sorted(e.features.feature["id"].int64_list.value[0] for e in examples)
+
+
+def test_rows_are_split_by_hash_buckets_the_same_whatever_the_batch_size(tmp_path):
+    path = write_csv(tmp_path, "id,value,kind\n" + ROWS + "\n")
+    splits = {}
+    for block_size in (1 << 10, 1 << 20):  # many batches, one batch
+        dirs = [tmp_path / f"{block_size}" / name for name in ("train", "eval")]
+        counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [2, 1], block_size=block_size)
+        train, evaluation = read_records(dirs[0]), read_records(dirs[1])
+        assert counts == [len(train), len(evaluation)] and sum(counts) == 3000
+        assert 0.62 < counts[0] / 3000 < 0.71  # 2 buckets of 3
+        splits[block_size] = (ids_of(train), ids_of(evaluation))
+    assert splits[1 << 10] == splits[1 << 20]
+
+
+def test_the_split_of_a_row_is_the_same_in_every_process(tmp_path, project):
+    import subprocess
+    import sys
+
+    path = write_csv(tmp_path, "id,value,kind\n" + ROWS + "\n")
+    code = ("import sys; from components.csv_example_gen import logic; "
+            "b = next(logic.read_batches(sys.argv[1], [''])); print(logic.row_splits(b, [2, 1]).tolist())")
+    outputs = {subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, cwd=project,
+                              timeout=120).stdout for _ in range(2)}
+    assert len(outputs) == 1 and outputs.pop().startswith("[")
+
+
+def test_files_rotate_and_are_named_of_n_and_an_empty_split_still_has_a_readable_file(tmp_path):
+    writer = csv_logic.SplitWriter(str(tmp_path / "full"), shard_bytes=1000)
+    for start in range(0, 300, 30):
+        writer.write([f"record {i}".encode() for i in range(start, start + 30)])
+    paths = writer.close()
+    assert len(paths) > 2 and all(p.endswith(f"-of-{len(paths):05d}.gz") for p in paths)
+    import tensorflow as tf
+
+    records = [r.numpy() for r in tf.data.TFRecordDataset(sorted(paths), compression_type="GZIP")]
+    assert records == [f"record {i}".encode() for i in range(300)]
+
+    empty = csv_logic.SplitWriter(str(tmp_path / "empty"))
+    [path] = empty.close()
+    assert list(tf.data.TFRecordDataset([path], compression_type="GZIP")) == []
+
+
+def test_a_word_after_the_first_batch_makes_the_column_text_as_in_a_whole_file_read(tmp_path):
+    path = write_csv(tmp_path, "id,fare\n" + "\n".join(f"{i},{i}.5" for i in range(2000)) + "\n2000,unknown\n")
+    dirs = [tmp_path / "train", tmp_path / "eval"]
+    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1, 1], block_size=1 << 10)
+    assert sum(counts) == 2001
+    fares = {e.features.feature["fare"].bytes_list.value[0] for e in read_records(dirs[0]) + read_records(dirs[1])}
+    assert b"unknown" in fares and b"3.5" in fares  # a string column, as csv.read_csv would make it
+
+
+def test_uris_are_read_and_written_through_tfxs_file_system_layer():
+    """As on Kubeflow (gs://...): here TensorFlow's in-memory file system stands in for an object store."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile("ram://bucket/in/data.csv", "w") as f:
+        f.write("id,value,kind\n" + ROWS + "\n")
+    files = csv_logic.matching_files("ram://bucket/in", "*.csv")
+    assert files == ["ram://bucket/in/data.csv"]
+    counts = csv_logic.write_splits(files, [""], ["ram://bucket/out/Split-train", "ram://bucket/out/Split-eval"], [2, 1])
+    assert sum(counts) == 3000
+    assert tf.io.gfile.listdir("ram://bucket/out/Split-train") == ["data_tfrecord-00000-of-00001.gz"]
+    records = tf.data.TFRecordDataset(tf.io.gfile.glob("ram://bucket/out/Split-*/*"), compression_type="GZIP")
+    assert sum(1 for _ in records) == 3000
