@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reference-mode", default="multi_processing", choices=["in_memory", "multi_processing", "none"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="passed to mlops run")
+    parser.add_argument("--keep", action="store_true", help="keep the data and the run's outputs (printed)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mlops-scale-"))
@@ -89,7 +90,10 @@ def main() -> None:
             print(f"this project / TFX taxi example ({args.reference_mode}): {seconds:.1f} / {reference:.1f} s "
                   f"= {seconds / reference:.2f}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

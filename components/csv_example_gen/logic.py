@@ -28,7 +28,7 @@ from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
 BATCH_BYTES = 16 << 20       # CSV bytes read at a time; types are inferred from the first batch of a file
-SHARD_BYTES = 256 << 20      # serialized examples per output file before the next one starts
+SHARD_BYTES = 32 << 20       # serialized examples per file: several files let multi-process Beam read in parallel
 
 def _fileio():
     """TFX's file system layer, for URIs (gs://, s3://, ...); local paths use the os module, faster."""

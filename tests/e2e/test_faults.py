@@ -1,4 +1,6 @@
 """The fault suite: `mlops run`'s whole process group killed with SIGKILL at five points, then run again.
+Transform, Trainer and Evaluator are killed from outside once their executor has written something;
+ExampleGen (well under a second on small data) and the Pusher's publish from inside the run.
 
 One small taxi pipeline and one store. Each run is killed one step further than the one before
 (ExampleGen, Transform, Trainer, Evaluator, then inside the Pusher's publish), and the sixth run is let
