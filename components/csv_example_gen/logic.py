@@ -284,7 +284,7 @@ class SplitWriter:
         if not self.paths:  # a split with no rows still gets a (valid, empty) file, as Beam writes one
             self._append(b"")
             self._finish_file()
-        final = [path.replace(".gz", f"-of-{len(self.paths):05d}.gz") for path in self.paths]
+        final = [f"{path[:-len('.gz')]}-of-{len(self.paths):05d}.gz" for path in self.paths]
         for old, new in zip(self.paths, final):
             _fileio().rename(old, new) if "://" in old else os.rename(old, new)
         self.paths = final
