@@ -11,6 +11,7 @@ process of the run (sampled every half second), and the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
@@ -31,11 +32,9 @@ def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.C
     peak = 0
     root = psutil.Process(process.pid)
     while process.poll() is None:
-        try:
+        with contextlib.suppress(psutil.Error):  # a process ended while sampled
             for p in [root, *root.children(recursive=True)]:
                 peak = max(peak, p.memory_info().rss)
-        except psutil.Error:  # a process ended while sampled
-            pass
         time.sleep(0.5)
     stdout, stderr = process.communicate()
     return time.monotonic() - start, peak / 2**20, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)

@@ -6,6 +6,7 @@ lock file nobody holds belongs to a run that is over. PIDs are not trusted: they
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -44,10 +45,8 @@ class RunLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):  # the output folder was deleted during the run
             os.remove(self.path)
-        except FileNotFoundError:
-            pass
         self._file.close()  # releases the lock
 
     def others(self) -> list[dict]:
