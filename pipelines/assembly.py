@@ -1,7 +1,7 @@
 """create_pipeline(cfg): the one place where components are wired. Pure: builds, runs nothing."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 import tensorflow_model_analysis as tfma
 from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
@@ -25,9 +25,10 @@ RUN_FN = f"{MODULES}.model.run_fn"
 TUNER_FN = f"{MODULES}.model.tuner_fn"
 
 
-def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
+def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[str]]] = None,
                     metadata_connection_config=None, target: str = "local") -> tfx_pipeline.Pipeline:
-    """`target`: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner, paths as the pods see them)."""
+    """`target`: "local" (LocalDagRunner) or "kubeflow" (KubeflowV2DagRunner, paths as the pods see them).
+    `beam_args`: per Beam component id (component_ids.WITH_BEAM); each gets exactly its own."""
     where = cfg.locations(target)
     # Each component gets only its part of the config: a change elsewhere keeps its cache.
     features_config = {"config": cfg.features_json()}
@@ -119,6 +120,9 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
 
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
                               tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
+    for component in components:
+        if beam_args and beam_args.get(component.id):
+            component.with_beam_pipeline_args(beam_args[component.id])
     if target == "kubeflow":
         for component in components:
             if component.id in cfg.kubeflow.resources:
@@ -128,8 +132,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[list[str]] = None,
         pipeline_root=where.pipeline_root,
         components=components,
         enable_cache=cfg.runner.enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_args if beam_args is not None else [])
+        metadata_connection_config=metadata_connection_config)
 
 
 def resource_spec(resources) -> pipeline_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec:

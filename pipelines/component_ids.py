@@ -25,3 +25,5 @@ ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALID
 # Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolver does not.
 WITH_RESOURCES = tuple(node for node in ALL if node != BASELINE_RESOLVER)
 WITH_GPU = (TRAINER, TUNER)
+# Each runs a Beam pipeline, so it may have Beam arguments of its own (ExampleGen reads with pyarrow).
+WITH_BEAM = (STATISTICS_GEN, TRANSFORM, EVALUATOR)

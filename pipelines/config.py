@@ -345,14 +345,47 @@ class MetadataConfig(_Strict):
         return self
 
 
+BeamMode = Literal["auto", "in_memory", "multi_processing"]
+SECRET_WORDS = ("password", "passwd", "secret", "token", "credential")
+
+
+def no_secret_args(args: list[str]) -> list[str]:
+    """Beam arguments end up in logs and in the compiled Kubeflow spec, which anyone who can read the
+    cluster's pipelines can read: a flag that carries a secret is refused (its value is not repeated)."""
+    for arg in args:
+        flag = arg.split("=", 1)[0].lower()
+        if any(word in flag for word in SECRET_WORDS):
+            raise ValueError(f"{flag} looks like a secret: Beam arguments are written into logs and the compiled "
+                             "spec; give credentials to the workers through their service account or environment")
+    return args
+
+
+def known_beam_components(per_component: dict) -> dict:
+    unknown = sorted(set(per_component) - set(component_ids.WITH_BEAM))
+    if unknown:
+        raise ValueError(f"unknown components {unknown}; the Beam components are {', '.join(component_ids.WITH_BEAM)}")
+    return per_component
+
+
 class BeamConfig(_Strict):
     """Beam's DirectRunner: `auto` runs in-process for small data, since start-up dominates there."""
 
-    mode: Literal["auto", "in_memory", "multi_processing"] = "auto"
+    mode: BeamMode = "auto"
+    modes: dict[str, BeamMode] = Field(default_factory=dict, description="per Beam component id, instead of mode")
     workers: Optional[int] = Field(None, ge=1, description="multi_processing workers; default: CPU count")
     # Measured (README, make bench-scale): in-process wins at 28 MiB of CSV, two workers at 112 MiB.
     multi_processing_above_mb: float = Field(64, gt=0, description="auto: input size from which multi_processing is used")
     extra_args: list[str] = Field(default_factory=list, description="passed to Beam unchanged")
+
+    @field_validator("modes")
+    @classmethod
+    def _beam_components(cls, modes: dict) -> dict:
+        return known_beam_components(modes)
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_secrets(cls, args: list[str]) -> list[str]:
+        return no_secret_args(args)
 
 
 class RetryConfig(_Strict):
@@ -443,11 +476,28 @@ class KubeflowConfig(_Strict):
     serving_dir: str = Field(description="where Pusher pushes, as the pods see it")
     beam_args: list[str] = Field(default_factory=list, description="for the Beam components, passed unchanged "
                                                                     "(e.g. --runner=DataflowRunner ...)")
+    component_beam_args: dict[str, list[str]] = Field(
+        default_factory=dict, description="per Beam component id, instead of beam_args (e.g. Dataflow for one)")
     resources: dict[str, ResourceConfig] = Field(default_factory=dict, description="per component id")
     schedule: Optional[ScheduleConfig] = None
     endpoint: Optional[str] = Field(None, description="KFP API endpoint, e.g. https://kfp.example.com")
     token_env: Optional[str] = Field(None, description="environment variable holding the bearer token")
     experiment: str = "Default"
+
+    @field_validator("beam_args")
+    @classmethod
+    def _no_secrets(cls, args: list[str]) -> list[str]:
+        return no_secret_args(args)
+
+    @field_validator("component_beam_args")
+    @classmethod
+    def _beam_components(cls, per_component: dict) -> dict:
+        for args in per_component.values():
+            no_secret_args(args)
+        return known_beam_components(per_component)
+
+    def beam_args_for(self, node: str) -> list[str]:
+        return self.component_beam_args.get(node, self.beam_args)
 
     @field_validator("resources")
     @classmethod

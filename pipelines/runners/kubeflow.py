@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from pipelines import component_ids
 from pipelines.config import ConfigError, PipelineConfig
 
 TARGETS = ("kubeflow", "vertex")
@@ -29,7 +30,8 @@ def dag_runner(cfg: PipelineConfig, output_path: str):
 def kubeflow_pipeline(cfg: PipelineConfig):
     from pipelines.assembly import create_pipeline
 
-    return create_pipeline(cfg, beam_args=cfg.kubeflow.beam_args, target="kubeflow")
+    beam_args = {node: cfg.kubeflow.beam_args_for(node) for node in component_ids.WITH_BEAM}
+    return create_pipeline(cfg, beam_args=beam_args, target="kubeflow")
 
 
 def compile_pipeline(cfg: PipelineConfig, output_path: str, target: str = "kubeflow") -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from pipelines import console
+from pipelines import component_ids, console
 from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
 from pipelines.metadata.reader import MetadataReader
@@ -24,15 +24,28 @@ def input_size_bytes(cfg: PipelineConfig) -> int:
     return sum(os.path.getsize(p) for p in glob.glob(os.path.join(cfg.data_dir, cfg.data.pattern)) if os.path.isfile(p))
 
 
-def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> list[str]:
-    """DirectRunner arguments: in-process for small data, where worker start-up would dominate."""
+def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> dict[str, list[str]]:
+    """DirectRunner arguments per Beam component: in-process for small data, where worker start-up would
+    dominate; runner.beam.modes overrides the mode of one component."""
     beam = cfg.runner.beam
-    mode = beam.mode
-    if mode == "auto":
-        size = input_size_bytes(cfg) if input_bytes is None else input_bytes
-        mode = "multi_processing" if size >= beam.multi_processing_above_mb * MB else "in_memory"
-    workers = 1 if mode == "in_memory" else (beam.workers or os.cpu_count() or 1)
-    return [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}", *beam.extra_args]
+    size = input_size_bytes(cfg) if input_bytes is None else input_bytes
+    auto = "multi_processing" if size >= beam.multi_processing_above_mb * MB else "in_memory"
+    args = {}
+    for node in component_ids.WITH_BEAM:
+        mode = beam.modes.get(node, beam.mode)
+        mode = auto if mode == "auto" else mode
+        workers = 1 if mode == "in_memory" else (beam.workers or os.cpu_count() or 1)
+        args[node] = [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}", *beam.extra_args]
+    return args
+
+
+def describe_beam_args(args: dict[str, list[str]]) -> str:
+    """'StatisticsGen in_memory, Transform multi_processing x2, ...' for the run's first lines."""
+    def mode(node_args: list[str]) -> str:
+        options = dict(a.lstrip("-").split("=", 1) for a in node_args if a.startswith("--direct_") and "=" in a)
+        workers = options.get("direct_num_workers", "1")
+        return options.get("direct_running_mode", "") + (f" x{workers}" if workers != "1" else "")
+    return ", ".join(f"{node} {mode(node_args)}" for node, node_args in args.items())
 
 
 def local_pipeline(cfg: PipelineConfig):
@@ -97,7 +110,7 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
         for line in recovery.describe(recovered):
             print(f"  {line}", file=terminal, flush=True)
         pipeline = local_pipeline(cfg)
-        print(f"  Beam: {' '.join(pipeline.beam_pipeline_args)}", file=terminal, flush=True)
+        print(f"  Beam: {describe_beam_args(beam_args(cfg))}", file=terminal, flush=True)
         retries_used: dict[str, int] = {}
         while True:
             error: Optional[Exception] = None

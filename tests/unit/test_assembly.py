@@ -54,10 +54,9 @@ def test_without_a_curated_schema_schemagen_infers_one(project):
 
 def test_the_pipeline_carries_the_config_paths(project):
     cfg = load_config(project / "configs" / "taxi.yaml", ["output_root=/tmp/x"])
-    pipeline = create_pipeline(cfg, beam_args=["--direct_num_workers=1"])
+    pipeline = create_pipeline(cfg)
     assert pipeline.pipeline_info.pipeline_name == "taxi"
     assert pipeline.pipeline_info.pipeline_root == "/tmp/x/pipeline_root"
-    assert pipeline.beam_pipeline_args == ["--direct_num_workers=1"]
     pusher = next(c for c in pipeline.components if c.id == "Pusher")
     assert '"/tmp/x/serving_model"' in pusher.exec_properties["push_destination"]
 

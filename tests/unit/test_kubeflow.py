@@ -7,6 +7,7 @@ not show that a real cluster runs the pipeline.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -21,6 +22,8 @@ from pipelines.runners import kubeflow
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "s3cret-token-value"
+DATAFLOW = ["--runner=DataflowRunner", "--project=p", "--region=europe-west1", "--temp_location=gs://b/tmp"]
+IN_POD = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 EXPECTED_DEPENDENCIES = {
     "CsvExampleGen": set(), "ImportSchemaGen": set(), "StatisticsGen": {"CsvExampleGen"},
     "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"}, "DataGate": {"ExampleValidator", "StatisticsGen"},
@@ -42,10 +45,12 @@ def compiled(project, tmp_path, *overrides, target="kubeflow", name="pipeline.ya
 def taxi_spec(tmp_path_factory):
     from pathlib import Path
 
-    os.environ["KFP_TOKEN"] = SECRET  # present while compiling: it must not end up in the file
+    os.environ["KFP_TOKEN"] = os.environ["MLMD_PASSWORD"] = SECRET  # present while compiling, never compiled in
     tmp = tmp_path_factory.mktemp("kfp")
-    spec = compiled(Path(PROJECT_ROOT), tmp, "kubeflow.token_env=KFP_TOKEN",
-                    "kubeflow.resources.Trainer.gpu=1", "kubeflow.beam_args=[--runner=DataflowRunner, --region=x]",
+    spec = compiled(Path(PROJECT_ROOT), tmp, "kubeflow.token_env=KFP_TOKEN", "kubeflow.resources.Trainer.gpu=1",
+                    f"kubeflow.beam_args={DATAFLOW}", f"kubeflow.component_beam_args={{StatisticsGen: {IN_POD}}}",
+                    "metadata.backend=mysql", "metadata.mysql={host: 127.0.0.1, database: m, user: u, "
+                    "password_env: MLMD_PASSWORD}",  # a local store's secret must not reach the spec either
                     "runner.retries.default=1")  # the kfp SDK must load retry policies too
     return spec, (tmp / "pipeline.yaml").read_text()
 
@@ -68,7 +73,31 @@ def test_every_container_runs_the_configured_image_and_the_framework_components(
     assert "components.atomic_pusher.executor.Executor" in " ".join(containers["Pusher_executor"]["args"])
     # Module functions by dotted path: they run from the installed package inside the image.
     assert "components.modules.model.run_fn" in json.dumps(spec)
-    assert "--runner=DataflowRunner" in containers["Transform_executor"]["args"]
+
+
+def beam_args_of(container: dict) -> list[str]:
+    """TFX's step builder appends a task's Beam args after its input spec."""
+    args = container["args"]
+    return args[args.index("--json_serialized_inputs_spec_args") + 2:]
+
+
+def test_each_task_carries_exactly_its_beam_args(taxi_spec):
+    spec, _ = taxi_spec
+    carried = {name.removesuffix("_executor"): beam_args_of(e["container"])
+               for name, e in spec["deploymentSpec"]["executors"].items() if "container" in e}
+    with_args = {name: args for name, args in carried.items() if args}
+    assert with_args == {"StatisticsGen": IN_POD, "Transform": DATAFLOW, "Evaluator": DATAFLOW}
+    assert set(carried) - set(with_args) >= {"CsvExampleGen", "Trainer", "InfraValidator", "Pusher"}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("kubeflow.component_beam_args={Trainer: [--runner=DataflowRunner]}", "unknown components ['Trainer']"),
+    ("kubeflow.beam_args=[--runner=PortableRunner, --job_server_token=abc]", "--job_server_token looks like a secret"),
+])
+def test_beam_args_mistakes_name_the_field(project, override, message):
+    with pytest.raises(ConfigError, match=re.escape(f"kubeflow.{override.split('.')[1].split('=')[0]}: ") + ".*" +
+                       re.escape(message)):
+        load_config(project / "configs" / "taxi.yaml", [override])
 
 
 def test_resources_apply_where_configured(taxi_spec):

@@ -1,8 +1,10 @@
 """Local runs: Beam arguments by data size and config; retries of a failed component."""
+import re
+
 import pytest
 
 from pipelines.config import load_config
-from pipelines.runners.local import MB, beam_args
+from pipelines.runners.local import MB, beam_args, describe_beam_args
 
 
 @pytest.fixture
@@ -11,23 +13,56 @@ def taxi(project):
 
 
 def test_beam_runs_in_process_for_small_data_and_in_parallel_for_large(taxi):
-    assert beam_args(taxi, input_bytes=2 * MB)[:2] == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    large = beam_args(taxi, input_bytes=1024 * MB)
-    assert large[0] == "--direct_running_mode=multi_processing"
-    assert int(large[1].split("=")[1]) >= 1
+    small = beam_args(taxi, input_bytes=2 * MB)
+    assert set(small) == {"StatisticsGen", "Transform", "Evaluator"}  # ExampleGen reads without Beam
+    assert {tuple(args[:2]) for args in small.values()} == {("--direct_running_mode=in_memory",
+                                                             "--direct_num_workers=1")}
+    for args in beam_args(taxi, input_bytes=1024 * MB).values():
+        assert args[0] == "--direct_running_mode=multi_processing"
+        assert int(args[1].split("=")[1]) >= 1
 
 
-def test_beam_mode_and_extra_args_from_config(project):
+def test_beam_mode_per_component_and_extra_args_from_config(project):
     cfg = load_config(project / "configs" / "taxi.yaml",
                       ["runner.beam.mode=multi_processing", "runner.beam.workers=3",
-                       "runner.beam.extra_args=['--experiments=x']"])
-    assert beam_args(cfg, input_bytes=1) == ["--direct_running_mode=multi_processing", "--direct_num_workers=3",
-                                             "--experiments=x"]
+                       "runner.beam.modes={StatisticsGen: in_memory}", "runner.beam.extra_args=['--experiments=x']"])
+    args = beam_args(cfg, input_bytes=1)
+    assert args["Transform"] == args["Evaluator"] == ["--direct_running_mode=multi_processing",
+                                                      "--direct_num_workers=3", "--experiments=x"]
+    assert args["StatisticsGen"] == ["--direct_running_mode=in_memory", "--direct_num_workers=1", "--experiments=x"]
+    assert describe_beam_args(args) == ("StatisticsGen in_memory, Transform multi_processing x3, "
+                                        "Evaluator multi_processing x3")
+
+
+def test_each_beam_component_runs_with_exactly_its_own_args(project):
+    from pipelines.assembly import create_pipeline
+
+    cfg = load_config(project / "configs" / "taxi.yaml", ["runner.beam.modes={Evaluator: multi_processing}",
+                                                          "runner.beam.workers=2"])
+    pipeline = create_pipeline(cfg, beam_args=beam_args(cfg, input_bytes=1))
+    carried = {c.id: c.executor_spec.beam_pipeline_args for c in pipeline.components
+               if hasattr(c.executor_spec, "beam_pipeline_args")}
+    assert carried == {"StatisticsGen": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+                       "Transform": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+                       "Evaluator": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
+    assert pipeline.beam_pipeline_args == []
 
 
 def test_auto_mode_measures_the_configured_files(taxi):
     # The real 15k-row taxi CSV is about 2 MB: in-process.
-    assert beam_args(taxi)[0] == "--direct_running_mode=in_memory"
+    assert beam_args(taxi)["Transform"][0] == "--direct_running_mode=in_memory"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("runner.beam.modes={ExampleGen: in_memory}", "runner.beam.modes: Value error, unknown components ['ExampleGen']"),
+    ("runner.beam.extra_args=['--flink_password=hunter2']", "--flink_password looks like a secret"),
+])
+def test_beam_config_mistakes_name_the_field(project, override, message):
+    from pipelines.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
+        load_config(project / "configs" / "taxi.yaml", [override])
+    assert "hunter2" not in str(error.value)
 
 
 # --- retries ---------------------------------------------------------------------------
