@@ -1,6 +1,7 @@
 """create_pipeline(cfg): the one place where components are wired. Pure: builds, runs nothing."""
 from __future__ import annotations
 
+import json
 from typing import Mapping, Optional
 
 import tensorflow_model_analysis as tfma
@@ -146,12 +147,19 @@ def resource_spec(resources) -> pipeline_pb2.PipelineDeploymentConfig.PipelineCo
     return spec
 
 
+# TFMA metrics computed from confusion matrices at evenly spaced thresholds (`num_thresholds`).
+CURVE_METRICS = ("AUC", "AUCPrecisionRecall", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
+                 "SpecificityAtSensitivity")
+
+
 def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: the label is computed by the model's transform_features signature from raw examples."""
     thresholds = {t.metric: t for t in cfg.evaluation.thresholds}
     metrics = []
     for name in cfg.evaluation.metrics:
         metric = tfma.MetricConfig(class_name=name)
+        if name in CURVE_METRICS:
+            metric.config = json.dumps({"num_thresholds": cfg.evaluation.curve_thresholds})
         if name in thresholds:  # judged on the overall slice; the other slices are reported
             metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
                 slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(thresholds[name])))

@@ -285,6 +285,9 @@ class EvaluationConfig(_Strict):
                                          "default: DEFAULT_METRICS of the label's kind")
     slices: list[list[str]] = Field(default_factory=list, description="feature-key lists; the overall slice is always there")
     thresholds: list[Threshold] = Field(default_factory=list)
+    # TFMA's default is 10000; at a million rows that made AUC a third of the Evaluator's time (README).
+    curve_thresholds: int = Field(200, ge=2, le=10000, description="thresholds of curve metrics such as AUC "
+                                  "(200, as Keras's AUC; TFMA's default 10000 is slower and hardly more exact)")
 
 
 class InfraValidationConfig(_Strict):
@@ -367,20 +370,35 @@ def known_beam_components(per_component: dict) -> dict:
     return per_component
 
 
+# Measured with make bench-scale at 14, 28 and 112 MiB of CSV (README), two workers against one process:
+# the Evaluator breaks even near 18 MiB, Transform near 40; StatisticsGen was faster in-process at every size.
+MULTI_PROCESSING_ABOVE_MB = {component_ids.STATISTICS_GEN: None, component_ids.TRANSFORM: 40,
+                             component_ids.EVALUATOR: 20}
+
+
 class BeamConfig(_Strict):
     """Beam's DirectRunner: `auto` runs in-process for small data, since start-up dominates there."""
 
     mode: BeamMode = "auto"
     modes: dict[str, BeamMode] = Field(default_factory=dict, description="per Beam component id, instead of mode")
     workers: Optional[int] = Field(None, ge=1, description="multi_processing workers; default: CPU count")
-    # Measured (README, make bench-scale): in-process wins at 28 MiB of CSV, two workers at 112 MiB.
-    multi_processing_above_mb: float = Field(64, gt=0, description="auto: input size from which multi_processing is used")
+    multi_processing_above_mb: Union[PositiveFloat, dict[str, Optional[PositiveFloat]]] = Field(
+        default_factory=lambda: dict(MULTI_PROCESSING_ABOVE_MB),
+        description="auto: input size from which a component runs multi_processing (null: never); one number "
+                    "for all, or per Beam component id (the others keep their measured defaults)")
     extra_args: list[str] = Field(default_factory=list, description="passed to Beam unchanged")
 
     @field_validator("modes")
     @classmethod
     def _beam_components(cls, modes: dict) -> dict:
         return known_beam_components(modes)
+
+    @field_validator("multi_processing_above_mb")
+    @classmethod
+    def _per_component(cls, above) -> dict:
+        if not isinstance(above, dict):
+            return {node: above for node in component_ids.WITH_BEAM}
+        return {**MULTI_PROCESSING_ABOVE_MB, **known_beam_components(above)}
 
     @field_validator("extra_args")
     @classmethod

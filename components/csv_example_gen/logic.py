@@ -27,7 +27,9 @@ from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
 BATCH_BYTES = 16 << 20       # CSV bytes read at a time; types are inferred from the first batch of a file
-SHARD_BYTES = 32 << 20       # serialized examples per file: several files let multi-process Beam read in parallel
+# Serialized examples per file. Multi-process Beam gives each worker whole files (gzip cannot be split): at
+# 250k rows, 4 eval files instead of 1 took the Evaluator from 120 s to 71 s with 2 workers.
+SHARD_BYTES = 8 << 20
 
 def _fileio():
     """TFX's file system layer: URIs (gs://, s3://, ...) and local paths alike. Reading local files goes

@@ -26,14 +26,16 @@ def input_size_bytes(cfg: PipelineConfig) -> int:
 
 def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> dict[str, list[str]]:
     """DirectRunner arguments per Beam component: in-process for small data, where worker start-up would
-    dominate; runner.beam.modes overrides the mode of one component."""
+    dominate, multi-process from each component's runner.beam.multi_processing_above_mb of input;
+    runner.beam.modes sets the mode of one component."""
     beam = cfg.runner.beam
     size = input_size_bytes(cfg) if input_bytes is None else input_bytes
-    auto = "multi_processing" if size >= beam.multi_processing_above_mb * MB else "in_memory"
     args = {}
     for node in component_ids.WITH_BEAM:
         mode = beam.modes.get(node, beam.mode)
-        mode = auto if mode == "auto" else mode
+        if mode == "auto":
+            above_mb = beam.multi_processing_above_mb[node]
+            mode = "multi_processing" if above_mb is not None and size >= above_mb * MB else "in_memory"
         workers = 1 if mode == "in_memory" else (beam.workers or os.cpu_count() or 1)
         args[node] = [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}", *beam.extra_args]
     return args

@@ -1,4 +1,6 @@
 """The TFMA config built from the evaluation section."""
+import json
+
 import tensorflow_model_analysis as tfma
 
 from pipelines.assembly import eval_config
@@ -23,7 +25,18 @@ def test_eval_config_from_taxi(project):
     assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     assert threshold.change_threshold.absolute.value == -0.01
     assert not metrics["AUC"].per_slice_thresholds
+    assert json.loads(metrics["AUC"].config) == {"num_thresholds": 200}  # Keras's AUC default, not TFMA's 10000
+    assert not metrics["BinaryAccuracy"].config
     assert config.options.include_default_metrics.value is False  # no compiled Keras metrics: fewer model loads
+
+
+def test_curve_thresholds_reach_tfma(project):
+    from tensorflow_model_analysis.metrics.metric_specs import metric_instance
+
+    cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.curve_thresholds=1000", "evaluation.thresholds=[]",
+                                                          "evaluation.metrics=[AUC, AUCPrecisionRecall]"])
+    metrics = eval_config(cfg).metrics_specs[0].metrics
+    assert [metric_instance(m).get_config()["num_thresholds"] for m in metrics] == [1000, 1000]  # what TFMA builds
 
 
 def test_upper_bound_and_lower_is_better(project):

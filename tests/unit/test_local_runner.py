@@ -17,9 +17,20 @@ def test_beam_runs_in_process_for_small_data_and_in_parallel_for_large(taxi):
     assert set(small) == {"StatisticsGen", "Transform", "Evaluator"}  # ExampleGen reads without Beam
     assert {tuple(args[:2]) for args in small.values()} == {("--direct_running_mode=in_memory",
                                                              "--direct_num_workers=1")}
-    for args in beam_args(taxi, input_bytes=1024 * MB).values():
-        assert args[0] == "--direct_running_mode=multi_processing"
-        assert int(args[1].split("=")[1]) >= 1
+    large = beam_args(taxi, input_bytes=1024 * MB)
+    for node in ("Transform", "Evaluator"):
+        assert large[node][0] == "--direct_running_mode=multi_processing"
+        assert int(large[node][1].split("=")[1]) >= 1
+    assert large["StatisticsGen"][0] == "--direct_running_mode=in_memory"  # measured faster at every size
+
+
+def test_each_component_switches_at_its_own_size(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["runner.beam.multi_processing_above_mb={Transform: 100}"])
+    modes = {node: args[0].split("=")[1] for node, args in beam_args(cfg, input_bytes=50 * MB).items()}
+    assert modes == {"StatisticsGen": "in_memory", "Transform": "in_memory", "Evaluator": "multi_processing"}
+    everywhere = load_config(project / "configs" / "taxi.yaml", ["runner.beam.multi_processing_above_mb=10"])
+    assert {args[0] for args in beam_args(everywhere, input_bytes=10 * MB).values()} == {
+        "--direct_running_mode=multi_processing"}
 
 
 def test_beam_mode_per_component_and_extra_args_from_config(project):
@@ -55,6 +66,7 @@ def test_auto_mode_measures_the_configured_files(taxi):
 
 @pytest.mark.parametrize("override, message", [
     ("runner.beam.modes={ExampleGen: in_memory}", "runner.beam.modes: Value error, unknown components ['ExampleGen']"),
+    ("runner.beam.multi_processing_above_mb={Trainer: 1}", "unknown components ['Trainer']"),
     ("runner.beam.extra_args=['--flink_password=hunter2']", "--flink_password looks like a secret"),
 ])
 def test_beam_config_mistakes_name_the_field(project, override, message):
