@@ -44,13 +44,15 @@ run: $(STAMP)
 	$(VENV)/bin/mlops run $(CONFIG)
 
 # Whole suite, with a throwaway MariaDB on 127.0.0.1 for the MySQL tests, stopped also when tests
-# fail. pytest's exit code 5 (nothing collected) fails like any other.
+# fail, and headless Chromium for the report's browser tests. pytest's exit code 5 (nothing
+# collected) fails like any other.
 MARIADB_DIR := $(CURDIR)/.mariadb
 export MLOPS_TEST_MYSQL_PASSWORD := throwaway-test-server-only
 test: $(STAMP)
 	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
+	browser=$$(tests/services/chromium.sh) && \
 	tests/services/mariadb.sh start $(MARIADB_DIR) && \
-	MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest tests
+	MLOPS_TEST_BROWSER=$$browser MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -18,7 +18,8 @@ from components.infra_validator.component import InfraValidator
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
 from pipelines import component_ids as ids
-from pipelines.config import PipelineConfig
+from pipelines.config import BINARY, PipelineConfig
+from pipelines.metadata.evaluation import FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE, fairness_metric_name
 
 MODULES = "components.modules"
 PREPROCESSING_FN = f"{MODULES}.preprocessing.preprocessing_fn"
@@ -164,6 +165,8 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
             metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
                 slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(thresholds[name])))
         metrics.append(metric)
+    if cfg.label.head == BINARY:
+        metrics += fairness_metrics(cfg.evaluation.fairness_thresholds)
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=F.EVALUATION_SIGNATURE,
@@ -174,6 +177,16 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         # Only the configured metrics: the model's compiled Keras metrics make TFMA reload the model
         # in every metrics DoFn (6 of 8 loads, ~35% of the Evaluator's time on taxi).
         options=tfma.Options(include_default_metrics={"value": False}))
+
+
+def fairness_metrics(thresholds: list[float]) -> list[tfma.MetricConfig]:
+    """False positive rate (TFMA's FallOut) and false negative rate (MissRate) at each decision threshold,
+    one metric each so that every value is a number per slice. At 0.5 they reuse BinaryAccuracy's
+    confusion matrices."""
+    return [tfma.MetricConfig(class_name=class_name,
+                              config=json.dumps({"thresholds": [t], "name": fairness_metric_name(kind, t)}))
+            for t in thresholds for class_name, kind in (("FallOut", FALSE_POSITIVE_RATE),
+                                                         ("MissRate", FALSE_NEGATIVE_RATE))]
 
 
 def metric_threshold(threshold) -> tfma.MetricThreshold:

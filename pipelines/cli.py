@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     lineage = commands.add_parser("lineage", help="where a pushed model came from, or what came from an input")
     models = commands.add_parser("models", help="pushed model versions; * marks the served one")
     rollback = commands.add_parser("rollback", help="serve an earlier pushed model version again")
-    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback):
+    report = commands.add_parser("report", help="write a run's report: one self-contained HTML page")
+    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback, report):
         command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
         command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     lineage.add_argument("--from-data", help="an input file or folder: everything derived from it")
     lineage.add_argument("--format", choices=["text", "json", "dot"], default="text")
     rollback.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
+    report.add_argument("--run", help="a run id from `mlops runs` (default: the latest run)")
+    report.add_argument("-o", "--output", help="the HTML file (default: <output_root>/reports/<run>.html)")
     args = parser.parse_args(argv)
     if args.command == "init":
         return init_project(args)
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return compile_for_kubeflow(cfg, args.output, args.target)
     if args.command == "submit":
         return submit_to_kubeflow(cfg, args.package, args.schedule)
-    if args.command in ("runs", "lineage", "models", "rollback"):
+    if args.command in ("runs", "lineage", "models", "rollback", "report"):
         return read_metadata(cfg, args)
     return run_locally(cfg)
 
@@ -95,7 +98,23 @@ def run_locally(cfg) -> int:
         print(f"error: cannot write under output_root {cfg.output_dir}: {e}", file=sys.stderr)
         return EXIT_FAILED
     print(f"\n{report.text}", flush=True)
+    print(written_report(cfg), flush=True)
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def written_report(cfg) -> str:
+    """After a run: its report's path, or why there is none (the run's outcome stands either way)."""
+    from pipelines.console import quiet_libraries
+    from pipelines.metadata.store import open_reader
+    from pipelines.report import write_report
+
+    try:
+        with quiet_libraries():  # the run's log file is closed by now: keep MLMD's INFO lines off the terminal
+            return f"Report: {write_report(cfg, open_reader(cfg))}"
+    except LookupError:
+        return "Report: none (nothing was recorded in ML Metadata)"
+    except Exception as e:  # the run is done and recorded: a report that fails must not turn it into a failure
+        return f"Report: not written ({type(e).__name__}: {e}); `mlops report` writes it later"
 
 
 # --- mlops runs / lineage / models / rollback ----------------------------------
@@ -109,8 +128,9 @@ def read_metadata(cfg, args) -> int:
     except MetadataConnectionError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    except (LookupError, FileNotFoundError, FileExistsError) as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+    except (LookupError, OSError) as e:  # no such run or version; a file that cannot be read or written
+        # A KeyError's str() adds quotes; an OSError's first argument is its errno.
+        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -126,6 +146,10 @@ def metadata_answer(cfg, reader, args) -> str:
         return runs.format_runs(cfg.name, runs.list_runs(reader, running))
     if args.command == "models":
         return registry.format_versions(cfg.name, registry.model_versions(reader, cfg.serving_dir))
+    if args.command == "report":
+        from pipelines.report import write_report
+
+        return f"wrote {write_report(cfg, reader, args.run, args.output)}"
     if args.command == "rollback":
         served = registry.rollback(reader, cfg.serving_dir, args.to)
         return f"Serving version {served.version} again: {served.serving_path} (recorded in ML Metadata)"

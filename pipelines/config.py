@@ -288,6 +288,9 @@ class EvaluationConfig(_Strict):
     # TFMA's default is 10000; at a million rows that made AUC a third of the Evaluator's time (README).
     curve_thresholds: int = Field(200, ge=2, le=10000, description="thresholds of curve metrics such as AUC "
                                   "(200, as Keras's AUC; TFMA's default 10000 is slower and hardly more exact)")
+    fairness_thresholds: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        [0.5], description="binary labels: decision thresholds at which false positive and false negative rates "
+                           "are computed for every slice (the report's fairness view); [] for none")
 
 
 class InfraValidationConfig(_Strict):

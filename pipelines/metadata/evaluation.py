@@ -14,34 +14,77 @@ import os
 import struct
 import sys
 import types
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Iterator, Optional
 
 TFMA = "tensorflow_model_analysis"
 PROTO_MODULES = ("config_pb2", "metrics_for_slice_pb2", "validation_result_pb2")
 
 
-def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Metrics per slice (slice -> metric -> value), and one line per failed threshold."""
+CANDIDATE, BASELINE, CHANGE = "candidate", "baseline", "change"
+# The fairness metrics assembly.eval_config adds for binary labels, one per decision threshold.
+FALSE_POSITIVE_RATE, FALSE_NEGATIVE_RATE = "false_positive_rate", "false_negative_rate"
+
+
+def fairness_metric_name(kind: str, threshold: float) -> str:
+    return f"{kind}@{threshold:g}"
+
+
+def parse_fairness_metric(name: str) -> Optional[tuple[str, float]]:
+    """(kind, threshold) of a fairness metric's name, None for any other metric."""
+    kind, at, threshold = name.partition("@")
+    if not at or kind not in (FALSE_POSITIVE_RATE, FALSE_NEGATIVE_RATE):
+        return None
+    try:
+        return kind, float(threshold)
+    except ValueError:
+        return None
+
+
+def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:
+    """slice -> metric -> {"candidate": v, "baseline": v, "change": candidate - baseline}; the last two only
+    when the Evaluator had a baseline. NaN stays NaN (TFMA writes it as a double)."""
     protos = tfma_protos()
-    metrics = {}
+    table: dict[str, dict[str, dict[str, float]]] = {}
     for record in tfrecords(uri, "metrics"):
         per_slice = protos.metrics_for_slice_pb2.MetricsForSlice.FromString(record)
-        values = {}
+        values = table.setdefault(slice_name(per_slice.slice_key), {})
         for kv in per_slice.metric_keys_and_values:
-            # With a baseline TFMA reports both models and their difference: keep the candidate's values.
-            if kv.value.HasField("double_value") and not kv.key.is_diff and kv.key.model_name in ("", "candidate"):
-                values[kv.key.name] = kv.value.double_value.value
-        metrics[slice_name(per_slice.slice_key)] = values
+            if kv.value.HasField("double_value"):  # plots and arrays are not metrics of the table
+                model = CHANGE if kv.key.is_diff else (BASELINE if kv.key.model_name == BASELINE else CANDIDATE)
+                values.setdefault(kv.key.name, {})[model] = kv.value.double_value.value
+    return table
 
-    reasons = []
+
+def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """The candidate's metrics per slice (slice -> metric -> value), and one line per failed threshold."""
+    metrics = {name: {metric: models[CANDIDATE] for metric, models in values.items() if CANDIDATE in models}
+               for name, values in read_metric_table(uri).items()}
+    reasons = [f"{f.metric} = {f.value:.4g} on {f.slice}: {f.requirement}" for f in read_failures(uri)]
+    return metrics, reasons
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A threshold the candidate did not meet."""
+    metric: str       # "BinaryAccuracy" or "BinaryAccuracy (change)"
+    slice: str
+    value: float
+    requirement: str  # "needs >= 0.6"
+
+
+def read_failures(uri: str) -> list[Failure]:
+    protos = tfma_protos()
+    failures = []
     for record in tfrecords(uri, "validations"):
         validation = protos.validation_result_pb2.ValidationResult.FromString(record)
         for per_slice in validation.metric_validations_per_slice:
             for failure in per_slice.failures:
-                reasons.append(f"{failure.metric_key.name}{' (change)' if failure.metric_key.is_diff else ''} "
-                               f"= {failure.metric_value.double_value.value:.4g} on {slice_name(per_slice.slice_key)}: "
-                               f"{threshold_text(failure.metric_threshold)}")
-    return metrics, reasons
+                failures.append(Failure(
+                    f"{failure.metric_key.name}{' (change)' if failure.metric_key.is_diff else ''}",
+                    slice_name(per_slice.slice_key), failure.metric_value.double_value.value,
+                    threshold_text(failure.metric_threshold)))
+    return failures
 
 
 def slice_name(slice_key) -> str:

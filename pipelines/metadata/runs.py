@@ -142,7 +142,7 @@ def list_runs(reader: MetadataReader, pipeline_running: bool = False) -> list[Ru
 # --- text ------------------------------------------------------------------
 
 
-def _slice_order(name: str):
+def slice_order(name: str):
     """overall first, then by column, numeric values in numeric order (hour=2 before hour=10)."""
     if name == "overall":
         return (0, ())
@@ -177,7 +177,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         names = sorted({m for values in summary.metrics.values() for m in values})
         width = max(len(s) for s in summary.metrics)
         lines.append(f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
-        for slice_key in sorted(summary.metrics, key=_slice_order):
+        for slice_key in sorted(summary.metrics, key=slice_order):
             values = summary.metrics[slice_key]
             lines.append(f"  {slice_key:<{width}}  " + "  ".join(
                 f"{values[n]:>14.4g}" if n in values else f"{'-':>14}" for n in names))

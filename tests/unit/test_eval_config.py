@@ -16,7 +16,7 @@ def test_eval_config_from_taxi(project):
     assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["trip_start_hour"], ["payment_type"]]
 
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
-    assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC"}
+    assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC", "FallOut", "MissRate"}
     thresholds = metrics["BinaryAccuracy"].per_slice_thresholds
     assert len(thresholds) == 1
     assert thresholds[0].slicing_specs[0] == tfma.SlicingSpec()  # judged on the overall slice
@@ -34,7 +34,8 @@ def test_curve_thresholds_reach_tfma(project):
     from tensorflow_model_analysis.metrics.metric_specs import metric_instance
 
     cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.curve_thresholds=1000", "evaluation.thresholds=[]",
-                                                          "evaluation.metrics=[AUC, AUCPrecisionRecall]"])
+                                                          "evaluation.metrics=[AUC, AUCPrecisionRecall]",
+                                                          "evaluation.fairness_thresholds=[]"])
     metrics = eval_config(cfg).metrics_specs[0].metrics
     assert [metric_instance(m).get_config()["num_thresholds"] for m in metrics] == [1000, 1000]  # what TFMA builds
 
@@ -47,3 +48,17 @@ def test_upper_bound_and_lower_is_better(project):
     assert threshold.value_threshold.upper_bound.value == 0.99
     assert not threshold.value_threshold.HasField("lower_bound")
     assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+
+
+def test_fairness_rates_per_threshold_for_binary_labels_only(project):
+    from tensorflow_model_analysis.metrics.metric_specs import metric_instance
+
+    cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.fairness_thresholds=[0.3, 0.5]"])
+    fairness = [m for m in eval_config(cfg).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]
+    assert [metric_instance(m).name for m in fairness] == [
+        "false_positive_rate@0.3", "false_negative_rate@0.3", "false_positive_rate@0.5", "false_negative_rate@0.5"]
+    assert [json.loads(m.config)["thresholds"] for m in fairness] == [[0.3], [0.3], [0.5], [0.5]]
+    none = load_config(project / "configs" / "taxi.yaml", ["evaluation.fairness_thresholds=[]"])
+    assert not [m for m in eval_config(none).metrics_specs[0].metrics if m.class_name == "FallOut"]
+    penguin = load_config(project / "configs" / "penguin.yaml")  # three classes: no binary error rates
+    assert not [m for m in eval_config(penguin).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]

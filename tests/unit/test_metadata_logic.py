@@ -4,14 +4,14 @@ import sys
 
 import pytest
 
-from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.evaluation import read_evaluation, read_metric_table
 from pipelines.metadata.registry import next_version
-from pipelines.metadata.runs import _slice_order
+from pipelines.metadata.runs import slice_order
 
 
 def test_summary_orders_slices_overall_first_then_numerically():
     names = ["trip_start_hour=10", "payment_type=Cash", "overall", "trip_start_hour=2", "payment_type=Card"]
-    assert sorted(names, key=_slice_order) == ["overall", "payment_type=Card", "payment_type=Cash",
+    assert sorted(names, key=slice_order) == ["overall", "payment_type=Card", "payment_type=Cash",
                                                "trip_start_hour=2", "trip_start_hour=10"]
 
 
@@ -56,6 +56,10 @@ def test_evaluation_metrics_and_failed_thresholds_are_read_from_tfmas_files(tmp_
     metrics, reasons = read_evaluation(str(tmp_path))
     assert metrics == {"overall": {"binary_accuracy": 0.75}, "payment_type=Cash": {"binary_accuracy": 0.5}}
     assert reasons == ["binary_accuracy = 0.75 on overall: needs >= 0.9"]
+    # The report's table keeps all three: candidate, baseline and their difference.
+    assert read_metric_table(str(tmp_path)) == {
+        "overall": {"binary_accuracy": {"candidate": 0.75, "change": -0.25, "baseline": 1.0}},
+        "payment_type=Cash": {"binary_accuracy": {"candidate": 0.5}}}
 
 
 def test_a_truncated_evaluation_file_is_an_error_not_a_wrong_answer(tmp_path):

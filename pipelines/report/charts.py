@@ -1,0 +1,133 @@
+"""Inline SVG charts for the run report: plain functions from numbers to markup, no JavaScript, nothing
+fetched. Missing values (None, NaN) are drawn as "n/a", never as a bar; an empty input says so."""
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Optional, Sequence
+
+# One colour per series (candidate/baseline, train/eval, ...), readable on white and in grey print.
+SERIES_COLOURS = ("#3366cc", "#ff9900", "#109618", "#990099")
+STATE_COLOURS = {"complete": "#109618", "cached": "#7f8c8d", "failed": "#dc3912", "running": "#ff9900",
+                 "canceled": "#dc3912"}
+FONT = 'font-family="sans-serif" font-size="11"'
+
+
+CHAR_WIDTH = 6.5  # of an 11-pixel sans-serif character, on average: enough to keep labels apart
+
+
+def shortened(label: str, width: float) -> str:
+    """A label that fits `width` pixels, cut with an ellipsis (the full text is in the element's title)."""
+    fits = int((width - 8) / CHAR_WIDTH)
+    return label if len(label) <= fits else label[:max(fits - 1, 1)] + "\u2026"
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number_text(value, digits: int = 4) -> str:
+    return f"{value:.{digits}g}" if is_number(value) else "n/a"
+
+
+def empty(width: int, text: str = "no data") -> str:
+    return (f'<svg class="chart" width="{width}" height="24" role="img"><text x="4" y="16" {FONT} fill="#777">'
+            f'{escape(text)}</text></svg>')
+
+
+def bars(rows: Sequence[tuple[str, Sequence[Optional[float]]]], series: Sequence[str] = (), width: int = 520,
+         label_width: int = 170, bar_height: int = 12, digits: int = 4) -> str:
+    """Horizontal bars, one group per row and one bar per series; scaled to the largest value (negative
+    values, e.g. differences, are drawn left of a zero line)."""
+    values = [v for _, row in rows for v in row if is_number(v)]
+    if not rows:
+        return empty(width)
+    low, high = min([0.0, *values]), max([0.0, *values])
+    span = (high - low) or 1.0
+    plot = width - label_width - 70
+    zero = label_width + plot * (-low / span)
+    group = bar_height * max(len(r) for _, r in rows) + 6
+    legend = 16 if len(series) > 1 else 0
+    parts = []
+    x = label_width
+    for i, name in enumerate(series if len(series) > 1 else ()):
+        parts.append(f'<rect x="{x}" y="2" width="10" height="10" fill="{SERIES_COLOURS[i % 4]}"/>'
+                     f'<text x="{x + 14}" y="11" {FONT}>{escape(name)}</text>')
+        x += 24 + CHAR_WIDTH * len(name)
+    for r, (label, row) in enumerate(rows):
+        top = legend + r * group
+        parts.append(f'<text x="{label_width - 6}" y="{top + group / 2 + 3:.1f}" text-anchor="end" {FONT}>'
+                     f'{escape(shortened(str(label), label_width))}<title>{escape(str(label))}</title></text>')
+        for s, value in enumerate(row):
+            y = top + s * bar_height
+            if not is_number(value):
+                parts.append(f'<text x="{zero + 4:.1f}" y="{y + bar_height - 2}" {FONT} fill="#777">n/a</text>')
+                continue
+            length = plot * abs(value) / span
+            x = zero if value >= 0 else zero - length
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{max(length, 0.5):.1f}" height="{bar_height - 2}" '
+                         f'fill="{SERIES_COLOURS[s % 4]}"><title>{escape(str(label))}: {number_text(value, 6)}'
+                         f'</title></rect>')
+            parts.append(f'<text x="{max(x + length, zero) + 4:.1f}" y="{y + bar_height - 3}" {FONT}>'
+                         f'{number_text(value, digits)}</text>')
+    height = legend + len(rows) * group
+    parts.append(f'<line x1="{zero:.1f}" y1="{legend}" x2="{zero:.1f}" y2="{height}" stroke="#999"/>')
+    return (f'<svg class="chart" width="{width}" height="{height + 2}" role="img">' + "".join(parts) + "</svg>")
+
+
+def timeline(steps: Sequence[tuple[str, str, float, float]], width: int = 720, label_width: int = 190) -> str:
+    """A Gantt chart of (name, state, start seconds, duration seconds), coloured by state."""
+    if not steps:
+        return empty(width, "no steps")
+    origin = min(start for _, _, start, _ in steps)
+    end = max(start + seconds for _, _, start, seconds in steps)
+    span = (end - origin) or 1.0
+    plot = width - label_width - 130  # room for "123.4 s complete" after the last bar
+    parts = []
+    for i, (name, state, start, seconds) in enumerate(steps):
+        y = i * 18
+        x = label_width + plot * (start - origin) / span
+        length = max(plot * seconds / span, 1.5)
+        colour = STATE_COLOURS.get(state, "#777")
+        parts.append(f'<text x="{label_width - 6}" y="{y + 12}" text-anchor="end" {FONT}>{escape(name)}</text>'
+                     f'<rect x="{x:.1f}" y="{y + 2}" width="{length:.1f}" height="13" fill="{colour}">'
+                     f'<title>{escape(name)}: {escape(state)}, {seconds:.1f} s</title></rect>'
+                     f'<text x="{x + length + 4:.1f}" y="{y + 12}" {FONT}>{seconds:.1f} s {escape(state)}</text>')
+    return f'<svg class="chart" width="{width}" height="{len(steps) * 18 + 2}" role="img">' + "".join(parts) + "</svg>"
+
+
+def histogram(series: Sequence[tuple[str, Sequence[tuple[float, float, float]]]], width: int = 320,
+              height: int = 90) -> str:
+    """Overlaid step outlines of (low, high, count) buckets, one per named series (train, eval, ...), each
+    as fractions of its own total so that splits of different sizes compare."""
+    series = [(name, [b for b in buckets if is_number(b[2])]) for name, buckets in series]
+    series = [(name, buckets) for name, buckets in series if buckets and sum(b[2] for b in buckets) > 0]
+    if not series:
+        return empty(width)
+    lows = [b[0] for _, buckets in series for b in buckets if is_number(b[0])]
+    highs = [b[1] for _, buckets in series for b in buckets if is_number(b[1])]
+    if not lows or not highs:
+        return empty(width)
+    left, right = min(lows), max(highs)
+    span = (right - left) or 1.0
+    peak = max(b[2] / sum(c[2] for c in buckets) for _, buckets in series for b in buckets) or 1.0
+    top, plot_height = 16, height - 30
+    parts = []
+    for s, (name, buckets) in enumerate(series):
+        total = sum(b[2] for b in buckets)
+        colour = SERIES_COLOURS[s % 4]
+        for low, high, count in buckets:
+            if not (is_number(low) and is_number(high)):
+                continue
+            x = (low - left) / span * width
+            w = max((high - low) / span * width, 1.0)
+            h = plot_height * (count / total) / peak
+            parts.append(f'<rect x="{x:.1f}" y="{top + plot_height - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                         f'fill="{colour}" fill-opacity="0.45" stroke="{colour}" stroke-width="0.5">'
+                         f'<title>{escape(name)} [{number_text(low)}, {number_text(high)}): '
+                         f'{count / total:.1%}</title></rect>')
+        parts.append(f'<rect x="{s * 70}" y="2" width="10" height="10" fill="{colour}" fill-opacity="0.6"/>'
+                     f'<text x="{s * 70 + 14}" y="11" {FONT}>{escape(name)}</text>')
+    parts.append(f'<text x="0" y="{height - 2}" {FONT}>{number_text(left)}</text>'
+                 f'<text x="{width}" y="{height - 2}" text-anchor="end" {FONT}>{number_text(right)}</text>')
+    return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"

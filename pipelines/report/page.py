@@ -1,0 +1,203 @@
+"""The run report as one self-contained HTML page: inline CSS and SVG, no script, no request of any kind.
+Opened from disk or attached to a ticket, it shows the same thing."""
+from __future__ import annotations
+
+import datetime
+from html import escape
+
+from components.infra_validator.logic import DESCRIPTIONS
+from pipelines.metadata import evaluation
+from pipelines.metadata.runs import slice_order
+from pipelines.report import charts
+from pipelines.report.content import Report
+from pipelines.report.data_views import TOP_VALUES
+
+CSS = """
+body { font-family: sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; border-bottom: 1px solid #ddd; margin-top: 32px; }
+h3 { font-size: 14px; margin: 18px 0 6px; }
+table { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { text-align: right; }
+.ok { color: #0a7a0a; font-weight: bold; } .bad { color: #c0180c; font-weight: bold; }
+.muted { color: #777; } .outcome { font-size: 16px; }
+.features { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
+.feature { border: 1px solid #ddd; padding: 8px; } .feature.anomalous { border: 2px solid #c0180c; }
+.feature h3 { margin: 0 0 4px; }
+"""
+
+
+def render(report: Report) -> str:
+    summary = report.summary
+    sections = [header(report), timeline_section(report), data_section(report), model_section(report),
+                fairness_section(report), infra_section(report)]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+            f"<title>{escape(summary.pipeline)} run {escape(summary.run_id)}</title><style>{CSS}</style></head>"
+            "<body>" + "".join(sections) + "</body></html>\n")
+
+
+def header(report: Report) -> str:
+    summary = report.summary
+    started = min((c.started for c in summary.components), default=0)
+    outcome_class = "ok" if summary.outcome in ("pushed", "cached") else "bad"
+    rows = [("pipeline", summary.pipeline), ("run", summary.run_id),
+            ("started", datetime.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M:%S") if started else "-"),
+            ("config", f"{report.config_path} ({report.config_digest})"),
+            ("data", describe_artifact(report.data)),
+            ("model", describe_artifact(report.model)),
+            ("baseline", describe_artifact(report.baseline_model) if report.baseline_model else
+             "none (no blessed model before this one)"),
+            ("pushed", summary.pushed_path or "nothing")]
+    return (f'<section id="run"><h1>{escape(summary.pipeline)}: run {escape(summary.run_id)}</h1>'
+            f'<p class="outcome">Outcome: <span id="outcome" class="{outcome_class}">{escape(summary.outcome)}</span></p>'
+            + table(["", ""], [[escape(k), escape(str(v))] for k, v in rows], head=False) + "</section>")
+
+
+def describe_artifact(facts) -> str:
+    if not facts:
+        return "-"
+    extra = ", ".join(f"{k} {v}" for k, v in facts.items() if k not in ("id", "uri", "split_names"))
+    return f"artifact {facts['id']}: {facts['uri']}" + (f" ({extra})" if extra else "")
+
+
+def timeline_section(report: Report) -> str:
+    steps = [(c.node, c.state, c.started, c.seconds) for c in report.summary.components]
+    rows = [[escape(c.node), f'<span class="{"bad" if c.state in ("failed", "canceled") else ""}">'
+             f'{escape(c.state)}</span>', f'<span class="num">{c.seconds:.1f}</span>']
+            for c in report.summary.components]
+    return ('<section id="timeline"><h2>Timeline</h2>' + charts.timeline(steps)
+            + table(["component", "state", "seconds"], rows) + "</section>")
+
+
+def data_section(report: Report) -> str:
+    if not report.features:
+        return '<section id="data"><h2>Data</h2><p class="muted">No statistics in this run.</p></section>'
+    splits = sorted({s for f in report.features for s in f.examples}, key=lambda s: (s != "train", s))
+    counts = ", ".join(f'{escape(s)}: <span data-examples="{escape(s)}">{report.features[0].examples.get(s, 0)}'
+                       f'</span> examples' for s in splits)
+    anomalies = report.summary.anomalies
+    listed = ("<p>Anomalies: none</p>" if not anomalies else
+              f'<p class="bad">Anomalies ({len(anomalies)}):</p><ul>'
+              + "".join(f"<li>{escape(str(a))}</li>" for a in anomalies) + "</ul>")
+    cards = []
+    for feature in report.features:
+        if feature.kind == "numeric":
+            chart = charts.histogram([(s, feature.histogram.get(s, [])) for s in splits])
+        else:
+            values = list(dict.fromkeys(v for s in splits for v, _ in feature.top_values.get(s, [])))[:TOP_VALUES]
+            rows = []
+            for value in values:
+                row = []
+                for s in splits:
+                    total = feature.examples.get(s) or 0
+                    count = dict(feature.top_values.get(s, [])).get(value)
+                    row.append(count / total if count is not None and total else None)
+                rows.append((value, row))
+            chart = charts.bars(rows, series=splits, width=330, label_width=110, digits=2)
+        missing = ", ".join(f"{escape(s)} {feature.missing.get(s, 0):.1%}" for s in splits)
+        flagged = "".join(f'<p class="bad">{escape(a)}</p>' for a in feature.anomalies)
+        cards.append(f'<div class="feature{" anomalous" if feature.anomalies else ""}" '
+                     f'data-feature="{escape(feature.name)}"><h3>{escape(feature.name)} '
+                     f'<span class="muted">({feature.kind})</span></h3>{chart}'
+                     f'<p class="muted">missing: {missing}</p>{flagged}</div>')
+    return (f'<section id="data"><h2>Data</h2><p>{counts}</p>{listed}'
+            f'<div class="features">{"".join(cards)}</div></section>')
+
+
+def model_section(report: Report) -> str:
+    summary = report.summary
+    if not report.metrics:
+        return '<section id="model"><h2>Model</h2><p class="muted">Not evaluated in this run.</p></section>'
+    blessed = ('<p>Blessed: <span id="blessed" class="ok">yes</span>, every threshold met</p>' if summary.blessed else
+               '<p>Blessed: <span id="blessed" class="bad">no</span></p>')
+    verdict_rows = [[escape(v.metric), escape(v.slice), escape(v.kind), escape(v.requirement),
+                     f'<span class="num">{charts.number_text(v.value)}</span>',
+                     f'<span class="{"ok" if v.met else "bad"}" data-verdict="{escape(v.metric)}:{v.kind}">'
+                     f'{"met" if v.met else "FAILED"}</span>'] for v in report.verdicts]
+    thresholds = (table(["metric", "slice", "kind", "requirement", "value", "verdict"], verdict_rows)
+                  if verdict_rows else '<p class="muted">No thresholds configured.</p>')
+
+    models = [m for m in (evaluation.CANDIDATE, evaluation.BASELINE, evaluation.CHANGE)
+              if any(m in v for values in report.metrics.values() for v in values.values())]
+    names = sorted({name for values in report.metrics.values() for name in values})
+    slices = sorted(report.metrics, key=slice_order)
+    header_cells = ["slice"] + [f"{name} ({model})" if len(models) > 1 else name for name in names for model in models]
+    rows = []
+    for slice_key in slices:
+        row = [escape(slice_key)]
+        for name in names:
+            for model in models:
+                value = report.metrics[slice_key].get(name, {}).get(model)
+                row.append(f'<span class="num" data-metric="{escape(name)}" data-slice="{escape(slice_key)}" '
+                           f'data-model="{model}">{charts.number_text(value)}</span>')
+        rows.append(row)
+
+    per_metric = []
+    for name in names:
+        if name == "example_count" or evaluation.parse_fairness_metric(name):  # counts; the fairness view's own
+            continue
+        bars_rows = [(s, [report.metrics[s].get(name, {}).get(m) for m in models if m != evaluation.CHANGE])
+                     for s in slices]
+        per_metric.append(f"<h3>{escape(name)} per slice</h3>" + charts.bars(
+            bars_rows, series=[m for m in models if m != evaluation.CHANGE]))
+    return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
+            f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
+
+
+def fairness_section(report: Report) -> str:
+    """False positive and false negative rates per value of each slicing feature, against the overall rates."""
+    rates: dict[float, dict[str, dict[str, float]]] = {}  # threshold -> slice -> kind -> candidate's rate
+    for slice_key, metrics in report.metrics.items():
+        for name, models in metrics.items():
+            parsed = evaluation.parse_fairness_metric(name)
+            if parsed and evaluation.CANDIDATE in models:
+                rates.setdefault(parsed[1], {}).setdefault(slice_key, {})[parsed[0]] = models[evaluation.CANDIDATE]
+    if not rates:
+        return ('<section id="fairness"><h2>Fairness</h2><p class="muted">No false positive or negative rates in '
+                "this run (binary labels, evaluation.fairness_thresholds).</p></section>")
+    kinds = (evaluation.FALSE_POSITIVE_RATE, evaluation.FALSE_NEGATIVE_RATE)
+    parts = []
+    for threshold in sorted(rates):
+        per_slice = rates[threshold]
+        overall = per_slice.get("overall", {})
+        groups: dict[str, list[str]] = {}
+        for slice_key in sorted(per_slice, key=slice_order):
+            if slice_key != "overall":
+                groups.setdefault(", ".join(p.partition("=")[0] for p in slice_key.split(", ")), []).append(slice_key)
+        for feature, slice_keys in groups.items():
+            rows = [("overall", [overall.get(k) for k in kinds])] + [
+                (", ".join(p.partition("=")[2] for p in key.split(", ")), [per_slice[key].get(k) for k in kinds])
+                for key in slice_keys]
+            cells = [[escape(label)] + [f'<span class="num">{charts.number_text(v, 3)}</span>' for v in values] +
+                     [f'<span class="num">{difference(v, overall.get(k))}</span>' for v, k in zip(values, kinds)]
+                     for label, values in rows]
+            parts.append(f"<h3>{escape(feature)}, decision threshold {threshold:g}</h3>"
+                         + charts.bars(rows, series=["false positive rate", "false negative rate"], digits=3)
+                         + table([feature, "false positive rate", "false negative rate", "FPR - overall",
+                                  "FNR - overall"], cells))
+    return ('<section id="fairness"><h2>Fairness</h2><p>Error rates of the candidate on the eval split, per value '
+            "of each slicing feature, against the overall rates.</p>" + "".join(parts) + "</section>")
+
+
+def difference(value, reference) -> str:
+    if not (charts.is_number(value) and charts.is_number(reference)):
+        return "n/a"
+    return f"{value - reference:+.3f}"
+
+
+def infra_section(report: Report) -> str:
+    summary = report.summary
+    if summary.infra_blessed is None:
+        return '<section id="infra"><h2>Infra validation</h2><p class="muted">Not run.</p></section>'
+    platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
+    verdict = ('<span id="infra-verdict" class="ok">passed</span>' if summary.infra_blessed else
+               '<span id="infra-verdict" class="bad">FAILED</span>')
+    reason = f"<p>{escape(summary.infra_reason)}</p>" if summary.infra_reason and not summary.infra_blessed else ""
+    return (f'<section id="infra"><h2>Infra validation</h2><p>{verdict} on {escape(platform)}</p>{reason}'
+            "</section>")
+
+
+def table(headers: list[str], rows: list[list[str]], head: bool = True) -> str:
+    """Cells are HTML already (escaped by the caller)."""
+    top = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>" if head else ""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{top}{body}</table>"

@@ -1,0 +1,128 @@
+"""The run report of real runs of the shared taxi history, opened in a real browser (headless Chromium):
+each section rendered, its numbers equal to what ML Metadata and the run's artifacts hold, nothing
+fetched, a screenshot that is not blank."""
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from helpers import mlops, reader_of
+
+BROWSER = os.environ.get("MLOPS_TEST_BROWSER") or shutil.which("chromium")
+pytestmark = pytest.mark.skipif(not BROWSER, reason="no Chromium: `make test` installs Debian's (MLOPS_TEST_BROWSER)")
+SECTIONS = ["run", "timeline", "data", "model", "infra"]
+
+
+def chromium(*args) -> subprocess.CompletedProcess:
+    # --no-sandbox: the tests may run as root; no network is needed or wanted.
+    return subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--proxy-server=127.0.0.1:9", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+class RenderedPage(HTMLParser):
+    """The DOM Chromium serialized: section ids, and the text of every element with a data-* attribute."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.sections, self.data, self._open = [], [], []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("id"))
+        tagged = {k: v for k, v in attrs.items() if k.startswith("data-")} | (
+            {"id": attrs["id"]} if attrs.get("id") in ("outcome", "blessed", "infra-verdict") else {})
+        self._open.append((tag, tagged, []))
+
+    def handle_data(self, data):
+        for _, _, texts in self._open:
+            texts.append(data)
+
+    def handle_endtag(self, tag):
+        while self._open:
+            open_tag, tagged, texts = self._open.pop()
+            if tagged:
+                self.data.append((tagged, "".join(texts).strip()))
+            if open_tag == tag:
+                break
+
+    def text_of(self, **attrs) -> list[str]:
+        return [text for tagged, text in self.data if all(tagged.get(k.replace("_", "-")) == v for k, v in attrs.items())]
+
+
+def report_path(step) -> Path:
+    match = re.search(r"^Report: (\S+\.html)$", step.result.stdout, re.M)
+    assert match, step.result.stdout[-2000:]
+    return Path(match.group(1))
+
+
+def rendered(path: Path) -> RenderedPage:
+    result = chromium("--dump-dom", path.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    return RenderedPage(result.stdout)
+
+
+def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_contract_run, tmp_path):
+    from pipelines.metadata import evaluation
+    from pipelines.metadata.runs import read_run_summary
+    from pipelines.report.charts import number_text
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    from components.data_gate.logic import STATISTICS_FILE, per_split
+
+    path = report_path(new_contract_run)
+    assert path == taxi.work / "out" / "reports" / f"{new_contract_run.run_id.replace(':', '-')}.html"
+    html = path.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html) and "http://" not in html \
+        and "https://" not in html  # nothing to fetch, from anywhere
+    page = rendered(path)
+    assert page.sections == SECTIONS
+
+    summary = read_run_summary(reader_of(taxi.config), new_contract_run.run_id)
+    assert page.text_of(id="outcome") == [summary.outcome] == ["pushed"]
+    assert page.text_of(id="blessed") == ["yes"] and page.text_of(id="infra-verdict") == ["passed"]
+    # Every metric of every slice, for the candidate, the baseline (the model pushed before) and the change.
+    table = evaluation.read_metric_table(summary.output("Evaluator", "evaluation").uri)
+    assert {"candidate", "baseline", "change"} <= set(table["overall"]["binary_accuracy"])
+    for slice_name, metrics in table.items():
+        for metric, models in metrics.items():
+            for model, value in models.items():
+                assert page.text_of(data_metric=metric, data_slice=slice_name, data_model=model) == [
+                    number_text(value)], (slice_name, metric, model)
+    assert page.text_of(data_verdict="binary_accuracy:value") == ["met"]
+    assert page.text_of(data_verdict="binary_accuracy:change") == ["met"]
+    # Example counts as StatisticsGen recorded them.
+    statistics = summary.output("StatisticsGen", "statistics").uri
+    for split, proto in per_split(statistics, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList):
+        assert page.text_of(data_examples=split) == [str(proto.datasets[0].num_examples)]
+    assert len(page.text_of(data_feature="fare")) == 1 and len(page.text_of(data_feature="company")) == 1
+
+    screenshot = tmp_path / "report.png"
+    result = chromium(f"--screenshot={screenshot}", "--window-size=1200,1600", path.as_uri())
+    assert result.returncode == 0 and screenshot.exists(), result.stderr[-2000:]
+    from PIL import Image
+
+    colours = Image.open(screenshot).convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 20  # text, bars and histograms, not a blank page
+
+
+def test_a_failed_threshold_is_shown_as_failed(taxi, impossible_run):
+    page = rendered(report_path(impossible_run))
+    assert page.text_of(id="blessed") == ["no"]
+    assert page.text_of(data_verdict="binary_accuracy:value") == ["FAILED"]
+
+
+def test_mlops_report_writes_any_run_where_asked_and_refuses_an_unknown_one(taxi, first_run, tmp_path):
+    out = tmp_path / "first.html"
+    result = mlops("report", taxi.config, "--run", first_run.run_id, "-o", out)
+    assert result.returncode == 0 and result.stdout.strip() == f"wrote {out}", result.stderr
+    page = rendered(out)
+    assert page.sections == SECTIONS and page.text_of(id="outcome") == ["pushed"]
+    unknown = mlops("report", taxi.config, "--run", "no-such-run")
+    assert unknown.returncode == 1 and "no run 'no-such-run'" in unknown.stderr and "Traceback" not in unknown.stderr

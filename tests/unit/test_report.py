@@ -1,0 +1,122 @@
+"""The run report's plain parts: SVG chart builders, the TFMA-name and threshold logic, and the page
+rendered from a small Report (no TensorFlow, no browser; tests/e2e/test_report.py opens a real one)."""
+import json
+import math
+import xml.etree.ElementTree as ET
+
+from pipelines.metadata.runs import ComponentRun, RunSummary
+from pipelines.report import charts, content, page
+from pipelines.report.data_views import FeatureView
+
+
+def svg(markup: str) -> ET.Element:
+    return ET.fromstring(markup)
+
+
+def rects(markup: str) -> list[dict]:
+    return [r.attrib for r in svg(markup).iter("rect")]
+
+
+def test_bars_scale_to_the_largest_value_and_skip_missing_ones():
+    chart = charts.bars([("a", [0.5]), ("b", [1.0]), ("c", [float("nan")]), ("d", [None])])
+    widths = [float(r["width"]) for r in rects(chart)]
+    assert len(widths) == 2 and math.isclose(widths[1], 2 * widths[0], rel_tol=0.01)
+    texts = [t.text for t in svg(chart).iter("text")]
+    assert texts.count("n/a") == 2 and "0.5" in texts and "1" in texts
+
+
+def test_negative_bars_are_drawn_left_of_zero():
+    chart = charts.bars([("worse", [-0.2]), ("better", [0.2])])
+    worse, better = rects(chart)
+    zero = float(next(svg(chart).iter("line")).attrib["x1"])
+    assert math.isclose(float(worse["x"]) + float(worse["width"]), zero, abs_tol=0.2)
+    assert math.isclose(float(better["x"]), zero, abs_tol=0.2)
+
+
+def test_empty_inputs_say_so():
+    for chart in (charts.bars([]), charts.histogram([]), charts.histogram([("train", [(0, 1, 0)])]),
+                  charts.timeline([])):
+        assert not rects(chart) and "no " in "".join(svg(chart).itertext())
+
+
+def test_histograms_compare_splits_of_different_sizes_as_fractions():
+    train = [(0, 1, 100), (1, 2, 300)]
+    eval_ = [(0, 1, 10), (1, 2, 30)]  # same shape, a tenth of the examples
+    bars = [r for r in rects(charts.histogram([("train", train), ("eval", eval_)])) if r.get("fill-opacity") == "0.45"]
+    heights = [float(r["height"]) for r in bars]
+    assert heights[:2] == heights[2:] and heights[1] == 3 * heights[0]
+
+
+def test_timeline_places_steps_by_start_time():
+    chart = charts.timeline([("A", "complete", 100.0, 10.0), ("B", "failed", 110.0, 10.0)])
+    a, b = rects(chart)
+    assert float(b["x"]) > float(a["x"]) and a["fill"] != b["fill"]
+
+
+def test_tfma_metric_names():
+    assert [content.metric_name(c) for c in ("BinaryAccuracy", "AUC", "AUCPrecisionRecall", "ExampleCount")] == [
+        "binary_accuracy", "auc", "auc_precision_recall", "example_count"]
+
+
+def test_verdicts_come_from_the_runs_eval_config_and_tfmas_failures(tmp_path):
+    from tensorflow_model_analysis.proto import validation_result_pb2
+
+    from test_metadata_logic import write_tfrecords  # tests/unit is on sys.path (pytest prepend import mode)
+
+    config = {"evalConfig": {"metricsSpecs": [{"metrics": [
+        {"className": "ExampleCount"},
+        {"className": "BinaryAccuracy", "perSliceThresholds": [{"slicingSpecs": [{}], "threshold": {
+            "valueThreshold": {"lowerBound": 0.6},
+            "changeThreshold": {"direction": "HIGHER_IS_BETTER", "absolute": -0.01}}}]}]}]}}
+    (tmp_path / "eval_config.json").write_text(json.dumps(config))
+    validation = validation_result_pb2.ValidationResult(validation_ok=False)
+    failure = validation.metric_validations_per_slice.add().failures.add()
+    failure.metric_key.name, failure.metric_key.is_diff = "binary_accuracy", True
+    failure.metric_value.double_value.value = -0.05
+    write_tfrecords(tmp_path / "validations.tfrecord", [validation.SerializeToString()])
+    metrics = {"overall": {"binary_accuracy": {"candidate": 0.7, "baseline": 0.75, "change": -0.05}}}
+
+    found = content.verdicts(str(tmp_path), metrics)
+    assert [(v.metric, v.kind, v.value, v.met) for v in found] == [
+        ("binary_accuracy", "value", 0.7, True), ("binary_accuracy", "change", -0.05, False)]
+    assert found[0].requirement == "needs >= 0.6"
+    assert found[1].requirement == "change against the baseline needs >= -0.01"
+
+
+def small_report() -> content.Report:
+    summary = RunSummary("taxi", "run-1", [ComponentRun("CsvExampleGen", "complete", 2.0, started=100.0),
+                                           ComponentRun("Evaluator", "complete", 5.0, started=103.0)],
+                         blessed=False, infra_blessed=True, infra_platform="local_process", outcome="not blessed")
+    feature = FeatureView("<fare>", "numeric", examples={"train": 4, "eval": 2}, missing={"train": 0.25, "eval": 0.0},
+                          histogram={"train": [(0, 1, 3)], "eval": [(0, 1, 2)]}, anomalies=["train: out of range"])
+    return content.Report(summary, "configs/taxi.yaml", "sha256:abc", features=[feature], metrics={
+        "overall": {"auc": {"candidate": 0.8, "baseline": float("nan"), "change": 0.1},
+                    "false_positive_rate@0.5": {"candidate": 0.1}, "false_negative_rate@0.5": {"candidate": 0.3}},
+        "hour=3": {"auc": {"candidate": 0.6}, "false_positive_rate@0.5": {"candidate": 0.25},
+                   "false_negative_rate@0.5": {"candidate": float("nan")}}},
+        verdicts=[content.Verdict("auc", "overall", "value", "needs >= 0.9", 0.8, False)])
+
+
+def test_the_page_is_self_contained_and_shows_each_section():
+    html = page.render(small_report())
+    root = ET.fromstring(html.split("\n", 1)[1])  # well-formed: parses as XML
+    sections = [s.attrib["id"] for s in root.iter("section")]
+    assert sections == ["run", "timeline", "data", "model", "fairness", "infra"]
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert "&lt;fare&gt;" in html  # names are escaped
+    cells = {(e.attrib["data-metric"], e.attrib["data-slice"], e.attrib["data-model"]): e.text
+             for e in root.iter() if "data-metric" in e.attrib}
+    assert cells[("auc", "overall", "candidate")] == "0.8" and cells[("auc", "overall", "baseline")] == "n/a"
+    assert cells[("auc", "hour=3", "change")] == "n/a"
+    verdict = next(e for e in root.iter() if e.attrib.get("data-verdict") == "auc:value")
+    assert verdict.text == "FAILED"
+    anomalous = [e for e in root.iter("div") if "anomalous" in e.attrib.get("class", "")]
+    assert [e.attrib["data-feature"] for e in anomalous] == ["<fare>"]
+
+
+def test_the_fairness_view_compares_each_slice_value_with_the_overall_rates():
+    html = page.render(small_report())
+    fairness = ET.fromstring(html.split("\n", 1)[1]).find(".//section[@id='fairness']")
+    assert fairness.find("h3").text == "hour, decision threshold 0.5"
+    rows = [["".join(td.itertext()) for td in tr.findall("td")] for tr in fairness.iter("tr") if tr.findall("td")]
+    assert rows == [["overall", "0.1", "0.3", "+0.000", "+0.000"], ["3", "0.25", "n/a", "+0.150", "n/a"]]
