@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--schedule", action="store_true", help="create a recurring run from kubeflow.schedule")
     submit.add_argument("--package", help="an already compiled pipeline.yaml (default: compile now)")
     runs.add_argument("--run", help="a run id from `mlops runs`")
+    runs.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs side by side")
+    runs.add_argument("--html", metavar="FILE", help="with --compare: write the comparison as an HTML page")
     lineage.add_argument("--model", default="latest", help="latest, a version (1.2.0) or an artifact id")
     lineage.add_argument("--from-data", help="an input file or folder: everything derived from it")
     lineage.add_argument("--format", choices=["text", "json", "dot"], default="text")
@@ -140,6 +142,13 @@ def metadata_answer(cfg, reader, args) -> str:
     from pipelines.runners import run_lock
 
     if args.command == "runs":
+        if args.compare:
+            from pipelines.report import compare, write_page
+
+            comparison = compare.compare(reader, *args.compare, cfg.serving_dir)
+            if args.html:
+                return f"wrote {write_page(args.html, compare.render_comparison(comparison))}"
+            return compare.format_comparison(comparison)
         running = bool(run_lock.live_runs(run_lock.lock_dir(cfg.pipeline_root)))
         if args.run:
             return runs.format_components(runs.read_run_summary(reader, args.run, running))

@@ -14,7 +14,7 @@ from helpers import mlops, reader_of
 
 BROWSER = os.environ.get("MLOPS_TEST_BROWSER") or shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not BROWSER, reason="no Chromium: `make test` installs Debian's (MLOPS_TEST_BROWSER)")
-SECTIONS = ["run", "timeline", "data", "model", "infra"]
+SECTIONS = ["run", "timeline", "data", "model", "fairness", "infra"]
 
 
 def chromium(*args) -> subprocess.CompletedProcess:
@@ -126,3 +126,29 @@ def test_mlops_report_writes_any_run_where_asked_and_refuses_an_unknown_one(taxi
     assert page.sections == SECTIONS and page.text_of(id="outcome") == ["pushed"]
     unknown = mlops("report", taxi.config, "--run", "no-such-run")
     assert unknown.returncode == 1 and "no run 'no-such-run'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_two_runs_compared_side_by_side_in_text_and_html(taxi, first_run, new_contract_run, tmp_path):
+    from pipelines.metadata.runs import read_run_summary
+    from pipelines.report.charts import number_text
+
+    result = mlops("runs", taxi.config, "--compare", first_run.run_id, new_contract_run.run_id)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    # The settings that changed between the two, as each component was given them.
+    assert re.search(r"InfraValidator: request_spec.num_examples\n\s+A: 10\n\s+B: 5\n", text), text
+    assert re.search(r"ImportSchemaGen: schema_sha256\n", text), text  # the schema changed in between
+    assert "CsvExampleGen" not in text  # from cache in B: the same settings, though B recorded fewer
+    assert re.search(r"pushed as\s+1\.0\.0\s+2\.0\.0\n", text), text
+    reader = reader_of(taxi.config)
+    before = read_run_summary(reader, first_run.run_id).metrics["overall"]["binary_accuracy"]
+    after = read_run_summary(reader, new_contract_run.run_id).metrics["overall"]["binary_accuracy"]
+    assert re.search(rf"overall\s+binary_accuracy\s+{re.escape(number_text(before))}\s+"
+                     rf"{re.escape(number_text(after))}\s+{re.escape(f'{after - before:+.4g}')}\n", text), text
+
+    out = tmp_path / "compare.html"
+    result = mlops("runs", taxi.config, "--compare", first_run.run_id, new_contract_run.run_id, "--html", out)
+    assert result.returncode == 0 and result.stdout.strip() == f"wrote {out}", result.stderr
+    page = rendered(out)
+    assert page.sections == ["runs", "settings", "metrics"]
+    assert page.text_of(data_diff="overall:binary_accuracy") == [f"{after - before:+.4g}"]

@@ -120,3 +120,21 @@ def test_the_fairness_view_compares_each_slice_value_with_the_overall_rates():
     assert fairness.find("h3").text == "hour, decision threshold 0.5"
     rows = [["".join(td.itertext()) for td in tr.findall("td")] for tr in fairness.iter("tr") if tr.findall("td")]
     assert rows == [["overall", "0.1", "0.3", "+0.000", "+0.000"], ["3", "0.25", "n/a", "+0.150", "n/a"]]
+
+
+def test_settings_are_compared_leaf_by_leaf_inside_tfxs_json_properties():
+    from pipelines.report.compare import Comparison, RunSide, flatten
+
+    nested = json.dumps({"config": json.dumps({"model": {"hidden_units": [64, 32], "learning_rate": 0.001}})})
+    assert flatten(nested, "Trainer: custom_config") == {
+        "Trainer: custom_config.config.model.hidden_units": "[64, 32]",
+        "Trainer: custom_config.config.model.learning_rate": "0.001"}
+    a = RunSide("a", "pushed", settings={"x": "1", "same": "s"}, metrics={"overall": {"auc": 0.8}})
+    b = RunSide("b", "not blessed", settings={"x": "2", "same": "s", "new": "n"},
+                metrics={"overall": {"auc": 0.7, "loss": 1.0}})
+    comparison = Comparison(a, b)
+    assert comparison.changed_settings == [("new", None, "n"), ("x", "1", "2")]
+    b.settings["Gen: fingerprint"], b.cached = "f", {"Gen"}  # A's Gen came from cache and did not record it
+    a.cached = {"Gen"}
+    assert [k for k, _, _ in comparison.changed_settings] == ["new", "x"]
+    assert comparison.metric_rows() == [("overall", "auc", 0.8, 0.7), ("overall", "loss", None, 1.0)]

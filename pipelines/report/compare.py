@@ -1,0 +1,152 @@
+"""Two runs side by side (`mlops runs --compare A B`): what each component was given (its execution
+properties, as ML Metadata recorded them, the config's parts and the hyperparameters among them), the
+data each read, the metrics per slice with their differences, and which run's model is served."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from html import escape
+from typing import Optional
+
+from pipelines import component_ids as ids
+from pipelines.metadata import registry, runs
+from pipelines.metadata.reader import MetadataReader, plain_value
+from pipelines.report import charts
+from pipelines.report.data_views import feature_views
+
+
+@dataclass
+class RunSide:
+    run_id: str
+    outcome: str
+    span: Optional[int] = None
+    examples: dict[str, int] = field(default_factory=dict)           # split -> examples
+    settings: dict[str, str] = field(default_factory=dict)          # "Trainer: custom_config.config.model.hidden_units" -> value
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> candidate's value
+    pushed_version: Optional[str] = None
+    served: bool = False
+    cached: set[str] = field(default_factory=set)                  # components this run took from cache
+
+
+@dataclass
+class Comparison:
+    a: RunSide
+    b: RunSide
+
+    @property
+    def changed_settings(self) -> list[tuple[str, Optional[str], Optional[str]]]:
+        """Settings that differ. A setting one side did not record because that side's component came from
+        cache is not a difference: a cache hit means the same settings (TFX records some only when it runs)."""
+        keys = sorted(set(self.a.settings) | set(self.b.settings))
+        changed = []
+        for key in keys:
+            a, b = self.a.settings.get(key), self.b.settings.get(key)
+            node = key.split(":", 1)[0]
+            if a != b and not ((a is None and node in self.a.cached) or (b is None and node in self.b.cached)):
+                changed.append((key, a, b))
+        return changed
+
+    def metric_rows(self) -> list[tuple[str, str, Optional[float], Optional[float]]]:
+        slices = sorted(set(self.a.metrics) | set(self.b.metrics), key=runs.slice_order)
+        return [(s, m, self.a.metrics.get(s, {}).get(m), self.b.metrics.get(s, {}).get(m)) for s in slices
+                for m in sorted(set(self.a.metrics.get(s, {})) | set(self.b.metrics.get(s, {})))]
+
+
+def compare(reader: MetadataReader, run_a: str, run_b: str, serving_dir: Optional[str]) -> Comparison:
+    """LookupError for an unknown run."""
+    versions = registry.model_versions(reader, serving_dir, with_metrics=False)
+    return Comparison(run_side(reader, run_a, versions), run_side(reader, run_b, versions))
+
+
+def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
+    summary = runs.read_run_summary(reader, run_id)
+    side = RunSide(run_id, summary.outcome, metrics=summary.metrics)
+    examples = summary.output(ids.EXAMPLE_GEN, "examples")
+    if examples is not None and "span" in examples.custom_properties:
+        side.span = plain_value(examples.custom_properties["span"])
+    statistics = summary.output(ids.STATISTICS_GEN, "statistics")
+    if statistics is not None:
+        views = feature_views(statistics.uri)
+        side.examples = dict(views[0].examples) if views else {}
+    side.cached = {c.node for c in summary.components if c.state == "cached"}
+    for execution in reader.run_executions(run_id):
+        node = reader.node_name(execution)
+        for name, value in execution.custom_properties.items():
+            if not name.startswith("__"):  # TFX's own bookkeeping
+                for path, leaf in flatten(plain_value(value)).items():
+                    side.settings[f"{node}: {name}{path}"] = leaf
+    pushed = summary.output(ids.PUSHER, "pushed_model")
+    if pushed is not None:
+        version = next((v for v in versions if v.pushed_model_id == pushed.id), None)
+        if version is not None:
+            side.pushed_version, side.served = version.version, version.served
+    return side
+
+
+def flatten(value, path: str = "") -> dict[str, str]:
+    """A property's leaves by dotted path; JSON inside strings (TFX's custom_config, eval_config) is opened."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if isinstance(value, dict):
+        return {k: v for key, item in sorted(value.items()) for k, v in flatten(item, f"{path}.{key}").items()}
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return {k: v for i, item in enumerate(value) for k, v in flatten(item, f"{path}[{i}]").items()}
+    return {path: json.dumps(value) if not isinstance(value, str) else value}
+
+
+def difference(a, b) -> str:
+    return f"{b - a:+.4g}" if charts.is_number(a) and charts.is_number(b) else "-"
+
+
+def format_comparison(c: Comparison) -> str:
+    a, b = c.a, c.b
+    width = max(len(a.run_id), len(b.run_id), 12)
+    lines = [f"{'':<28} {'A':<{width}}  {'B':<{width}}",
+             f"{'run':<28} {a.run_id:<{width}}  {b.run_id:<{width}}",
+             f"{'outcome':<28} {a.outcome:<{width}}  {b.outcome:<{width}}",
+             f"{'span':<28} {str(a.span):<{width}}  {str(b.span):<{width}}"]
+    for split in sorted(set(a.examples) | set(b.examples)):
+        lines.append(f"{split + ' examples':<28} {a.examples.get(split, '-')!s:<{width}}  "
+                     f"{b.examples.get(split, '-')!s:<{width}}")
+    lines.append(f"{'pushed as':<28} {a.pushed_version or '-':<{width}}  {b.pushed_version or '-':<{width}}")
+    served = "A" if a.served else "B" if b.served else "neither"
+    lines += [f"{'served now':<28} {served}", ""]
+    changed = c.changed_settings
+    lines.append(f"Settings that differ ({len(changed)}):" if changed else "Settings: the same in both runs")
+    for key, value_a, value_b in changed:
+        lines.append(f"  {key}\n    A: {value_a if value_a is not None else '(not set)'}\n"
+                     f"    B: {value_b if value_b is not None else '(not set)'}")
+    rows = c.metric_rows()
+    if rows:
+        lines += ["", f"  {'slice':<28} {'metric':<26} {'A':>10} {'B':>10} {'B - A':>10}"]
+        lines += [f"  {s:<28} {m:<26} {charts.number_text(va):>10} {charts.number_text(vb):>10} "
+                  f"{difference(va, vb):>10}" for s, m, va, vb in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def render_comparison(c: Comparison) -> str:
+    """The comparison as one self-contained HTML page (the run report's style)."""
+    from pipelines.report.page import CSS, table
+
+    a, b = c.a, c.b
+    facts = [["run", a.run_id, b.run_id], ["outcome", a.outcome, b.outcome], ["span", a.span, b.span]]
+    facts += [[f"{split} examples", a.examples.get(split, "-"), b.examples.get(split, "-")]
+              for split in sorted(set(a.examples) | set(b.examples))]
+    facts += [["pushed as", a.pushed_version or "-", b.pushed_version or "-"],
+              ["served now", "yes" if a.served else "no", "yes" if b.served else "no"]]
+    settings = [[escape(k), escape(str(va)), escape(str(vb))] for k, va, vb in c.changed_settings]
+    metrics = [[escape(s), escape(m), f'<span class="num">{charts.number_text(va)}</span>',
+                f'<span class="num">{charts.number_text(vb)}</span>',
+                f'<span class="num" data-diff="{escape(s)}:{escape(m)}">{difference(va, vb)}</span>']
+               for s, m, va, vb in c.metric_rows()]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
+            f"<title>{escape(a.run_id)} against {escape(b.run_id)}</title><style>{CSS}</style></head><body>"
+            f'<section id="runs"><h1>Run A against run B</h1>'
+            + table(["", "A", "B"], [[escape(str(x)) for x in row] for row in facts]) + "</section>"
+            + '<section id="settings"><h2>Settings that differ</h2>'
+            + (table(["setting", "A", "B"], settings) if settings else "<p>None: both runs had the same.</p>")
+            + '</section><section id="metrics"><h2>Metrics per slice</h2>'
+            + table(["slice", "metric", "A", "B", "B - A"], metrics) + "</section></body></html>\n")
