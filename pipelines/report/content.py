@@ -12,7 +12,7 @@ from typing import Optional
 
 from pipelines import component_ids as ids
 from pipelines.metadata import evaluation, registry, runs
-from pipelines.metadata.reader import MetadataReader, int_property, plain_value
+from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
 
 
