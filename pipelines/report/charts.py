@@ -131,3 +131,59 @@ def histogram(series: Sequence[tuple[str, Sequence[tuple[float, float, float]]]]
     parts.append(f'<text x="0" y="{height - 2}" {FONT}>{number_text(left)}</text>'
                  f'<text x="{width}" y="{height - 2}" text-anchor="end" {FONT}>{number_text(right)}</text>')
     return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"
+
+
+def layers(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Each node's depth: the longest path to it from a node nothing points to (edges follow the data)."""
+    parents: dict[str, list[str]] = {k: [] for k in keys}
+    for a, b in edges:
+        if a in parents and b in parents:
+            parents[b].append(a)
+    depth: dict[str, int] = {}
+
+    def visit(key: str, path: frozenset) -> int:
+        if key not in depth:
+            # A cycle cannot come from MLMD's events; guard anyway rather than recurse forever.
+            depth[key] = 1 + max((visit(p, path | {key}) for p in parents[key] if p not in path), default=-1)
+        return depth[key]
+
+    for key in keys:
+        visit(key, frozenset())
+    return depth
+
+
+def graph(nodes: Sequence[tuple[str, str, str]], edges: Sequence[tuple[str, str]], box_width: int = 170,
+          row_height: int = 56) -> str:
+    """A top-down drawing of (key, label, kind) nodes, one row per depth; executions as boxes, artifacts
+    as rounded boxes; an arrow per edge."""
+    if not nodes:
+        return empty(400, "no lineage")
+    depth = layers([k for k, _, _ in nodes], edges)
+    rows: dict[int, list[tuple[str, str, str]]] = {}
+    for node in nodes:
+        rows.setdefault(depth[node[0]], []).append(node)
+    width = max(len(r) for r in rows.values()) * (box_width + 20) + 20
+    where: dict[str, tuple[float, float]] = {}
+    parts = []
+    for level, row in sorted(rows.items()):
+        left = (width - len(row) * (box_width + 20)) / 2 + 10
+        for i, (key, text, kind) in enumerate(row):
+            x, y = left + i * (box_width + 20), 10 + level * row_height
+            where[key] = (x, y)
+            fill, radius = ("#e8eefc", 0) if kind == "execution" else ("#fff7e6", 10)
+            short = shortened(text, box_width)
+            title = f"<title>{escape(text)}</title>" if short != text else ""
+            parts.append(f'<g data-node="{escape(key)}"><rect x="{x:.1f}" y="{y}" width="{box_width}" height="26" '
+                         f'rx="{radius}" fill="{fill}" stroke="#667"/><text x="{x + box_width / 2:.1f}" y="{y + 17}" '
+                         f'text-anchor="middle" {FONT}>{escape(short)}{title}</text></g>')
+    lines = []
+    for a, b in edges:
+        if a in where and b in where:
+            (xa, ya), (xb, yb) = where[a], where[b]
+            lines.append(f'<line x1="{xa + box_width / 2:.1f}" y1="{ya + 26}" x2="{xb + box_width / 2:.1f}" '
+                         f'y2="{yb}" stroke="#99a" marker-end="url(#arrow)"/>')
+    height = 10 + (max(rows) + 1) * row_height
+    marker = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
+              'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#99a"/></marker></defs>')
+    return (f'<svg class="chart" width="{width:.0f}" height="{height}" role="img">' + marker + "".join(lines)
+            + "".join(parts) + "</svg>")

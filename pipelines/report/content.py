@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipelines import component_ids as ids
-from pipelines.metadata import evaluation, registry, runs
+from pipelines.metadata import evaluation, lineage, registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
 
@@ -38,6 +38,9 @@ class Report:
     features: list[FeatureView] = field(default_factory=list)
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # slice -> metric -> model -> value
     verdicts: list[Verdict] = field(default_factory=list)
+    lineage_of: Optional[str] = None                                   # what the lineage graph leads to
+    lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
+    lineage_edges: list[tuple[str, str]] = field(default_factory=list)
 
 
 def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = None) -> Report:
@@ -68,6 +71,16 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
         baseline = reader.inputs_of(execution.id).get("baseline_model")
         if baseline:
             report.baseline_model = artifact_facts(baseline[0])
+
+    # Lineage: from the data to what was pushed (or to the model, when nothing was).
+    pushed = summary.output(ids.PUSHER, "pushed_model")
+    target = pushed if pushed is not None and summary.pushed_path else summary.output(ids.TRAINER, "model")
+    if target is not None:
+        graph = lineage.upstream(reader, target.id)
+        report.lineage_of = f"{reader.artifact_type(target)} {target.id}"
+        report.lineage_nodes = [(n.key, f"{n.name} #{n.id}" if n.kind == "execution" else f"{n.type} {n.id}", n.kind)
+                                for n in sorted(graph.nodes.values(), key=lambda n: (n.id, n.kind))]
+        report.lineage_edges = sorted(graph.edges)
 
     # Model versions as `mlops models` numbers them: the first push of each model.
     versions: dict[int, str] = {}

@@ -29,7 +29,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { 
 def render(report: Report) -> str:
     summary = report.summary
     sections = [header(report), timeline_section(report), data_section(report), model_section(report),
-                fairness_section(report), infra_section(report)]
+                fairness_section(report), infra_section(report), lineage_section(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{escape(summary.pipeline)} run {escape(summary.run_id)}</title><style>{CSS}</style></head>"
             "<body>" + "".join(sections) + "</body></html>\n")
@@ -194,6 +194,14 @@ def infra_section(report: Report) -> str:
     reason = f"<p>{escape(summary.infra_reason)}</p>" if summary.infra_reason and not summary.infra_blessed else ""
     return (f'<section id="infra"><h2>Infra validation</h2><p>{verdict} on {escape(platform)}</p>{reason}'
             "</section>")
+
+
+def lineage_section(report: Report) -> str:
+    if not report.lineage_nodes:
+        return '<section id="lineage"><h2>Lineage</h2><p class="muted">Nothing to trace in this run.</p></section>'
+    return (f'<section id="lineage"><h2>Lineage</h2><p>From the input data to {escape(report.lineage_of)}, as ML '
+            "Metadata's events link them (boxes: executions; rounded: artifacts).</p>"
+            + charts.graph(report.lineage_nodes, report.lineage_edges) + "</section>")
 
 
 def table(headers: list[str], rows: list[list[str]], head: bool = True) -> str:

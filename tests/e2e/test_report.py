@@ -14,7 +14,7 @@ from helpers import mlops, reader_of
 
 BROWSER = os.environ.get("MLOPS_TEST_BROWSER") or shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not BROWSER, reason="no Chromium: `make test` installs Debian's (MLOPS_TEST_BROWSER)")
-SECTIONS = ["run", "timeline", "data", "model", "fairness", "infra"]
+SECTIONS = ["run", "timeline", "data", "model", "fairness", "infra", "lineage"]
 
 
 def chromium(*args) -> subprocess.CompletedProcess:
@@ -102,6 +102,10 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_
     for split, proto in per_split(statistics, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList):
         assert page.text_of(data_examples=split) == [str(proto.datasets[0].num_examples)]
     assert len(page.text_of(data_feature="fare")) == 1 and len(page.text_of(data_feature="company")) == 1
+    # Lineage from the CSV's examples to the pushed model, as MLMD's events link them.
+    pushed = summary.output("Pusher", "pushed_model")
+    assert page.text_of(data_node=f"a{pushed.id}") == [f"PushedModel {pushed.id}"]
+    assert page.text_of(data_node=f"a{summary.output('CsvExampleGen', 'examples').id}")
 
     screenshot = tmp_path / "report.png"
     result = chromium(f"--screenshot={screenshot}", "--window-size=1200,1600", path.as_uri())

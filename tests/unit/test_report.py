@@ -101,7 +101,7 @@ def test_the_page_is_self_contained_and_shows_each_section():
     html = page.render(small_report())
     root = ET.fromstring(html.split("\n", 1)[1])  # well-formed: parses as XML
     sections = [s.attrib["id"] for s in root.iter("section")]
-    assert sections == ["run", "timeline", "data", "model", "fairness", "infra"]
+    assert sections == ["run", "timeline", "data", "model", "fairness", "infra", "lineage"]
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "&lt;fare&gt;" in html  # names are escaped
     cells = {(e.attrib["data-metric"], e.attrib["data-slice"], e.attrib["data-model"]): e.text
@@ -138,3 +138,14 @@ def test_settings_are_compared_leaf_by_leaf_inside_tfxs_json_properties():
     a.cached = {"Gen"}
     assert [k for k, _, _ in comparison.changed_settings] == ["new", "x"]
     assert comparison.metric_rows() == [("overall", "auc", 0.8, 0.7), ("overall", "loss", None, 1.0)]
+
+
+def test_lineage_is_drawn_top_down_by_depth():
+    nodes = [("e1", "ExampleGen #1", "execution"), ("a1", "Examples 1", "artifact"), ("e2", "Trainer #2", "execution"),
+             ("a2", "Schema 2", "artifact"), ("a3", "Model 3", "artifact")]
+    edges = [("e1", "a1"), ("a1", "e2"), ("a2", "e2"), ("e2", "a3")]
+    assert charts.layers([k for k, _, _ in nodes], edges) == {"e1": 0, "a1": 1, "e2": 2, "a2": 0, "a3": 3}
+    drawn = svg(charts.graph(nodes, edges))
+    y = {g.attrib["data-node"]: float(g.find("rect").attrib["y"]) for g in drawn.iter("g")}
+    assert y["e1"] == y["a2"] < y["a1"] < y["e2"] < y["a3"]
+    assert len(list(drawn.iter("line"))) == len(edges)
