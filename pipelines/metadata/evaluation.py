@@ -56,6 +56,23 @@ def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
+def read_confusion_matrices(uri: str) -> dict[str, dict[float, dict[str, float]]]:
+    """slice -> decision threshold -> {"tp", "fp", "tn", "fn"}: the candidate's confusion matrices, where the
+    eval config asked for them (ConfusionMatrixAtThresholds)."""
+    protos = tfma_protos()
+    found: dict[str, dict[float, dict[str, float]]] = {}
+    for record in tfrecords(uri, "metrics"):
+        per_slice = protos.metrics_for_slice_pb2.MetricsForSlice.FromString(record)
+        for kv in per_slice.metric_keys_and_values:
+            if kv.value.HasField("confusion_matrix_at_thresholds") and not kv.key.is_diff \
+                    and kv.key.model_name != BASELINE:
+                found[slice_name(per_slice.slice_key)] = {
+                    round(m.threshold, 6): {"tp": m.true_positives, "fp": m.false_positives,
+                                            "tn": m.true_negatives, "fn": m.false_negatives}
+                    for m in kv.value.confusion_matrix_at_thresholds.matrices}
+    return found
+
+
 def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
     """The candidate's metrics per slice (slice -> metric -> value), and one line per failed threshold."""
     metrics = {name: {metric: models[CANDIDATE] for metric, models in values.items() if CANDIDATE in models}

@@ -38,6 +38,7 @@ class Report:
     features: list[FeatureView] = field(default_factory=list)
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # slice -> metric -> model -> value
     verdicts: list[Verdict] = field(default_factory=list)
+    confusion: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)  # slice -> threshold -> cells
     lineage_of: Optional[str] = None                                   # what the lineage graph leads to
     lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
     lineage_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -67,6 +68,7 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
     if evaluator is not None and result is not None:
         report.metrics = evaluation.read_metric_table(result.uri)
         report.verdicts = verdicts(result.uri, report.metrics)
+        report.confusion = evaluation.read_confusion_matrices(result.uri)
         execution = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == ids.EVALUATOR)
         baseline = reader.inputs_of(execution.id).get("baseline_model")
         if baseline:

@@ -140,7 +140,20 @@ def model_section(report: Report) -> str:
         per_metric.append(f"<h3>{escape(name)} per slice</h3>" + charts.bars(
             bars_rows, series=[m for m in models if m != evaluation.CHANGE]))
     return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
+            f'{confusion_matrices(report)}'
             f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
+
+
+def confusion_matrices(report: Report) -> str:
+    """The overall confusion matrix at each decision threshold (binary labels)."""
+    parts = []
+    for threshold, cells in sorted(report.confusion.get("overall", {}).items()):
+        def cell(name: str) -> str:
+            return f'<span class="num" data-confusion="{threshold:g}:{name}">{cells[name]:.0f}</span>'
+        parts.append(f"<h3>Confusion matrix at decision threshold {threshold:g} (overall)</h3>" + table(
+            ["", "predicted positive", "predicted negative"],
+            [["actually positive", cell("tp"), cell("fn")], ["actually negative", cell("fp"), cell("tn")]]))
+    return "".join(parts)
 
 
 def fairness_section(report: Report) -> str:

@@ -16,7 +16,8 @@ def test_eval_config_from_taxi(project):
     assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["trip_start_hour"], ["payment_type"]]
 
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
-    assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC", "FallOut", "MissRate"}
+    assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC", "FallOut", "MissRate",
+                            "ConfusionMatrixAtThresholds"}
     thresholds = metrics["BinaryAccuracy"].per_slice_thresholds
     assert len(thresholds) == 1
     assert thresholds[0].slicing_specs[0] == tfma.SlicingSpec()  # judged on the overall slice
@@ -58,7 +59,10 @@ def test_fairness_rates_per_threshold_for_binary_labels_only(project):
     assert [metric_instance(m).name for m in fairness] == [
         "false_positive_rate@0.3", "false_negative_rate@0.3", "false_positive_rate@0.5", "false_negative_rate@0.5"]
     assert [json.loads(m.config)["thresholds"] for m in fairness] == [[0.3], [0.3], [0.5], [0.5]]
+    matrices = [m for m in eval_config(cfg).metrics_specs[0].metrics if m.class_name == "ConfusionMatrixAtThresholds"]
+    assert [json.loads(m.config)["thresholds"] for m in matrices] == [[0.3, 0.5]]
     none = load_config(project / "configs" / "taxi.yaml", ["evaluation.fairness_thresholds=[]"])
-    assert not [m for m in eval_config(none).metrics_specs[0].metrics if m.class_name == "FallOut"]
+    assert not [m for m in eval_config(none).metrics_specs[0].metrics
+                if m.class_name in ("FallOut", "ConfusionMatrixAtThresholds")]
     penguin = load_config(project / "configs" / "penguin.yaml")  # three classes: no binary error rates
     assert not [m for m in eval_config(penguin).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]

@@ -1,5 +1,5 @@
 """The run report's plain parts: SVG chart builders, the TFMA-name and threshold logic, and the page
-rendered from a small Report (no TensorFlow, no browser; tests/e2e/test_report.py opens a real one)."""
+rendered from a small Report (no TensorFlow, no browser; tests/e2e/test_run_report.py opens a real one)."""
 import json
 import math
 import xml.etree.ElementTree as ET
