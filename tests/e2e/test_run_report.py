@@ -97,6 +97,10 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_
                     number_text(value)], (slice_name, metric, model)
     assert page.text_of(data_verdict="binary_accuracy:value") == ["met"]
     assert page.text_of(data_verdict="binary_accuracy:change") == ["met"]
+    matrix = evaluation.read_confusion_matrices(summary.output("Evaluator", "evaluation").uri)["overall"][0.5]
+    assert {name: page.text_of(data_confusion=f"0.5:{name}") for name in matrix} == {
+        name: [f"{value:.0f}"] for name, value in matrix.items()}
+    assert sum(matrix.values()) == table["overall"]["example_count"]["candidate"]
     # Example counts as StatisticsGen recorded them.
     statistics = summary.output("StatisticsGen", "statistics").uri
     for split, proto in per_split(statistics, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList):
