@@ -167,6 +167,8 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         metrics.append(metric)
     if cfg.label.head == BINARY:
         metrics += fairness_metrics(cfg.evaluation.fairness_thresholds)
+        # Ten buckets of predicted probability, rebinned from the histogram AUC already computes.
+        metrics.append(tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": 10})))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=F.EVALUATION_SIGNATURE,

@@ -73,6 +73,25 @@ def read_confusion_matrices(uri: str) -> dict[str, dict[float, dict[str, float]]
     return found
 
 
+def read_calibration(uri: str) -> dict[str, list[tuple[float, float, float, float, float]]]:
+    """slice -> calibration buckets (low, high, examples, mean label, mean prediction) of the candidate, where
+    the eval config asked for a CalibrationPlot; empty buckets and TFMA's two open-ended ones are left out."""
+    protos = tfma_protos()
+    found = {}
+    for record in tfrecords(uri, "plots"):
+        per_slice = protos.metrics_for_slice_pb2.PlotsForSlice.FromString(record)
+        for kv in per_slice.plot_keys_and_values:
+            if kv.value.HasField("calibration_histogram_buckets") and kv.key.model_name != BASELINE:
+                found[slice_name(per_slice.slice_key)] = [
+                    (b.lower_threshold_inclusive, b.upper_threshold_exclusive, b.num_weighted_examples.value,
+                     b.total_weighted_label.value / b.num_weighted_examples.value,
+                     b.total_weighted_refined_prediction.value / b.num_weighted_examples.value)
+                    for b in kv.value.calibration_histogram_buckets.buckets
+                    if b.num_weighted_examples.value > 0 and abs(b.lower_threshold_inclusive) != float("inf")
+                    and abs(b.upper_threshold_exclusive) != float("inf")]
+    return found
+
+
 def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
     """The candidate's metrics per slice (slice -> metric -> value), and one line per failed threshold."""
     metrics = {name: {metric: models[CANDIDATE] for metric, models in values.items() if CANDIDATE in models}

@@ -213,3 +213,17 @@ def from_data(reader: MetadataReader, path: str) -> Graph:
             examples += [a.id for arts in reader.outputs_of(execution.id).values()
                          for a in arts]
     return downstream(reader, sorted(set(examples))) if examples else Graph()
+
+
+def training_statistics(reader: MetadataReader, model_id: int):
+    """The statistics of the raw examples a model was trained on (model <- Trainer <- transformed examples
+    <- Transform <- examples -> StatisticsGen -> statistics), or None where the chain is not recorded."""
+    trainer = reader.producer(model_id)
+    transformed = reader.inputs_of(trainer.id).get("examples") if trainer else None
+    transform = reader.producer(transformed[0].id) if transformed else None
+    raw = reader.inputs_of(transform.id).get("examples") if transform else None
+    for execution in reader.consumers(raw[0].id) if raw else []:
+        statistics = reader.outputs_of(execution.id).get("statistics")
+        if statistics:
+            return statistics[0]
+    return None

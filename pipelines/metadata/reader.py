@@ -115,6 +115,12 @@ class MetadataReader:
         events = [e for e in self.store.get_events_by_artifact_ids([artifact_id]) if e.type in OUTPUT_EVENTS]
         return self.store.get_executions_by_id([events[0].execution_id])[0] if events else None
 
+    def consumers(self, artifact_id: int) -> list:
+        """The executions that read an artifact, oldest first."""
+        events = [e for e in self.store.get_events_by_artifact_ids([artifact_id]) if e.type in INPUT_EVENTS]
+        ids = sorted({e.execution_id for e in events})
+        return self.store.get_executions_by_id(ids) if ids else []
+
     def artifacts_by_id(self, artifact_ids) -> dict[int, object]:
         ids = sorted(set(artifact_ids))
         return {a.id: a for a in self.store.get_artifacts_by_id(ids)} if ids else {}

@@ -39,6 +39,7 @@ class Report:
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # slice -> metric -> model -> value
     verdicts: list[Verdict] = field(default_factory=list)
     confusion: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)  # slice -> threshold -> cells
+    calibration: dict[str, list[tuple]] = field(default_factory=dict)  # slice -> (low, high, n, label, prediction)
     lineage_of: Optional[str] = None                                   # what the lineage graph leads to
     lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
     lineage_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -69,10 +70,12 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
         report.metrics = evaluation.read_metric_table(result.uri)
         report.verdicts = verdicts(result.uri, report.metrics)
         report.confusion = evaluation.read_confusion_matrices(result.uri)
+        report.calibration = evaluation.read_calibration(result.uri)
         execution = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == ids.EVALUATOR)
         baseline = reader.inputs_of(execution.id).get("baseline_model")
         if baseline:
             report.baseline_model = artifact_facts(baseline[0])
+            add_baseline_data(report.features, lineage.training_statistics(reader, baseline[0].id))
 
     # Lineage: from the data to what was pushed (or to the model, when nothing was).
     pushed = summary.output(ids.PUSHER, "pushed_model")
@@ -92,6 +95,26 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
         if facts and facts["id"] in versions:
             facts["pushed as version"] = versions[facts["id"]]
     return report
+
+
+BASELINE_DATA = "baseline's train"  # the split name the baseline model's training data is shown under
+
+
+def add_baseline_data(features: list[FeatureView], statistics) -> None:
+    """The baseline model's training data beside this run's splits, feature by feature."""
+    if statistics is None:
+        return
+    theirs = {view.name: view for view in feature_views(statistics.uri)}
+    for view in features:
+        other = theirs.get(view.name)
+        if other is None or "train" not in other.examples:
+            continue
+        view.examples[BASELINE_DATA] = other.examples["train"]
+        view.missing[BASELINE_DATA] = other.missing["train"]
+        if "train" in other.histogram:
+            view.histogram[BASELINE_DATA] = other.histogram["train"]
+        if "train" in other.top_values:
+            view.top_values[BASELINE_DATA] = other.top_values["train"]
 
 
 def artifact_facts(artifact) -> dict[str, object]:

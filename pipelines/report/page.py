@@ -9,7 +9,7 @@ from components.infra_validator.logic import DESCRIPTIONS
 from pipelines.metadata import evaluation
 from pipelines.metadata.runs import slice_order
 from pipelines.report import charts
-from pipelines.report.content import Report
+from pipelines.report.content import BASELINE_DATA, Report
 from pipelines.report.data_views import TOP_VALUES
 
 CSS = """
@@ -71,7 +71,8 @@ def timeline_section(report: Report) -> str:
 def data_section(report: Report) -> str:
     if not report.features:
         return '<section id="data"><h2>Data</h2><p class="muted">No statistics in this run.</p></section>'
-    splits = sorted({s for f in report.features for s in f.examples}, key=lambda s: (s != "train", s))
+    # This run's train and eval, then the baseline model's training data when there is a baseline.
+    splits = sorted({s for f in report.features for s in f.examples}, key=lambda s: (s == BASELINE_DATA, s != "train", s))
     counts = ", ".join(f'{escape(s)}: <span data-examples="{escape(s)}">{report.features[0].examples.get(s, 0)}'
                        f'</span> examples' for s in splits)
     anomalies = report.summary.anomalies
@@ -140,8 +141,18 @@ def model_section(report: Report) -> str:
         per_metric.append(f"<h3>{escape(name)} per slice</h3>" + charts.bars(
             bars_rows, series=[m for m in models if m != evaluation.CHANGE]))
     return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
-            f'{confusion_matrices(report)}'
+            f'{confusion_matrices(report)}{calibration(report)}'
             f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
+
+
+def calibration(report: Report) -> str:
+    """Predicted probability against the observed rate of positives, per bucket of prediction (overall)."""
+    buckets = report.calibration.get("overall")
+    if not buckets:
+        return ""
+    rows = [(f"{low:.1f}-{high:.1f} ({count:.0f})", [prediction, label]) for low, high, count, label, prediction in buckets]
+    return ("<h3>Calibration (overall): mean prediction against the observed rate of positives, per bucket "
+            "of prediction (examples)</h3>" + charts.bars(rows, series=["mean prediction", "observed rate"], digits=2))
 
 
 def confusion_matrices(report: Report) -> str:

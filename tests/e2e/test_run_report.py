@@ -29,7 +29,7 @@ class RenderedPage(HTMLParser):
 
     def __init__(self, html: str):
         super().__init__()
-        self.sections, self.data, self._open = [], [], []
+        self.sections, self.data, self._open, self.html = [], [], [], html
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
@@ -68,7 +68,7 @@ def rendered(path: Path) -> RenderedPage:
     return RenderedPage(result.stdout)
 
 
-def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_contract_run, tmp_path):
+def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, first_run, new_contract_run, tmp_path):
     from pipelines.metadata import evaluation
     from pipelines.metadata.runs import read_run_summary
     from pipelines.report.charts import number_text
@@ -84,7 +84,8 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_
     page = rendered(path)
     assert page.sections == SECTIONS
 
-    summary = read_run_summary(reader_of(taxi.config), new_contract_run.run_id)
+    reader = reader_of(taxi.config)
+    summary = read_run_summary(reader, new_contract_run.run_id)
     assert page.text_of(id="outcome") == [summary.outcome] == ["pushed"]
     assert page.text_of(id="blessed") == ["yes"] and page.text_of(id="infra-verdict") == ["passed"]
     # Every metric of every slice, for the candidate, the baseline (the model pushed before) and the change.
@@ -101,11 +102,24 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, new_
     assert {name: page.text_of(data_confusion=f"0.5:{name}") for name in matrix} == {
         name: [f"{value:.0f}"] for name, value in matrix.items()}
     assert sum(matrix.values()) == table["overall"]["example_count"]["candidate"]
+    calibration = evaluation.read_calibration(summary.output("Evaluator", "evaluation").uri)["overall"]
+    assert 0 < sum(count for _, _, count, _, _ in calibration) <= table["overall"]["example_count"]["candidate"]
+    assert "Calibration (overall)" in page.html
     # Example counts as StatisticsGen recorded them.
     statistics = summary.output("StatisticsGen", "statistics").uri
     for split, proto in per_split(statistics, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList):
         assert page.text_of(data_examples=split) == [str(proto.datasets[0].num_examples)]
     assert len(page.text_of(data_feature="fare")) == 1 and len(page.text_of(data_feature="company")) == 1
+    # Beside them, the data the baseline (the first run's model) was trained on, found through the lineage.
+    from pipelines.metadata.lineage import training_statistics
+
+    baseline = reader.inputs_of(next(e.id for e in reader.run_executions(new_contract_run.run_id)
+                                     if reader.node_name(e) == "Evaluator"))["baseline_model"][0]
+    assert baseline.id == read_run_summary(reader, first_run.run_id).output("Trainer", "model").id
+    theirs = training_statistics(reader, baseline.id)
+    assert theirs.id == read_run_summary(reader, first_run.run_id).output("StatisticsGen", "statistics").id
+    train = dict(per_split(theirs.uri, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList))["train"]
+    assert page.text_of(data_examples="baseline's train") == [str(train.datasets[0].num_examples)]
     # Lineage from the CSV's examples to the pushed model, as MLMD's events link them.
     pushed = summary.output("Pusher", "pushed_model")
     assert page.text_of(data_node=f"a{pushed.id}") == [f"PushedModel {pushed.id}"]

@@ -17,7 +17,7 @@ def test_eval_config_from_taxi(project):
 
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
     assert set(metrics) == {"ExampleCount", "BinaryAccuracy", "AUC", "FallOut", "MissRate",
-                            "ConfusionMatrixAtThresholds"}
+                            "ConfusionMatrixAtThresholds", "CalibrationPlot"}
     thresholds = metrics["BinaryAccuracy"].per_slice_thresholds
     assert len(thresholds) == 1
     assert thresholds[0].slicing_specs[0] == tfma.SlicingSpec()  # judged on the overall slice
@@ -37,7 +37,7 @@ def test_curve_thresholds_reach_tfma(project):
     cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.curve_thresholds=1000", "evaluation.thresholds=[]",
                                                           "evaluation.metrics=[AUC, AUCPrecisionRecall]",
                                                           "evaluation.fairness_thresholds=[]"])
-    metrics = eval_config(cfg).metrics_specs[0].metrics
+    metrics = [m for m in eval_config(cfg).metrics_specs[0].metrics if m.class_name.startswith("AUC")]
     assert [metric_instance(m).get_config()["num_thresholds"] for m in metrics] == [1000, 1000]  # what TFMA builds
 
 
@@ -66,3 +66,16 @@ def test_fairness_rates_per_threshold_for_binary_labels_only(project):
                 if m.class_name in ("FallOut", "ConfusionMatrixAtThresholds")]
     penguin = load_config(project / "configs" / "penguin.yaml")  # three classes: no binary error rates
     assert not [m for m in eval_config(penguin).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]
+
+
+def test_the_reports_extras_share_the_per_example_work_of_accuracy_and_auc(project):
+    """Fairness rates and the confusion matrix at 0.5 reuse BinaryAccuracy's confusion matrices, the
+    calibration plot reuses AUC's histogram: TFMA computes each per-example combiner once by name."""
+    from tensorflow_model_analysis.metrics import metric_specs
+
+    config = eval_config(load_config(project / "configs" / "taxi.yaml"))
+    names = {key.name for c in metric_specs.to_computations(config.metrics_specs, config) for key in c.keys}
+    per_example = sorted(n.split(":")[0] for n in names if n.startswith("_"))
+    assert per_example == ["_binary_confusion_matrices", "_binary_confusion_matrices", "_calibration_histogram"]
+    assert {n for n in names if n.startswith("_binary")} == {"_binary_confusion_matrices:num_thresholds=200",
+                                                            "_binary_confusion_matrices:thresholds=[0.5]"}
