@@ -64,9 +64,8 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
             if view is not None:
                 view.anomalies.append(f"{anomaly.split}: {anomaly.description}")
 
-    evaluator = summary.component(ids.EVALUATOR)
     result = summary.output(ids.EVALUATOR, "evaluation")
-    if evaluator is not None and result is not None:
+    if result is not None:
         report.metrics = evaluation.read_metric_table(result.uri)
         report.verdicts = verdicts(result.uri, report.metrics)
         report.confusion = evaluation.read_confusion_matrices(result.uri)
@@ -79,7 +78,7 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
 
     # Lineage: from the data to what was pushed (or to the model, when nothing was).
     pushed = summary.output(ids.PUSHER, "pushed_model")
-    target = pushed if pushed is not None and summary.pushed_path else summary.output(ids.TRAINER, "model")
+    target = pushed if pushed is not None and summary.pushed_path else model
     if target is not None:
         graph = lineage.upstream(reader, target.id)
         report.lineage_of = f"{reader.artifact_type(target)} {target.id}"
