@@ -30,6 +30,11 @@ def number_text(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if is_number(value) else "n/a"
 
 
+def difference_text(value, reference, spec: str = "+.4g") -> str:
+    """value - reference, signed; "n/a" when either is missing."""
+    return format(value - reference, spec) if is_number(value) and is_number(reference) else "n/a"
+
+
 def empty(width: int, text: str = "no data") -> str:
     return (f'<svg class="chart" width="{width}" height="24" role="img"><text x="4" y="16" {FONT} fill="#777">'
             f'{escape(text)}</text></svg>')

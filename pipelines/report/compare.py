@@ -97,10 +97,6 @@ def flatten(value, path: str = "") -> dict[str, str]:
     return {path: json.dumps(value) if not isinstance(value, str) else value}
 
 
-def difference(a, b) -> str:
-    return f"{b - a:+.4g}" if charts.is_number(a) and charts.is_number(b) else "-"
-
-
 def format_comparison(c: Comparison) -> str:
     a, b = c.a, c.b
     width = max(len(a.run_id), len(b.run_id), 12)
@@ -123,7 +119,7 @@ def format_comparison(c: Comparison) -> str:
     if rows:
         lines += ["", f"  {'slice':<28} {'metric':<26} {'A':>10} {'B':>10} {'B - A':>10}"]
         lines += [f"  {s:<28} {m:<26} {charts.number_text(va):>10} {charts.number_text(vb):>10} "
-                  f"{difference(va, vb):>10}" for s, m, va, vb in rows]
+                  f"{charts.difference_text(vb, va):>10}" for s, m, va, vb in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -140,7 +136,7 @@ def render_comparison(c: Comparison) -> str:
     settings = [[escape(k), escape(str(va)), escape(str(vb))] for k, va, vb in c.changed_settings]
     metrics = [[escape(s), escape(m), f'<span class="num">{charts.number_text(va)}</span>',
                 f'<span class="num">{charts.number_text(vb)}</span>',
-                f'<span class="num" data-diff="{escape(s)}:{escape(m)}">{difference(va, vb)}</span>']
+                f'<span class="num" data-diff="{escape(s)}:{escape(m)}">{charts.difference_text(vb, va)}</span>']
                for s, m, va, vb in c.metric_rows()]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{escape(a.run_id)} against {escape(b.run_id)}</title><style>{CSS}</style></head><body>"

@@ -192,7 +192,8 @@ def fairness_section(report: Report) -> str:
                 (", ".join(p.partition("=")[2] for p in key.split(", ")), [per_slice[key].get(k) for k in kinds])
                 for key in slice_keys]
             cells = [[escape(label)] + [f'<span class="num">{charts.number_text(v, 3)}</span>' for v in values] +
-                     [f'<span class="num">{difference(v, overall.get(k))}</span>' for v, k in zip(values, kinds)]
+                     [f'<span class="num">{charts.difference_text(v, overall.get(k), "+.3f")}</span>'
+                      for v, k in zip(values, kinds)]
                      for label, values in rows]
             parts.append(f"<h3>{escape(feature)}, decision threshold {threshold:g}</h3>"
                          + charts.bars(rows, series=["false positive rate", "false negative rate"], digits=3)
@@ -200,12 +201,6 @@ def fairness_section(report: Report) -> str:
                                   "FNR - overall"], cells))
     return ('<section id="fairness"><h2>Fairness</h2><p>Error rates of the candidate on the eval split, per value '
             "of each slicing feature, against the overall rates.</p>" + "".join(parts) + "</section>")
-
-
-def difference(value, reference) -> str:
-    if not (charts.is_number(value) and charts.is_number(reference)):
-        return "n/a"
-    return f"{value - reference:+.3f}"
 
 
 def infra_section(report: Report) -> str:

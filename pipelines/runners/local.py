@@ -112,7 +112,9 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
         for line in recovery.describe(recovered):
             print(f"  {line}", file=terminal, flush=True)
         pipeline = local_pipeline(cfg)
-        print(f"  Beam: {describe_beam_args(beam_args(cfg))}", file=terminal, flush=True)
+        carried = {c.id: c.executor_spec.beam_pipeline_args for c in pipeline.components
+                   if c.id in component_ids.WITH_BEAM}
+        print(f"  Beam: {describe_beam_args(carried)}", file=terminal, flush=True)
         retries_used: dict[str, int] = {}
         while True:
             error: Optional[Exception] = None
