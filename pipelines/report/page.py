@@ -45,7 +45,7 @@ def header(report: Report) -> str:
             ("data", describe_artifact(report.data)),
             ("model", describe_artifact(report.model)),
             ("baseline", describe_artifact(report.baseline_model) if report.baseline_model else
-             "none (no blessed model before this one)"),
+             "none (no blessed model before this one)" if report.metrics else "- (not evaluated)"),
             ("pushed", summary.pushed_path or "nothing")]
     return (f'<section id="run"><h1>{escape(summary.pipeline)}: run {escape(summary.run_id)}</h1>'
             f'<p class="outcome">Outcome: <span id="outcome" class="{outcome_class}">{escape(summary.outcome)}</span></p>'
@@ -55,7 +55,7 @@ def header(report: Report) -> str:
 def describe_artifact(facts) -> str:
     if not facts:
         return "-"
-    extra = ", ".join(f"{k} {v}" for k, v in facts.items() if k not in ("id", "uri", "split_names"))
+    extra = ", ".join(f"{k} {v}" for k, v in facts.items() if k not in ("id", "uri"))
     return f"artifact {facts['id']}: {facts['uri']}" + (f" ({extra})" if extra else "")
 
 
