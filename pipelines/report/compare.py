@@ -3,6 +3,7 @@ properties, as ML Metadata recorded them, the config's parts and the hyperparame
 data each read, the metrics per slice with their differences, and which run's model is served."""
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from html import escape
@@ -11,6 +12,7 @@ from typing import Optional
 from pipelines import component_ids as ids
 from pipelines.metadata import registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
+from pipelines.report.content import artifact_facts
 from pipelines.report import charts
 from pipelines.report.data_views import feature_views
 
@@ -62,8 +64,8 @@ def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
     summary = runs.read_run_summary(reader, run_id)
     side = RunSide(run_id, summary.outcome, metrics=summary.metrics)
     examples = summary.output(ids.EXAMPLE_GEN, "examples")
-    if examples is not None and "span" in examples.custom_properties:
-        side.span = plain_value(examples.custom_properties["span"])
+    if examples is not None:
+        side.span = artifact_facts(examples).get("span")
     statistics = summary.output(ids.STATISTICS_GEN, "statistics")
     if statistics is not None:
         views = feature_views(statistics.uri)
@@ -86,10 +88,8 @@ def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
 def flatten(value, path: str = "") -> dict[str, str]:
     """A property's leaves by dotted path; JSON inside strings (TFX's custom_config, eval_config) is opened."""
     if isinstance(value, str) and value[:1] in "{[":
-        try:
+        with contextlib.suppress(ValueError):  # text that only looks like JSON stays text
             value = json.loads(value)
-        except ValueError:
-            pass
     if isinstance(value, dict):
         return {k: v for key, item in sorted(value.items()) for k, v in flatten(item, f"{path}.{key}").items()}
     if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
