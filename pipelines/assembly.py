@@ -37,7 +37,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     training_config = {"config": cfg.training_json()}
 
     example_gen = fast_csv_example_gen(where.data_dir, cfg.data.pattern, cfg.data.null_values,
-                                       cfg.data.split.train, cfg.data.split.eval).with_id(ids.EXAMPLE_GEN)
+                                       cfg.data.split.train, cfg.data.split.eval,
+                                       cfg.data.split.eval_max_rows).with_id(ids.EXAMPLE_GEN)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(ids.STATISTICS_GEN)
     if where.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)

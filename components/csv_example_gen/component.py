@@ -1,6 +1,8 @@
 """CsvExampleGen with the pyarrow executor (no Beam): TFX's FileBasedExampleGen contract, outputs `examples`."""
 from __future__ import annotations
 
+from typing import Optional
+
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
@@ -8,7 +10,8 @@ from tfx.proto import example_gen_pb2
 from components.csv_example_gen import executor
 
 
-def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int):
+def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
+                         eval_max_rows: Optional[int] = None):
     return FileBasedExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
@@ -16,6 +19,6 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
             example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval),
         ])),
-        custom_config=executor.custom_config(null_values),
+        custom_config=executor.custom_config(null_values, eval_max_rows),
         custom_executor_spec=executor_spec.ExecutorClassSpec(executor.Executor),
     )

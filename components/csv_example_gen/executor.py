@@ -6,7 +6,7 @@ the input fingerprint come from TFX's FileBasedExampleGen driver as before.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from absl import logging
 from google.protobuf import struct_pb2
@@ -20,14 +20,22 @@ from tfx.utils import proto_utils
 from components.csv_example_gen import logic
 
 
-def null_values_from(exec_properties: dict[str, Any]) -> list[str]:
-    text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
-    if not text:
-        return [""]
-    custom = proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig())
+def _custom_options(exec_properties: dict[str, Any]) -> struct_pb2.Struct:
     options = struct_pb2.Struct()
-    custom.custom_config.Unpack(options)
+    text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
+    if text:
+        proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig()).custom_config.Unpack(options)
+    return options
+
+
+def null_values_from(exec_properties: dict[str, Any]) -> list[str]:
+    options = _custom_options(exec_properties)
     return list(options["null_values"]) if "null_values" in options else [""]
+
+
+def eval_max_rows_from(exec_properties: dict[str, Any]) -> Optional[int]:
+    options = _custom_options(exec_properties)
+    return int(options["eval_max_rows"]) if "eval_max_rows" in options else None
 
 
 class Executor(base_executor.BaseExecutor):
@@ -41,18 +49,26 @@ class Executor(base_executor.BaseExecutor):
             utils.generate_output_split_names(input_config, output_config))
 
         files = logic.matching_files(exec_properties[keys.INPUT_BASE_KEY], single_split.pattern)
+        hash_buckets = [s.hash_buckets for s in splits]
+        eval_max_rows = eval_max_rows_from(exec_properties)
+        if eval_max_rows is not None:
+            names = [s.name for s in splits]
+            hash_buckets = logic.capped_hash_buckets(hash_buckets, names.index("eval"), logic.count_rows(files),
+                                                     eval_max_rows)
         counts = logic.write_splits(files, null_values_from(exec_properties),
-                                    [artifact_utils.get_split_uri([examples], s.name) for s in splits],
-                                    [s.hash_buckets for s in splits])
-        logging.info("Wrote %s from %d files", ", ".join(f"{n} {s.name}" for n, s in zip(counts, splits)), len(files))
+                                    [artifact_utils.get_split_uri([examples], s.name) for s in splits], hash_buckets)
+        logging.info("Wrote %s from %d files (hash buckets %s)", ", ".join(f"{n} {s.name}" for n, s in zip(counts, splits)),
+                     len(files), hash_buckets)
         if exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY):
             examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
 
 
-def custom_config(null_values: list[str]) -> example_gen_pb2.CustomConfig:
-    """The component-side half of null_values_from."""
+def custom_config(null_values: list[str], eval_max_rows: Optional[int] = None) -> example_gen_pb2.CustomConfig:
+    """The component-side half of null_values_from and eval_max_rows_from."""
     options = struct_pb2.Struct()
     options.update({"null_values": list(null_values)})
+    if eval_max_rows is not None:
+        options.update({"eval_max_rows": eval_max_rows})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(options)
     return config

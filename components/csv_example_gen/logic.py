@@ -216,6 +216,35 @@ def row_splits(batch: pa.RecordBatch, hash_buckets: list[int]) -> np.ndarray:
     return np.searchsorted(np.cumsum(hash_buckets), buckets, side="right")
 
 
+def count_rows(files: list[str]) -> int:
+    """Data rows in all files, for the eval cap: only the first column is converted (0.45 s for 1M rows)."""
+    total = 0
+    for path in files:
+        with _open(path, "rb") as source:
+            first = csv.open_csv(source).schema.names[0]
+        with _open(path, "rb") as source:
+            options = csv.ConvertOptions(include_columns=[first], column_types={first: pa.string()})
+            reader = csv.open_csv(source, read_options=csv.ReadOptions(block_size=BATCH_BYTES), convert_options=options)
+            total += sum(batch.num_rows for batch in reader)
+    return total
+
+
+CAPPED_BUCKETS = 10_000  # the resolution of a capped split: 0.01% of the rows
+
+
+def capped_hash_buckets(hash_buckets: list[int], capped: int, rows: int, max_rows: Optional[int]) -> list[int]:
+    """The hash buckets that give split `capped` at most about max_rows of `rows`, the other splits sharing
+    the rest in their ratio; hash_buckets unchanged when the split's share is already under the cap (so
+    small data splits exactly as TFX's hash buckets would)."""
+    if max_rows is None or rows * hash_buckets[capped] <= max_rows * sum(hash_buckets):
+        return list(hash_buckets)
+    kept = max(1, CAPPED_BUCKETS * max_rows // rows)
+    others = sum(b for i, b in enumerate(hash_buckets) if i != capped)
+    buckets = [kept if i == capped else (CAPPED_BUCKETS - kept) * b // others for i, b in enumerate(hash_buckets)]
+    buckets[max(i for i in range(len(buckets)) if i != capped)] += CAPPED_BUCKETS - sum(buckets)
+    return buckets
+
+
 # --- writing ------------------------------------------------------------------------------
 
 

@@ -44,3 +44,17 @@ def test_null_values_travel_in_the_custom_config():
     component = fast_csv_example_gen("/data", "*.csv", ["NA", "-"], train=2, eval=1)
     assert executor.null_values_from(component.exec_properties) == ["NA", "-"]
     assert executor.null_values_from({}) == [""]
+
+
+def test_the_eval_cap_travels_in_the_custom_config_and_caps_the_eval_split(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "part.csv").write_text("id\n" + "\n".join(str(i) for i in range(3000)) + "\n")
+    component = fast_csv_example_gen(str(data), "*.csv", [""], train=2, eval=1, eval_max_rows=300)
+    assert executor.eval_max_rows_from(component.exec_properties) == 300
+    assert executor.eval_max_rows_from(fast_csv_example_gen("/d", "*", [""], 2, 1).exec_properties) is None
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, dict(component.exec_properties))
+    train, evaluation = read_split(examples.uri, "train"), read_split(examples.uri, "eval")
+    assert len(train) + len(evaluation) == 3000 and 240 < len(evaluation) < 360

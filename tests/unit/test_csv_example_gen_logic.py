@@ -83,6 +83,21 @@ def test_rows_are_split_by_hash_buckets_the_same_whatever_the_batch_size(tmp_pat
     assert splits[1 << 10] == splits[1 << 20]
 
 
+def test_the_eval_cap_moves_the_rest_to_train_and_leaves_small_data_split_as_tfx_would(tmp_path):
+    assert csv_logic.capped_hash_buckets([2, 1], 1, rows=3000, max_rows=1000) == [2, 1]  # exactly 1/3: no cap
+    assert csv_logic.capped_hash_buckets([2, 1], 1, rows=3000, max_rows=None) == [2, 1]
+    assert csv_logic.capped_hash_buckets([2, 1], 1, rows=1_000_000, max_rows=100_000) == [9000, 1000]
+    assert csv_logic.capped_hash_buckets([3, 1, 1], 2, rows=100, max_rows=1) == [7425, 2475, 100]
+    assert csv_logic.capped_hash_buckets([1, 1], 0, rows=10**9, max_rows=1) == [1, 9999]  # never an empty split
+
+    path = write_csv(tmp_path, "id,value,kind\n" + ROWS + "\n")
+    assert csv_logic.count_rows([path, path]) == 6000
+    buckets = csv_logic.capped_hash_buckets([2, 1], 1, csv_logic.count_rows([path]), max_rows=300)
+    dirs = [tmp_path / name for name in ("train", "eval")]
+    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], buckets)
+    assert sum(counts) == 3000 and 240 < counts[1] < 360  # about 300 of 3000, by hash
+
+
 def test_the_split_of_a_row_is_the_same_in_every_process(tmp_path, project):
     import subprocess
     import sys
