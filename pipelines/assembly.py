@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Mapping, Optional
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
 from tfx import v1 as tfx
@@ -12,8 +13,11 @@ from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.csv_example_gen import spans
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
+from components.drift_check import logic as drift_logic
+from components.drift_check.component import DriftCheck
 from components.infra_validator.component import InfraValidator
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
@@ -38,8 +42,15 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
 
     example_gen = fast_csv_example_gen(where.data_dir, cfg.data.pattern, cfg.data.null_values,
                                        cfg.data.split.train, cfg.data.split.eval,
-                                       cfg.data.split.eval_max_rows).with_id(ids.EXAMPLE_GEN)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(ids.STATISTICS_GEN)
+                                       cfg.data.split.eval_max_rows, cfg.data.span_window).with_id(ids.EXAMPLE_GEN)
+    # With a window of spans, the spans before the newest are trained on; only the newest is checked.
+    earlier_spans = [spans.EARLIER_SPANS] if cfg.data.span_window > 1 else []
+    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], exclude_splits=earlier_spans,
+        # Value counts for integer categories, which the drift check's L-infinity distance needs.
+        stats_options=tfdv.StatsOptions(schema=drift_logic.categorical_statistics_schema(int_categorical)),
+    ).with_id(ids.STATISTICS_GEN)
     if where.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
                                      ).with_id(ids.IMPORT_SCHEMA_GEN)
@@ -52,12 +63,24 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=features_config,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train", *earlier_spans],
+                                             transform=["train", "eval", *earlier_spans]),
         disable_statistics=True,  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
     ).with_id(ids.TRANSFORM)
+    drift_check = None
+    if cfg.drift.on_drift != "skip":
+        drift_check = DriftCheck(
+            statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+            serving_dir=where.serving_dir,
+            config=json.dumps({"comparators": cfg.comparators("drift"),
+                               "min_examples_fraction": cfg.drift.min_examples_fraction}),
+        ).with_id(ids.DRIFT_CHECK)
     data_gate = None
-    if cfg.on_anomalies == "stop":
+    if cfg.on_anomalies == "stop" or cfg.drift.on_drift == "stop":
         data_gate = DataGate(anomalies=example_validator.outputs["anomalies"],
-                             statistics=statistics_gen.outputs["statistics"]).with_id(ids.DATA_GATE)
+                             statistics=statistics_gen.outputs["statistics"],
+                             drift=drift_check.outputs["drift"] if cfg.drift.on_drift == "stop" else None,
+                             check_anomalies=int(cfg.on_anomalies == "stop")).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
     tuner = None
@@ -67,7 +90,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps),
+            train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps, splits=["train", *earlier_spans]),
             eval_args=tfx.proto.EvalArgs(num_steps=cfg.tuning.eval_steps),
             custom_config={"config": cfg.training_json(with_tuning=True)},
         ).with_id(ids.TUNER)
@@ -78,7 +101,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
-        train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps),
+        train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps, splits=["train", *earlier_spans]),
         eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
         custom_config=training_config,
     ).with_id(ids.TRAINER)
@@ -119,10 +142,11 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=where.serving_dir)),
+        training_statistics=statistics_gen.outputs["statistics"],
     ).with_id(ids.PUSHER)
 
-    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, data_gate, transform,
-                              tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
+    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, drift_check, data_gate,
+                              transform, tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
     for component in components:
         if beam_args and beam_args.get(component.id):
             component.with_beam_pipeline_args(beam_args[component.id])

@@ -11,7 +11,8 @@ STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "SchemaGen"                 # infers a schema when there is no curated one
 IMPORT_SCHEMA_GEN = "ImportSchemaGen"    # reads the curated schemas/<name>/schema.pbtxt
 EXAMPLE_VALIDATOR = "ExampleValidator"
-DATA_GATE = "DataGate"                   # only with on_anomalies: stop
+DRIFT_CHECK = "DriftCheck"               # unless drift.on_drift: skip
+DATA_GATE = "DataGate"                   # with on_anomalies: stop or drift.on_drift: stop
 TRANSFORM = "Transform"
 TUNER = "Tuner"                          # only with tuning.enabled
 TRAINER = "Trainer"
@@ -20,7 +21,7 @@ BASELINE_RESOLVER = "latest_blessed_model_resolver"
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 
-ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, DATA_GATE, TRANSFORM, TUNER,
+ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, DRIFT_CHECK, DATA_GATE, TRANSFORM, TUNER,
        TRAINER, INFRA_VALIDATOR, BASELINE_RESOLVER, EVALUATOR, PUSHER)
 # Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolver does not.
 WITH_RESOURCES = tuple(node for node in ALL if node != BASELINE_RESOLVER)

@@ -10,6 +10,7 @@ import csv
 import glob
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
@@ -18,6 +19,7 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
                       field_validator, model_validator)
 
+from components.csv_example_gen import spans
 from pipelines import component_ids
 
 PACKAGE_SCHEME = "package://"
@@ -51,9 +53,27 @@ class SplitConfig(_Strict):
 
 class DataConfig(_Strict):
     path: str = Field(description="CSV folder: a path, or package://<package>/<folder> inside an installed package")
-    pattern: str = "*.csv"
+    pattern: str = Field("*.csv", description="files under path; with {SPAN} (e.g. span-{SPAN}/*.csv) the data "
+                                              "arrives in numbered spans and each run ingests the newest")
+    span_window: int = Field(1, ge=1, description="spans trained on: the newest N (the newest alone is "
+                                                  "validated, checked for drift and evaluated)")
     null_values: list[str] = Field(default_factory=lambda: [""], description="cell values read as missing")
     split: SplitConfig = Field(default_factory=SplitConfig)
+
+    @field_validator("pattern")
+    @classmethod
+    def _one_span_at_most(cls, pattern: str) -> str:
+        tokens = re.findall(r"\{[^}]*\}", pattern)
+        if any(token != spans.SPAN for token in tokens) or len(tokens) > 1:
+            raise ValueError(f"{pattern!r}: the only placeholder is {spans.SPAN}, at most once "
+                             f"(found {', '.join(tokens)})")
+        return pattern
+
+    @model_validator(mode="after")
+    def _window_needs_spans(self) -> "DataConfig":
+        if self.span_window > 1 and not spans.has_spans(self.pattern):
+            raise ValueError(f"span_window is {self.span_window} but pattern {self.pattern!r} has no {spans.SPAN}")
+        return self
 
 
 # --- label and features ---------------------------------------------------
@@ -228,6 +248,7 @@ def _kinds(union) -> tuple[str, ...]:
 
 
 FEATURE_KINDS = _kinds(Feature)
+NUMERIC_KINDS = ("numeric", "bucketized")  # compared on their raw numbers; the other kinds on their values
 LABEL_KINDS = _kinds(Label)
 
 
@@ -296,6 +317,58 @@ class EvaluationConfig(_Strict):
     fairness_thresholds: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         [0.5], description="binary labels: decision thresholds at which false positive and false negative rates "
                            "are computed for every slice (the report's fairness view); [] for none")
+
+
+# --- drift and skew ---------------------------------------------------------
+
+
+class Comparator(_Strict):
+    """One distance and the most it may be: l_infinity (categorical features: the largest change in any
+    value's share) or jensen_shannon (numeric features, on quantile buckets; 0 same, 1 disjoint)."""
+
+    l_infinity: Optional[float] = Field(None, gt=0, le=1)
+    jensen_shannon: Optional[float] = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Comparator":
+        given = [name for name in ("l_infinity", "jensen_shannon") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of l_infinity, jensen_shannon (given: {given or 'none'})")
+        return self
+
+    def measure(self) -> tuple[str, float]:
+        return ("l_infinity", self.l_infinity) if self.l_infinity is not None else ("jensen_shannon", self.jensen_shannon)
+
+
+class DistributionCheck(_Strict):
+    """Per-feature comparators: defaults by kind, and per-feature overrides (null: not compared).
+    Defaults measured on the taxi data: two random halves of one 5k-row span stay under half of them,
+    a 1.5x shift of one numeric feature and a changed mix of one category exceed them (README)."""
+
+    categorical: Comparator = Field(default_factory=lambda: Comparator(l_infinity=0.1),
+                                    description="string_categorical and int_categorical features")
+    numeric: Comparator = Field(default_factory=lambda: Comparator(jensen_shannon=0.1),
+                                description="numeric and bucketized features (compared on their raw values)")
+    features: dict[str, Optional[Comparator]] = Field(default_factory=dict)
+
+
+class DriftConfig(DistributionCheck):
+    """Each run's new data against the data the served model was trained on (read from the served version)."""
+
+    on_drift: Literal["stop", "warn", "skip"] = Field("stop", description="stop: nothing is trained or pushed; "
+                                                     "warn: recorded and shown only; skip: not checked")
+    min_examples_fraction: Optional[float] = Field(
+        0.1, gt=0, description="fewer new examples than this fraction of the served model's training examples is "
+                               "drift too (a partial upload); null: not checked")
+
+
+class SkewConfig(DistributionCheck):
+    """`mlops monitor`: serving data against the served model's training data."""
+
+    serving_data: Optional[str] = Field(None, description="folder of serving data: request logs (TFRecord files "
+                                        "of tf.Example or PredictionLog records) or CSV files without the label")
+    format: Literal["auto", "csv", "tf_example", "prediction_log"] = Field(
+        "auto", description="auto: CSV for *.csv files, else TFRecords, tf.Example or PredictionLog as the first record says")
 
 
 class InfraValidationConfig(_Strict):
@@ -588,6 +661,8 @@ class PipelineConfig(FeaturesConfig):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    skew: SkewConfig = Field(default_factory=SkewConfig)
     infra_validation: InfraValidationConfig = Field(default_factory=InfraValidationConfig)
     push: PushConfig = Field(default_factory=PushConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
@@ -614,6 +689,29 @@ class PipelineConfig(FeaturesConfig):
             if unknown:
                 raise ValueError(f"evaluation.slices[{i}] names unknown features {unknown}; features are {sorted(names)}")
         return self
+
+    @model_validator(mode="after")
+    def _compared_features_exist(self) -> "PipelineConfig":
+        kinds = {f.name: f.kind for f in self.features}
+        for section in ("drift", "skew"):
+            for name, comparator in getattr(self, section).features.items():
+                if name not in kinds:
+                    raise ValueError(f"{section}.features.{name}: not a feature; features are {sorted(kinds)}")
+                if comparator is not None and comparator.l_infinity is not None and kinds[name] in NUMERIC_KINDS:
+                    raise ValueError(f"{section}.features.{name}: l_infinity compares categorical values and {name} "
+                                     f"is {kinds[name]} (TFDV measures 0 there); use jensen_shannon")
+        return self
+
+    def comparators(self, section: str) -> dict[str, tuple[str, float]]:
+        """{feature: (measure, threshold)} of the drift or skew check, overrides applied, in feature order."""
+        check = getattr(self, section)
+        result = {}
+        for feature in self.features:
+            comparator = check.features.get(feature.name, check.numeric if feature.kind in NUMERIC_KINDS
+                                            else check.categorical)
+            if comparator is not None:
+                result[feature.name] = comparator.measure()
+        return result
 
     @model_validator(mode="after")
     def _metrics_fit_the_label(self) -> "PipelineConfig":
@@ -667,6 +765,15 @@ class PipelineConfig(FeaturesConfig):
     @property
     def data_dir(self) -> str:
         return self.resolve(self.data.path)
+
+    def input_files(self) -> list[str]:
+        """The local files the next run ingests: the pattern's, or the newest span_window spans' files."""
+        if not spans.has_spans(self.data.pattern):
+            return sorted(f for f in glob.glob(os.path.join(self.data_dir, self.data.pattern)) if os.path.isfile(f))
+        found = spans.files_by_span(self.data_dir, self.data.pattern)
+        newest = max(found, default=None)
+        return [] if newest is None else [f for files in spans.window(found, newest, self.data.span_window).values()
+                                          for f in files]
 
     @property
     def schema_path(self) -> Optional[str]:
@@ -767,7 +874,7 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
     ConfigError naming the file, the fields and the columns found. Data in an object store is not read."""
     if "://" in cfg.data_dir:
         return []
-    files = sorted(f for f in glob.glob(os.path.join(cfg.data_dir, cfg.data.pattern)) if os.path.isfile(f))
+    files = cfg.input_files()
     if not files:
         raise ConfigError(f"{cfg.source}: data: no file matches {cfg.data.pattern!r} in {cfg.data_dir}")
     named = [(f"features[{i}].name", f.name) for i, f in enumerate(cfg.features)]

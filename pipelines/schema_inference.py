@@ -19,7 +19,9 @@ def write_inferred_schema(cfg: PipelineConfig, output: str):
     from components.csv_example_gen import logic as csv_logic
     from components.modules.features import label_columns
 
-    files = csv_logic.matching_files(cfg.data_dir, cfg.data.pattern)
+    files = cfg.input_files()
+    if not files:
+        raise FileNotFoundError(f"no file matches {cfg.data.pattern!r} in {cfg.data_dir}")
     table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
     stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
     schema = tfdv.infer_schema(stats)

@@ -1,9 +1,29 @@
-"""Pusher with the atomic executor: TFX's Pusher contract (model, model_blessing, infra_blessing)."""
-from tfx.components import Pusher
-from tfx.dsl.components.base import executor_spec
+"""Pusher with the atomic executor: TFX's Pusher contract (model, model_blessing, infra_blessing), plus the
+statistics of the data the model was trained on, which travel inside the pushed version folder so that
+drift and skew checks compare with what the served model learned from (components/drift_check)."""
+from typing import Optional
 
-from components.atomic_pusher.executor import Executor
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec, standard_artifacts, standard_component_specs as keys
+from tfx.types.standard_component_specs import PusherSpec
+
+from components.atomic_pusher.executor import TRAINING_STATISTICS_KEY, Executor
 
 
-class AtomicPusher(Pusher):
+class AtomicPusherSpec(PusherSpec):
+    INPUTS = {**PusherSpec.INPUTS, TRAINING_STATISTICS_KEY: component_spec.ChannelParameter(
+        type=standard_artifacts.ExampleStatistics, optional=True)}
+
+
+class AtomicPusher(base_component.BaseComponent):
+    SPEC_CLASS = AtomicPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
+                 infra_blessing: types.BaseChannel, push_destination,
+                 training_statistics: Optional[types.BaseChannel] = None):
+        super().__init__(spec=AtomicPusherSpec(**{
+            keys.MODEL_KEY: model, keys.MODEL_BLESSING_KEY: model_blessing, keys.INFRA_BLESSING_KEY: infra_blessing,
+            keys.PUSH_DESTINATION_KEY: push_destination, TRAINING_STATISTICS_KEY: training_statistics,
+            keys.PUSHED_MODEL_KEY: types.Channel(type=standard_artifacts.PushedModel)}))

@@ -7,11 +7,13 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.csv_example_gen import executor
+from components.csv_example_gen import executor, spans
 
 
 def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
-                         eval_max_rows: Optional[int] = None):
+                         eval_max_rows: Optional[int] = None, span_window: int = 1):
+    """`pattern` may hold {SPAN} (spans.py): TFX's driver then ingests the newest span, and span_window > 1
+    adds the spans before it as the `earlier_spans` split."""
     return FileBasedExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
@@ -19,6 +21,7 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
             example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval),
         ])),
-        custom_config=executor.custom_config(null_values, eval_max_rows),
+        custom_config=executor.custom_config(null_values, eval_max_rows,
+                                             pattern if spans.has_spans(pattern) else None, span_window),
         custom_executor_spec=executor_spec.ExecutorClassSpec(executor.Executor),
     )

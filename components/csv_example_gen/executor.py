@@ -2,14 +2,16 @@
 
 Same output contract as TFX's file-based ExampleGen: one `Split-<name>` folder per split of gzipped
 TFRecord files of serialized tf.Examples, `split_names`, and the payload format; span, version and
-the input fingerprint come from TFX's FileBasedExampleGen driver as before.
+the input fingerprint come from TFX's FileBasedExampleGen driver as before. With {SPAN} in the pattern the
+driver picks the newest span; with a window of N spans, the N-1 before it are written whole to one more
+split, `earlier_spans`, which Transform and the Trainer read and the checks and the Evaluator do not.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from absl import logging
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import utils
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_executor
@@ -17,25 +19,22 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from components.csv_example_gen import logic
+from components.csv_example_gen import logic, spans
+
+SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 
 
-def _custom_options(exec_properties: dict[str, Any]) -> struct_pb2.Struct:
+def custom_options(exec_properties: dict[str, Any]) -> dict[str, Any]:
+    """What custom_config() packed: null_values, and eval_max_rows, span_pattern, span_window when set."""
     options = struct_pb2.Struct()
     text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
     if text:
         proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig()).custom_config.Unpack(options)
-    return options
-
-
-def null_values_from(exec_properties: dict[str, Any]) -> list[str]:
-    options = _custom_options(exec_properties)
-    return list(options["null_values"]) if "null_values" in options else [""]
-
-
-def eval_max_rows_from(exec_properties: dict[str, Any]) -> Optional[int]:
-    options = _custom_options(exec_properties)
-    return int(options["eval_max_rows"]) if "eval_max_rows" in options else None
+    unpacked = {"null_values": [""], **json_format.MessageToDict(options)}
+    for whole_number in ("eval_max_rows", "span_window"):
+        if whole_number in unpacked:
+            unpacked[whole_number] = int(unpacked[whole_number])
+    return unpacked
 
 
 class Executor(base_executor.BaseExecutor):
@@ -44,31 +43,48 @@ class Executor(base_executor.BaseExecutor):
         output_config = proto_utils.json_to_proto(exec_properties[keys.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
         [single_split] = input_config.splits  # the component always makes one input split, split by hash
         splits = output_config.split_config.splits
+        names = [s.name for s in splits]
         examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
-        examples.split_names = artifact_utils.encode_split_names(
-            utils.generate_output_split_names(input_config, output_config))
+        options = custom_options(exec_properties)
+        input_base = exec_properties[keys.INPUT_BASE_KEY]
 
-        files = logic.matching_files(exec_properties[keys.INPUT_BASE_KEY], single_split.pattern)
+        # The driver put the newest span's number in the pattern; earlier spans of the window go to their own split.
+        files = logic.matching_files(input_base, single_split.pattern)
+        newest, earlier = exec_properties.get(utils.SPAN_PROPERTY_NAME, 0), {}
+        if options.get("span_window", 1) > 1:
+            earlier = spans.window(logic.files_by_span(input_base, options["span_pattern"]), newest,
+                                   options["span_window"])
+            earlier.pop(newest, None)
+        examples.split_names = artifact_utils.encode_split_names(names + ([spans.EARLIER_SPANS] if earlier else []))
+        if "span_pattern" in options:
+            examples.set_string_custom_property(SPANS_PROPERTY, ",".join(map(str, [*earlier, newest])))
+
         hash_buckets = [s.hash_buckets for s in splits]
-        eval_max_rows = eval_max_rows_from(exec_properties)
-        if eval_max_rows is not None:
-            names = [s.name for s in splits]
+        if options.get("eval_max_rows") is not None:
             hash_buckets = logic.capped_hash_buckets(hash_buckets, names.index("eval"), logic.count_rows(files),
-                                                     eval_max_rows)
-        counts = logic.write_splits(files, null_values_from(exec_properties),
-                                    [artifact_utils.get_split_uri([examples], s.name) for s in splits], hash_buckets)
-        logging.info("Wrote %s from %d files (hash buckets %s)", ", ".join(f"{n} {s.name}" for n, s in zip(counts, splits)),
+                                                     options["eval_max_rows"])
+        counts = logic.write_splits(files, options["null_values"],
+                                    [artifact_utils.get_split_uri([examples], name) for name in names], hash_buckets)
+        logging.info("Wrote %s from %d files (hash buckets %s)", ", ".join(f"{n} {name}" for n, name in zip(counts, names)),
                      len(files), hash_buckets)
+        if earlier:
+            earlier_files = [f for files in earlier.values() for f in files]
+            [count] = logic.write_splits(earlier_files, options["null_values"],
+                                         [artifact_utils.get_split_uri([examples], spans.EARLIER_SPANS)], [1])
+            logging.info("Wrote %d %s from spans %s", count, spans.EARLIER_SPANS, list(earlier))
         if exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY):
             examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
 
 
-def custom_config(null_values: list[str], eval_max_rows: Optional[int] = None) -> example_gen_pb2.CustomConfig:
-    """The component-side half of null_values_from and eval_max_rows_from."""
+def custom_config(null_values: list[str], eval_max_rows: Optional[int] = None, span_pattern: Optional[str] = None,
+                  span_window: int = 1) -> example_gen_pb2.CustomConfig:
+    """The component-side half of custom_options."""
     options = struct_pb2.Struct()
     options.update({"null_values": list(null_values)})
     if eval_max_rows is not None:
         options.update({"eval_max_rows": eval_max_rows})
+    if span_pattern is not None:
+        options.update({"span_pattern": span_pattern, "span_window": span_window})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(options)
     return config

@@ -74,5 +74,23 @@ def check(anomalies_uri: str, statistics_uri: str) -> None:
         raise AnomaliesFound(gate_message(found))
 
 
+def check_drift(drift_uri: str) -> None:
+    """Raises DriftFound when DriftCheck measured a distance above its threshold; its record must exist."""
+    from components.drift_check import logic as drift_logic
+
+    if not os.path.exists(os.path.join(drift_uri, drift_logic.COMPARISONS_FILE)):
+        raise DriftFound(f"the data gate found no drift record under {drift_uri}: it cannot tell that the data "
+                         "has not drifted, so nothing is trained")
+    drifted = drift_logic.exceeded(drift_logic.read_comparisons(drift_uri))
+    if drifted:
+        lines = [f"the new data drifted from the data the served model was trained on ({len(drifted)} of the "
+                 "compared features); nothing is trained (set drift.on_drift: warn to go on regardless):"]
+        raise DriftFound("\n".join(lines + [f"  {line}" for line in drift_logic.format_comparisons(drifted)]))
+
+
 class AnomaliesFound(RuntimeError):
     """Raised by the DataGate component; the message lists each anomaly."""
+
+
+class DriftFound(RuntimeError):
+    """Raised by the DataGate component; the message lists each drifted feature, its distance and threshold."""

@@ -171,6 +171,16 @@ def string_property(item, name: str) -> Optional[str]:
     return value.string_value if value is not None else None
 
 
+def spans_of(examples) -> str:
+    """The span(s) an Examples artifact holds: "3", or "1,2,3" for a training window (ExampleGen's
+    `spans` property); TFX's declared `span` property otherwise ("0" for data without spans)."""
+    spans = string_property(examples, "spans")
+    if spans:
+        return spans
+    span = examples.properties.get("span")
+    return str(span.int_value) if span is not None else ""
+
+
 def plain_value(value):
     """An MLMD Value as a Python scalar; None for structs and protos."""
     which = value.WhichOneof("value")

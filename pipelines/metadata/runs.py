@@ -9,7 +9,7 @@ from typing import Optional
 from pipelines import component_ids as ids
 from pipelines.metadata.evaluation import read_evaluation
 from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
-                                       string_property)
+                                       spans_of, string_property)
 
 # A run's outcome, from what its components recorded.
 PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
@@ -31,6 +31,9 @@ class RunSummary:
     run_id: str
     components: list[ComponentRun]
     anomalies: list = field(default_factory=list)
+    spans: str = ""                     # the span(s) the run read
+    drift: list = field(default_factory=list)   # drift_check.logic.Comparison, every compared feature
+    drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
     blessed: Optional[bool] = None
     blessing_reasons: list[str] = field(default_factory=list)
@@ -80,6 +83,18 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         statistics = summary.output(ids.STATISTICS_GEN, "statistics")
         summary.anomalies = read_anomalies(anomalies.uri) + (empty_splits(statistics.uri) if statistics else [])
 
+    examples = summary.output(ids.EXAMPLE_GEN, "examples")
+    if examples is not None:
+        summary.spans = spans_of(examples)
+    drift = summary.output(ids.DRIFT_CHECK, "drift")
+    if drift is not None:
+        from components.drift_check import logic as drift_logic
+
+        summary.drift = drift_logic.read_comparisons(drift.uri)
+        not_compared = string_property(drift, "not_compared")
+        summary.drift_note = (f"not checked: {not_compared}" if not_compared else
+                              f"against the training data of served version {string_property(drift, 'served_version')}")
+
     evaluation = summary.output(ids.EVALUATOR, "evaluation")
     if evaluation is not None:
         summary.metrics, summary.blessing_reasons = read_evaluation(evaluation.uri)
@@ -109,6 +124,7 @@ class RunRow:
     started: float  # unix seconds
     seconds: float
     outcome: str
+    spans: str = ""
 
 
 def run_outcome(components: list[ComponentRun], pipeline_running: bool = False) -> str:
@@ -135,7 +151,9 @@ def list_runs(reader: MetadataReader, pipeline_running: bool = False) -> list[Ru
             continue
         start = min(c.started for c in components)
         end = max(c.started + c.seconds for c in components)
-        rows.append(RunRow(run.name, start, end - start, run_outcome(components, pipeline_running)))
+        example_gen = next((c for c in components if c.node == ids.EXAMPLE_GEN and c.outputs.get("examples")), None)
+        spans = spans_of(example_gen.outputs["examples"][0]) if example_gen else ""
+        rows.append(RunRow(run.name, start, end - start, run_outcome(components, pipeline_running), spans))
     return rows
 
 
@@ -158,7 +176,8 @@ def slice_order(name: str):
 
 def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional[str] = None) -> str:
     """The summary `mlops run` prints; `error`: why the run failed, when it did and was not gated."""
-    lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}", ""]
+    span = f", span {summary.spans}" if summary.spans not in ("", "0") else ""  # "0": data without spans
+    lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}{span}", ""]
     for component in summary.components:
         lines.append(f"  {component.node:<32} {component.state:<9} {component.seconds:7.1f} s")
     for node in not_run:
@@ -171,6 +190,16 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         lines += [f"  {a}" for a in summary.anomalies]
     elif summary.component(ids.EXAMPLE_VALIDATOR):
         lines.append("Data anomalies: none")
+
+    if summary.drift_note:
+        drifted = [c for c in summary.drift if c.exceeded]
+        lines += ["", f"Drift ({summary.drift_note}): "
+                      + (f"{len(drifted)} of {len(summary.drift)} comparisons over their threshold" if summary.drift
+                         else "none measured")]
+        if summary.drift:
+            from components.drift_check.logic import format_comparisons
+
+            lines += [f"  {line}" for line in format_comparisons(summary.drift)]
 
     if summary.metrics:
         lines += ["", "Evaluation (eval split):"]
@@ -206,7 +235,9 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         lines.append(f"Pushed: nothing (the model is not {' nor '.join(why) or 'blessed'})")
 
     if summary.outcome == GATED:
-        lines += ["", "Stopped: the data gate found anomalies; nothing was trained or pushed"]
+        why = [what for what, found in (("the data has anomalies", summary.anomalies),
+                                        ("the data drifted", any(c.exceeded for c in summary.drift))) if found]
+        lines += ["", f"Stopped: {' and '.join(why) or 'the data gate failed'}; nothing was trained or pushed"]
     elif error:
         lines += ["", f"Failed: {error}"]
     return "\n".join(lines)
@@ -216,10 +247,10 @@ def format_runs(pipeline_name: str, rows: list[RunRow]) -> str:
     if not rows:
         return f"Pipeline {pipeline_name}: no runs in ML Metadata"
     lines = [f"Pipeline {pipeline_name}: {len(rows)} runs", "",
-             f"  {'run id':<28} {'started':<19} {'duration':>9}  outcome"]
+             f"  {'run id':<28} {'started':<19} {'duration':>9}  {'span':<8} outcome"]
     for row in rows:
         started = datetime.datetime.fromtimestamp(row.started).strftime("%Y-%m-%d %H:%M:%S")
-        lines.append(f"  {row.run_id:<28} {started:<19} {row.seconds:>7.1f} s  {row.outcome}")
+        lines.append(f"  {row.run_id:<28} {started:<19} {row.seconds:>7.1f} s  {row.spans or '-':<8} {row.outcome}")
     return "\n".join(lines)
 
 

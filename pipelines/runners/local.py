@@ -1,7 +1,6 @@
 """Runs a pipeline here: LocalDagRunner, Beam's DirectRunner, ML Metadata on SQLite or MySQL."""
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import time
@@ -21,7 +20,7 @@ MB = 1024 * 1024
 
 
 def input_size_bytes(cfg: PipelineConfig) -> int:
-    return sum(os.path.getsize(p) for p in glob.glob(os.path.join(cfg.data_dir, cfg.data.pattern)) if os.path.isfile(p))
+    return sum(os.path.getsize(p) for p in cfg.input_files())
 
 
 def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> dict[str, list[str]]:

@@ -42,8 +42,8 @@ def test_executor_writes_train_and_eval_splits(tmp_path):
 
 def test_null_values_travel_in_the_custom_config():
     component = fast_csv_example_gen("/data", "*.csv", ["NA", "-"], train=2, eval=1)
-    assert executor.null_values_from(component.exec_properties) == ["NA", "-"]
-    assert executor.null_values_from({}) == [""]
+    assert executor.custom_options(component.exec_properties)["null_values"] == ["NA", "-"]
+    assert executor.custom_options({}) == {"null_values": [""]}
 
 
 def test_the_eval_cap_travels_in_the_custom_config_and_caps_the_eval_split(tmp_path):
@@ -51,10 +51,31 @@ def test_the_eval_cap_travels_in_the_custom_config_and_caps_the_eval_split(tmp_p
     data.mkdir()
     (data / "part.csv").write_text("id\n" + "\n".join(str(i) for i in range(3000)) + "\n")
     component = fast_csv_example_gen(str(data), "*.csv", [""], train=2, eval=1, eval_max_rows=300)
-    assert executor.eval_max_rows_from(component.exec_properties) == 300
-    assert executor.eval_max_rows_from(fast_csv_example_gen("/d", "*", [""], 2, 1).exec_properties) is None
+    assert executor.custom_options(component.exec_properties)["eval_max_rows"] == 300
+    assert "eval_max_rows" not in executor.custom_options(fast_csv_example_gen("/d", "*", [""], 2, 1).exec_properties)
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "out")
     executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, dict(component.exec_properties))
     train, evaluation = read_split(examples.uri, "train"), read_split(examples.uri, "eval")
     assert len(train) + len(evaluation) == 3000 and 240 < len(evaluation) < 360
+
+
+def test_a_window_of_spans_writes_the_earlier_spans_whole_to_their_own_split(tmp_path):
+    for span, rows in ((1, range(0, 100)), (2, range(100, 250)), (3, range(250, 300)), (4, range(300, 600))):
+        (tmp_path / "data" / f"span-{span}").mkdir(parents=True)
+        (tmp_path / "data" / f"span-{span}" / "part.csv").write_text("id\n" + "\n".join(map(str, rows)) + "\n")
+    component = fast_csv_example_gen(str(tmp_path / "data"), "span-{SPAN}/*.csv", [""], 2, 1, span_window=3)
+    exec_properties = dict(component.exec_properties)
+    # What TFX's driver does before the executor runs: the newest span (here 3, as if 4 had not arrived yet).
+    exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace("{SPAN}", "3")
+    exec_properties["span"] = 3
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, exec_properties)
+
+    assert json.loads(examples.split_names) == ["train", "eval", "earlier_spans"]
+    assert examples.get_string_custom_property("spans") == "1,2,3"
+    ids = {split: sorted(e.features.feature["id"].int64_list.value[0] for e in read_split(examples.uri, split))
+           for split in ("train", "eval", "earlier_spans")}
+    assert sorted(ids["train"] + ids["eval"]) == list(range(250, 300))
+    assert ids["earlier_spans"] == list(range(0, 250))

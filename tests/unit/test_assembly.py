@@ -12,8 +12,8 @@ def node_ids(project, *overrides):
 
 
 def test_default_taxi_pipeline(project):
-    assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate",
-                                 "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
+    assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "DriftCheck", "ExampleValidator",
+                                 "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
 
 
@@ -21,9 +21,10 @@ def test_every_node_id_of_every_pipeline_shape_is_declared_in_component_ids(proj
     """Tuning on/off, data gate on/off, curated or inferred schema, local or Kubeflow: every id a
     pipeline gets is declared once in component_ids, and every declared id occurs in some pipeline."""
     produced = set()
-    for tuning, on_anomalies, curated, target in itertools.product(
-            [False, True], ["stop", "warn"], [True, False], ["local", "kubeflow"]):
-        overrides = [f"tuning.enabled={tuning}", f"on_anomalies={on_anomalies}"] + ([] if curated else ["name=unknown"])
+    for tuning, on_anomalies, on_drift, curated, target in itertools.product(
+            [False, True], ["stop", "warn"], ["stop", "skip"], [True, False], ["local", "kubeflow"]):
+        overrides = [f"tuning.enabled={tuning}", f"on_anomalies={on_anomalies}", f"drift.on_drift={on_drift}"] + (
+            [] if curated else ["name=unknown"])
         cfg = load_config(project / "configs" / "taxi.yaml", overrides)
         ids = [c.id for c in create_pipeline(cfg, target=target).components]
         assert len(ids) == len(set(ids)), ids
@@ -38,9 +39,50 @@ def test_transform_waits_for_the_data_gate(project):
     assert "DataGate" in {n.id for n in nodes["Transform"].upstream_nodes}
 
 
-def test_warn_mode_has_no_gate_and_tuning_adds_a_tuner_feeding_the_trainer(project):
-    ids = node_ids(project, "on_anomalies=warn", "tuning.enabled=true")
-    assert "DataGate" not in ids
+def test_the_gate_stops_on_what_the_config_says_and_warn_mode_has_no_gate(project):
+    def gate(*overrides):
+        cfg = load_config(project / "configs" / "taxi.yaml", list(overrides))
+        return next((c for c in create_pipeline(cfg).components if c.id == "DataGate"), None)
+
+    stop_on_both = gate()
+    assert stop_on_both.inputs["drift"].producer_component_id == "DriftCheck"
+    assert stop_on_both.exec_properties["check_anomalies"] == 1
+    drift_only = gate("on_anomalies=warn")
+    assert drift_only.exec_properties["check_anomalies"] == 0 and "drift" in drift_only.inputs
+    assert "drift" not in gate("drift.on_drift=warn").inputs
+    assert gate("on_anomalies=warn", "drift.on_drift=warn") is None
+    assert "DriftCheck" not in node_ids(project, "drift.on_drift=skip")
+
+
+def test_the_drift_check_compares_each_feature_by_its_kind_and_the_pusher_carries_the_statistics(project):
+    import json
+
+    cfg = load_config(project / "configs" / "taxi.yaml", ["drift.features.fare.jensen_shannon=0.3",
+                                                          "drift.features.company=null"])
+    nodes = {c.id: c for c in create_pipeline(cfg).components}
+    config = json.loads(nodes["DriftCheck"].exec_properties["config"])
+    assert config["comparators"]["trip_miles"] == ["jensen_shannon", 0.1]
+    assert config["comparators"]["payment_type"] == ["l_infinity", 0.1]
+    assert config["comparators"]["trip_start_hour"] == ["l_infinity", 0.1]
+    assert config["comparators"]["fare"] == ["jensen_shannon", 0.3] and "company" not in config["comparators"]
+    assert nodes["DriftCheck"].exec_properties["serving_dir"] == cfg.serving_dir
+    assert nodes["Pusher"].inputs["training_statistics"].producer_component_id == "StatisticsGen"
+    # Integer categories get value counts, without which L-infinity measures 0.
+    stats_options = json.loads(nodes["StatisticsGen"].exec_properties["stats_options_json"])
+    assert "trip_start_hour" in json.dumps(stats_options)
+
+
+def test_a_window_of_spans_is_trained_on_and_only_the_newest_span_is_checked(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["data.pattern=span-{SPAN}/*.csv", "data.span_window=3"])
+    nodes = {c.id: c for c in create_pipeline(cfg).components}
+    assert '"earlier_spans"' in nodes["StatisticsGen"].exec_properties["exclude_splits"]
+    assert "earlier_spans" in nodes["Transform"].exec_properties["splits_config"]
+    assert "earlier_spans" in nodes["Trainer"].exec_properties["train_args"]
+    assert "earlier_spans" not in nodes["Evaluator"].exec_properties["example_splits"]
+
+
+def test_tuning_adds_a_tuner_feeding_the_trainer(project):
+    ids = node_ids(project, "tuning.enabled=true")
     assert ids.index("Tuner") < ids.index("Trainer")
     cfg = load_config(project / "configs" / "taxi.yaml", ["tuning.enabled=true"])
     trainer = next(c for c in create_pipeline(cfg).components if c.id == "Trainer")
