@@ -68,9 +68,16 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         disable_statistics=True,  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
     ).with_id(ids.TRANSFORM)
     drift_check = None
+    latest_push = None
     if cfg.drift.on_drift != "skip":
+        # The latest push (or rollback) is an input so that the check runs again when what is served changes.
+        latest_push = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            pushed_model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
+        ).with_id(ids.LATEST_PUSH_RESOLVER)
         drift_check = DriftCheck(
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+            latest_push=latest_push.outputs["pushed_model"],
             serving_dir=where.serving_dir,
             config=json.dumps({"comparators": cfg.comparators("drift"),
                                "min_examples_fraction": cfg.drift.min_examples_fraction}),
@@ -145,7 +152,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         training_statistics=statistics_gen.outputs["statistics"],
     ).with_id(ids.PUSHER)
 
-    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, drift_check, data_gate,
+    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check, data_gate,
                               transform, tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
     for component in components:
         if beam_args and beam_args.get(component.id):

@@ -2,7 +2,8 @@
 model versions back from ML Metadata; compile and submit for Kubeflow Pipelines.
 
 Exit codes: 0 done (a pipeline run completed, blessed or not); 1 a gate stopped the run, a component
-failed, or a server (MySQL, KFP) could not be used; 2 the config is bad (nothing ran).
+failed, `mlops monitor` found skew, or a server (MySQL, KFP) could not be used; 2 the config is bad
+(nothing ran).
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     models = commands.add_parser("models", help="pushed model versions; * marks the served one")
     rollback = commands.add_parser("rollback", help="serve an earlier pushed model version again")
     report = commands.add_parser("report", help="write a run's report: one self-contained HTML page")
-    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback, report):
+    monitor = commands.add_parser("monitor", help="serving data against the served model's training data (skew); "
+                                                  "exit 1 when a feature is over its threshold")
+    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback, report, monitor):
         command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
         command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
     report.add_argument("--run", help="a run id from `mlops runs` (default: the latest run)")
     report.add_argument("-o", "--output", help="the HTML file (default: <output_root>/reports/<run>.html)")
+    monitor.add_argument("--serving", metavar="PATH", help="serving data folder (default: skew.serving_data)")
+    monitor.add_argument("--retrain", action="store_true", help="on skew, run the pipeline on the latest data")
     args = parser.parse_args(argv)
     if args.command == "init":
         return init_project(args)
@@ -81,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return submit_to_kubeflow(cfg, args.package, args.schedule)
     if args.command in ("runs", "lineage", "models", "rollback", "report"):
         return read_metadata(cfg, args)
+    if args.command == "monitor":
+        return monitor_serving(cfg, args.serving, args.retrain)
     return run_locally(cfg)
 
 
@@ -117,6 +124,31 @@ def written_report(cfg) -> str:
         return "Report: none (nothing was recorded in ML Metadata)"
     except Exception as e:  # the run is done and recorded: a report that fails must not turn it into a failure
         return f"Report: not written ({type(e).__name__}: {e}); `mlops report` writes it later"
+
+
+# --- mlops monitor ------------------------------------------------------------
+
+
+def monitor_serving(cfg, serving_path: str | None, retrain: bool) -> int:
+    """0: no skew; 1: skew or serving data that breaks the schema (then --retrain runs the pipeline), or the
+    check could not be made."""
+    from pipelines.console import quiet_libraries
+    from pipelines.metadata.store import MetadataConnectionError
+    from pipelines.monitor import format_result, monitor
+
+    try:
+        with quiet_libraries():
+            result = monitor(cfg, serving_path)
+    except (LookupError, OSError, ValueError, MetadataConnectionError) as e:
+        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_result(result), flush=True)
+    if not result.failed:
+        return EXIT_OK
+    if retrain:
+        print("\nRetraining on the latest data (--retrain):", flush=True)
+        run_locally(cfg)
+    return EXIT_FAILED
 
 
 # --- mlops runs / lineage / models / rollback ----------------------------------

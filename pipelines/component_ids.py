@@ -18,13 +18,14 @@ TUNER = "Tuner"                          # only with tuning.enabled
 TRAINER = "Trainer"
 INFRA_VALIDATOR = "InfraValidator"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
+LATEST_PUSH_RESOLVER = "latest_pushed_model_resolver"  # with DriftCheck: a new push makes the check run again
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 
-ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, DRIFT_CHECK, DATA_GATE, TRANSFORM, TUNER,
+ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, LATEST_PUSH_RESOLVER, DRIFT_CHECK, DATA_GATE, TRANSFORM, TUNER,
        TRAINER, INFRA_VALIDATOR, BASELINE_RESOLVER, EVALUATOR, PUSHER)
-# Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolver does not.
-WITH_RESOURCES = tuple(node for node in ALL if node != BASELINE_RESOLVER)
+# Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolvers do not.
+WITH_RESOURCES = tuple(node for node in ALL if node not in (BASELINE_RESOLVER, LATEST_PUSH_RESOLVER))
 WITH_GPU = (TRAINER, TUNER)
 # Each runs a Beam pipeline, so it may have Beam arguments of its own (ExampleGen reads with pyarrow).
 WITH_BEAM = (STATISTICS_GEN, TRANSFORM, EVALUATOR)

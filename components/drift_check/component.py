@@ -9,7 +9,7 @@ import json
 from absl import logging
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Schema
+from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, PushedModel, Schema
 
 from components.drift_check import logic
 
@@ -18,8 +18,11 @@ NOT_COMPARED = "not_compared"  # custom property: why nothing was compared (no s
 
 @component
 def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifact[Schema],
-               drift: OutputArtifact[ExampleAnomalies], serving_dir: Parameter[str], config: Parameter[str]) -> None:
-    """`config`: JSON {"comparators": {feature: [measure, threshold]}, "min_examples_fraction": x or null}."""
+               drift: OutputArtifact[ExampleAnomalies], serving_dir: Parameter[str], config: Parameter[str],
+               latest_push: InputArtifact[PushedModel] = None) -> None:
+    """`config`: JSON {"comparators": {feature: [measure, threshold]}, "min_examples_fraction": x or null}.
+    `latest_push`: the pipeline's latest PushedModel (none before the first push); what is served is read
+    from serving_dir, since the latest push may be one that pushed nothing."""
     options = json.loads(config)
     comparators = {name: tuple(value) for name, value in options["comparators"].items()}
     drift.split_names = '["train"]'

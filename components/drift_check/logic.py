@@ -1,16 +1,18 @@
 """Drift and skew: how far new data is from the data the served model was trained on, per feature.
 
-Plain functions around TFDV's `validate_statistics`, which measures the distances (L-infinity for
-categorical values, Jensen-Shannon divergence for numeric ones) when comparators are set in the schema.
-TFX's ExampleValidator never passes it previous or serving statistics, so it measures nothing.
+Categorical features: L-infinity (the largest change in any value's share), measured by TFDV's
+`validate_statistics` with a comparator set in the schema (TFX's ExampleValidator never passes it
+previous or serving statistics, so it measures nothing). Numeric features: Jensen-Shannon divergence
+(base 2: 0 same, 1 disjoint) over the reference's deciles, computed here from both sides' quantile
+histograms. Measured on the taxi data (bench/drift_noise.py): TFDV's own numeric Jensen-Shannon scored
+up to 0.11 between two random samples of the same data with quantile buckets (0.69 with its default
+equal-width ones), and a 1.5x shift of trip_miles scored less than that; this one scores at most 0.05
+between same-distribution samples of 1000 rows (under 0.005 on continuous features), and 0.25 to 0.34
+for trips one mile longer.
 
-Two traps measured on TFDV 1.16 decide the defaults:
-- Jensen-Shannon on the default histogram (10 equal-width buckets) is dominated by outliers: two random
-  halves of the taxi data scored 0.69. On the quantiles histogram they score under 0.1, so numeric
-  features are always compared on `QUANTILES`.
-- L-infinity on a feature with only numeric statistics returns 0: integer categories must have
-  categorical statistics, which StatisticsGen computes when told they are categorical
-  (`categorical_statistics_schema`).
+L-infinity on a feature with only numeric statistics is 0 in TFDV, whatever the data: integer categories
+get value counts only when StatisticsGen is told they are categorical (`categorical_statistics_schema`),
+and a categorical comparison without them is an error here rather than a silent 0.
 
 The served model's training statistics travel with it: the Pusher writes them inside the version folder
 it publishes (`assets.extra/`, which TF Serving ignores), and a rollback copies the folder whole. So
@@ -62,24 +64,17 @@ class Comparison:
 # --- the schema TFDV compares with --------------------------------------------------------
 
 
-def comparison_schema(schema: schema_pb2.Schema, comparators: dict[str, tuple[str, float]],
+def comparison_schema(schema: schema_pb2.Schema, l_infinity: dict[str, tuple[str, float]],
                       check: str) -> schema_pb2.Schema:
-    """A copy of the schema with a drift (or skew) comparator on each feature of `comparators`
-    ({feature: (measure, threshold)}); no other feature is compared."""
+    """A copy of the schema with a drift (or skew) L-infinity comparator on each feature of `l_infinity`
+    ({feature: (measure, threshold)}), for TFDV; no other feature is compared by it."""
     compared = schema_pb2.Schema()
     compared.CopyFrom(schema)
     for feature in compared.feature:
         for field_name in ("drift_comparator", "skew_comparator"):
             feature.ClearField(field_name)
-        if feature.name not in comparators:
-            continue
-        measure, threshold = comparators[feature.name]
-        comparator = getattr(feature, f"{check}_comparator")
-        if measure == L_INFINITY:
-            comparator.infinity_norm.threshold = threshold
-        else:
-            comparator.jensen_shannon_divergence.threshold = threshold
-            comparator.jensen_shannon_divergence.source.type = schema_pb2.HistogramSelection.QUANTILES
+        if feature.name in l_infinity:
+            getattr(feature, f"{check}_comparator").infinity_norm.threshold = l_infinity[feature.name][1]
     return compared
 
 
@@ -124,7 +119,12 @@ def compare(current: statistics_pb2.DatasetFeatureStatisticsList,
     import tensorflow_data_validation as tfdv
 
     current, reference = split_statistics(current), split_statistics(reference)
-    compared = comparison_schema(schema, comparators, check)
+    categorical = {name: c for name, c in comparators.items() if c[0] == L_INFINITY}
+    for name in categorical:
+        if not _has_value_counts(reference, name):
+            raise ValueError(f"{name}: l_infinity compares value counts, and its training statistics have none "
+                             "(numbers, not categories: use jensen_shannon, or declare it int_categorical)")
+    compared = comparison_schema(schema, categorical, check)
     if check == DRIFT:
         anomalies = tfdv.validate_statistics(current, compared, environment=environment, previous_statistics=reference)
     else:
@@ -134,6 +134,11 @@ def compare(current: statistics_pb2.DatasetFeatureStatisticsList,
         name = ".".join(info.path.step)
         for measurement in (info.drift_measurements if check == DRIFT else info.skew_measurements):
             measured[name] = measurement.value
+    for name, (measure, _) in comparators.items():
+        if measure == JENSEN_SHANNON:
+            before, after = _quantiles(reference, name), _quantiles(current, name)
+            if before is not None and after is not None:
+                measured[name] = jensen_shannon_on_quantiles(before, after)
     results = []
     for feature, (measure, threshold) in comparators.items():
         # A feature the schema or either side lacks is not measured: an infinite distance, so it is not missed.
@@ -143,6 +148,52 @@ def compare(current: statistics_pb2.DatasetFeatureStatisticsList,
         fraction = num_examples(current) / reference_count if reference_count else math.inf
         results.append(Comparison("(examples)", EXAMPLES_FRACTION, fraction, min_examples_fraction))
     return results, anomalies
+
+
+def _feature(statistics: statistics_pb2.DatasetFeatureStatisticsList, name: str):
+    return next((f for f in statistics.datasets[0].features if ".".join(f.path.step) == name or f.name == name), None)
+
+
+def _has_value_counts(statistics, name: str) -> bool:
+    feature = _feature(statistics, name)
+    return feature is not None and feature.HasField("string_stats")
+
+
+def _quantiles(statistics, name: str) -> Optional[statistics_pb2.Histogram]:
+    feature = _feature(statistics, name)
+    if feature is None or not feature.HasField("num_stats"):
+        return None
+    return next((h for h in feature.num_stats.histograms if h.type == statistics_pb2.Histogram.QUANTILES), None)
+
+
+def _cdf(histogram: statistics_pb2.Histogram, x: float) -> float:
+    """The share of values <= x, values spread evenly within each bucket (a bucket [v, v] is a point mass)."""
+    total = sum(b.sample_count for b in histogram.buckets)
+    below = 0.0
+    for bucket in histogram.buckets:
+        if bucket.high_value <= x:
+            below += bucket.sample_count
+        elif bucket.low_value < x:
+            below += bucket.sample_count * (x - bucket.low_value) / (bucket.high_value - bucket.low_value)
+    return below / total if total else 0.0
+
+
+def jensen_shannon_on_quantiles(reference: statistics_pb2.Histogram, current: statistics_pb2.Histogram) -> float:
+    """Jensen-Shannon divergence (base 2) of two distributions over the reference's quantile boundaries:
+    each side's share of values between consecutive boundaries, read from its own quantile histogram."""
+    edges = sorted({b.high_value for b in reference.buckets[:-1]})
+
+    def shares(histogram) -> list[float]:
+        cumulative = [0.0, *(_cdf(histogram, edge) for edge in edges), 1.0]
+        return [max(b - a, 0.0) for a, b in zip(cumulative, cumulative[1:])]
+
+    p, q = shares(reference), shares(current)
+    m = [(a + b) / 2 for a, b in zip(p, q)]
+
+    def kl(a: list[float]) -> float:
+        return sum(x * math.log2(x / y) for x, y in zip(a, m) if x > 0)
+
+    return (kl(p) + kl(q)) / 2
 
 
 def exceeded(comparisons: list[Comparison]) -> list[Comparison]:

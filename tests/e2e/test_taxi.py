@@ -52,7 +52,10 @@ def test_pushed_model_predicts_from_raw_examples_in_a_fresh_process(taxi, first_
 def test_unchanged_rerun_is_served_from_cache(taxi, first_run, unchanged_run):
     assert unchanged_run.result.returncode == 0, unchanged_run.result.stdout + unchanged_run.result.stderr[-3000:]
     states = states_of(taxi, unchanged_run)
-    assert states.pop("latest_blessed_model_resolver") == "complete"  # resolvers always resolve anew
+    for resolver in ("latest_blessed_model_resolver", "latest_pushed_model_resolver"):
+        assert states.pop(resolver) == "complete"  # resolvers always resolve anew
+    # The first run's push changed what is served: the drift check, and the gate reading it, ran again.
+    assert states.pop("DriftCheck") == "complete" and states.pop("DataGate") == "complete"
     assert set(states.values()) == {"cached"}, states
     assert unchanged_run.served == first_run.served  # nothing pushed again
     assert "cached" in unchanged_run.result.stdout

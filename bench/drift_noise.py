@@ -1,0 +1,77 @@
+"""How the drift check's distances behave on the shipped taxi data: what the default thresholds are set from.
+
+For samples of N rows drawn at random (seeds 0..S-1): the largest distance each feature reaches between two
+samples of the same data (noise: must stay under the threshold), and the distances for the drift the tests
+make (trips one mile longer; two card payments in three made in cash instead).
+
+    python bench/drift_noise.py [--rows 1000 2000] [--seeds 6]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipelines.config import DEFAULT_CONFIG, load_config  # noqa: E402 - sets TF_USE_LEGACY_KERAS first
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1000, 2000])
+    parser.add_argument("--seeds", type=int, default=6)
+    args = parser.parse_args()
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from components.csv_example_gen import logic as csv_logic
+    from components.drift_check import logic
+
+    cfg = load_config(DEFAULT_CONFIG)
+    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
+    schema = logic.load_schema(str(Path(cfg.schema_path).parent))
+    comparators = cfg.comparators("drift")
+    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
+    options = tfdv.StatsOptions(schema=logic.categorical_statistics_schema(int_categorical))
+
+    def statistics(rows):
+        return stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)
+
+    def drifted(rows):
+        miles = pc.add(rows.column("trip_miles"), 1.0)
+        card = pc.equal(rows.column("payment_type"), "Credit Card")
+        moved = pc.and_(card, pa.array(np.arange(rows.num_rows) % 3 != 0))
+        payment = pc.if_else(moved, "Cash", rows.column("payment_type"))
+        rows = rows.set_column(rows.column_names.index("trip_miles"), "trip_miles", miles)
+        return rows.set_column(rows.column_names.index("payment_type"), "payment_type", payment)
+
+    for rows in args.rows:
+        noise = {name: 0.0 for name in comparators}
+        shifted = {name: [] for name in ("trip_miles", "payment_type")}
+        for seed in range(args.seeds):
+            order = np.random.default_rng(seed).permutation(table.num_rows)
+            a, b, c = (table.take(pa.array(order[i * rows:(i + 1) * rows])) for i in range(3))
+            reference = statistics(a)
+            same, _ = logic.compare(statistics(b), reference, schema, comparators)
+            for comparison in same:
+                if comparison.feature in noise:
+                    noise[comparison.feature] = max(noise[comparison.feature], comparison.value)
+            moved, _ = logic.compare(statistics(drifted(c)), reference, schema, comparators)
+            for comparison in moved:
+                if comparison.feature in shifted:
+                    shifted[comparison.feature].append(comparison.value)
+        print(f"\n{rows} rows a side, {args.seeds} seeds")
+        print(f"  {'feature':<24} {'measure':<15} {'threshold':>9} {'same data, max':>15} {'drifted, min':>13}")
+        for name, (measure, threshold) in comparators.items():
+            low = f"{min(shifted[name]):13.3f}" if name in shifted else f"{'':>13}"
+            print(f"  {name:<24} {measure:<15} {threshold:9g} {noise[name]:15.3f} {low}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""`mlops monitor`: serving data against the data the served model was trained on (training/serving skew).
+
+Serving data is a folder of request logs or CSV files. Open-source TF Serving cannot log requests by
+itself and neither TFDV nor tfx_bsl decodes PredictionLogs, so the records are turned into tf.Examples
+here: a PredictLog's `examples` input (the serialized tf.Examples this project's `serving_default`
+takes), a ClassifyLog's or RegressLog's example list, or plain tf.Example records; CSV files are read
+as ExampleGen reads them. Their statistics are compared with the served version's training statistics
+(components/drift_check) in the schema's SERVING environment, where the label is absent.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from pipelines.config import PipelineConfig
+
+CSV, TF_EXAMPLE, PREDICTION_LOG = "csv", "tf_example", "prediction_log"
+SERVING = "SERVING"  # the schema environment of serving data
+SERVING_SPLIT = "serving"
+
+
+class NoServingData(LookupError):
+    """No serving data folder, or no file in it."""
+
+
+def serving_files(path: str) -> list[str]:
+    files = sorted(f for f in glob.glob(os.path.join(path, "**", "*"), recursive=True)
+                   if os.path.isfile(f) and not os.path.basename(f).startswith("."))
+    if not files:
+        raise NoServingData(f"no serving data file in {path}")
+    return files
+
+
+def data_format(files: list[str], configured: str) -> str:
+    if configured != "auto":
+        return configured
+    if all(f.endswith(".csv") for f in files):
+        return CSV
+    return PREDICTION_LOG if _first_record_is_prediction_log(files[0]) else TF_EXAMPLE
+
+
+def _records(path: str):
+    import tensorflow as tf
+
+    compression = "GZIP" if path.endswith(".gz") else ""
+    for record in tf.data.TFRecordDataset(path, compression_type=compression):
+        yield record.numpy()
+
+
+def _first_record_is_prediction_log(path: str) -> bool:
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    record = next(_records(path), None)
+    if record is None:
+        return False
+    log = prediction_log_pb2.PredictionLog()
+    try:
+        log.ParseFromString(record)
+    except Exception:  # noqa: BLE001 - not a PredictionLog: protobuf raises DecodeError or others
+        return False
+    return log.WhichOneof("log_type") is not None
+
+
+def examples_in_prediction_log(record: bytes) -> list[bytes]:
+    """The serialized tf.Examples a logged request carried."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    log = prediction_log_pb2.PredictionLog.FromString(record)
+    kind = log.WhichOneof("log_type")
+    if kind == "predict_log":
+        inputs = log.predict_log.request.inputs
+        tensor = inputs["examples"] if "examples" in inputs else next(iter(inputs.values()), None)
+        return list(tensor.string_val) if tensor is not None else []
+    if kind in ("classify_log", "regress_log"):
+        examples = getattr(log, kind).request.input.example_list.examples
+        return [e.SerializeToString() for e in examples]
+    raise ValueError(f"a {kind or 'empty'} PredictionLog: only predict, classify and regress logs carry examples")
+
+
+def serving_record_batch(files: list[str], kind: str, null_values: list[str]):
+    """The serving data as one Arrow record batch in tf.Example form (what TFDV's statistics read)."""
+    import pyarrow as pa
+    from tfx_bsl.coders import example_coder
+
+    from components.csv_example_gen import logic as csv_logic
+
+    if kind == CSV:
+        table = pa.concat_tables([csv_logic.read_csv(f, null_values) for f in files], promote=True)
+        return csv_logic.table_to_record_batch(table)
+    examples = []
+    for path in files:
+        for record in _records(path):
+            examples += examples_in_prediction_log(record) if kind == PREDICTION_LOG else [record]
+    if not examples:
+        raise NoServingData(f"the serving data ({len(files)} files) holds no example")
+    return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
+
+
+@dataclass
+class SkewResult:
+    served_version: str
+    serving_path: str
+    examples: int
+    comparisons: list = field(default_factory=list)   # drift_check.logic.Comparison
+    anomalies: list[str] = field(default_factory=list)  # the serving data against the schema (SERVING)
+    recorded_as: Optional[int] = None                   # the MLMD execution id
+
+    @property
+    def skewed(self) -> list:
+        return [c for c in self.comparisons if c.exceeded]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.skewed or self.anomalies)
+
+
+def check_skew(cfg: PipelineConfig, serving_path: str, schema) -> tuple[SkewResult, object, object]:
+    """(the result, the serving statistics, TFDV's skew anomalies); LookupError when nothing is served."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from components.drift_check import logic as drift_logic
+
+    served = drift_logic.read_served_statistics(cfg.serving_dir)
+    if served is None:
+        raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
+    files = serving_files(serving_path)
+    batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values)
+    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
+    options = tfdv.StatsOptions(schema=drift_logic.categorical_statistics_schema(int_categorical))
+    statistics = stats_impl.generate_statistics_in_memory(batch, options)
+    comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
+                                                      drift_logic.SKEW, environment=SERVING)
+    serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)
+    from components.data_gate.logic import anomalies_in
+
+    anomalies = [str(a) for a in anomalies_in(serving_anomalies, SERVING_SPLIT)]
+    return (SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies), statistics,
+            skew_anomalies)
+
+
+def format_result(result: SkewResult) -> str:
+    from components.drift_check.logic import format_comparisons
+
+    lines = [f"Skew: {result.examples} serving examples from {result.serving_path} against the training data of "
+             f"served version {result.served_version}: {len(result.skewed)} of {len(result.comparisons)} features "
+             "over their threshold", *[f"  {line}" for line in format_comparisons(result.comparisons)]]
+    if result.anomalies:
+        lines += [f"Serving data anomalies ({len(result.anomalies)}):", *[f"  {a}" for a in result.anomalies]]
+    if result.recorded_as is not None:
+        lines.append(f"Recorded in ML Metadata as execution {result.recorded_as}")
+    return "\n".join(lines)
+
+
+def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResult:
+    """Checks the serving data for skew, writes the serving statistics and the skew record under
+    <output_root>/monitoring/<time>/ and records the check in ML Metadata."""
+    import datetime
+
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    from components.drift_check import logic as drift_logic
+    from pipelines.metadata import checks
+    from pipelines.metadata.store import open_reader
+
+    path = serving_path or (cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else None)
+    if not path:
+        raise NoServingData("no serving data: pass --serving PATH or set skew.serving_data")
+    reader = open_reader(cfg)
+    served = checks.served_model_version(reader, cfg.serving_dir)
+    schema_uri = checks.training_schema_uri(reader, served.model_id) if served else None
+    if schema_uri is None and cfg.schema_path:
+        schema_uri = os.path.dirname(cfg.schema_path)
+    if schema_uri is None:
+        raise LookupError("no schema to check the serving data with: the served model's is not in ML Metadata")
+    result, statistics, skew_anomalies = check_skew(cfg, path, drift_logic.load_schema(schema_uri))
+
+    folder = os.path.join(cfg.output_dir, "monitoring", datetime.datetime.now(datetime.timezone.utc)
+                          .strftime("%Y%m%dT%H%M%S.%fZ"))
+    statistics_uri, skew_uri = os.path.join(folder, "statistics"), os.path.join(folder, "skew")
+    os.makedirs(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}"))
+    with open(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}", drift_logic.STATISTICS_FILE), "wb") as f:
+        f.write(statistics_pb2.DatasetFeatureStatisticsList(datasets=statistics.datasets).SerializeToString())
+    drift_logic.write_result(skew_uri, result.comparisons, skew_anomalies, split=SERVING_SPLIT)
+    result.recorded_as = checks.record_skew_check(reader, served, os.path.abspath(path), statistics_uri, skew_uri,
+                                                  [c.feature for c in result.skewed], result.examples)
+    return result
