@@ -12,7 +12,7 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import La
 from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.atomic_pusher.component import AtomicPusher
-from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy
+from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
 from components.csv_example_gen import spans
 from components.csv_example_gen.component import fast_csv_example_gen
 from components.data_gate.component import DataGate
@@ -72,7 +72,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     if cfg.drift.on_drift != "skip":
         # The latest push (or rollback) is an input so that the check runs again when what is served changes.
         latest_push = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            strategy_class=LatestOrNoneStrategy if target == "local" else tfx.dsl.experimental.LatestArtifactStrategy,
             pushed_model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
         ).with_id(ids.LATEST_PUSH_RESOLVER)
         drift_check = DriftCheck(

@@ -695,12 +695,20 @@ class PipelineConfig(FeaturesConfig):
     def _compared_features_exist(self) -> "PipelineConfig":
         kinds = {f.name: f.kind for f in self.features}
         for section in ("drift", "skew"):
-            for name, comparator in getattr(self, section).features.items():
+            check = getattr(self, section)
+            fitting = [(f"{section}.numeric", True, check.numeric), (f"{section}.categorical", False, check.categorical)]
+            for name, comparator in check.features.items():
                 if name not in kinds:
                     raise ValueError(f"{section}.features.{name}: not a feature; features are {sorted(kinds)}")
-                if comparator is not None and comparator.l_infinity is not None and kinds[name] in NUMERIC_KINDS:
-                    raise ValueError(f"{section}.features.{name}: l_infinity compares categorical values and {name} "
-                                     f"is {kinds[name]} (TFDV measures 0 there); use jensen_shannon")
+                if comparator is not None:
+                    fitting.append((f"{section}.features.{name}", kinds[name] in NUMERIC_KINDS, comparator))
+            for field_path, numeric, comparator in fitting:
+                if numeric and comparator.l_infinity is not None:
+                    raise ValueError(f"{field_path}: l_infinity compares categorical values (TFDV measures 0 on "
+                                     "numbers); use jensen_shannon")
+                if not numeric and comparator.jensen_shannon is not None:
+                    raise ValueError(f"{field_path}: jensen_shannon is measured on numbers (quantiles); "
+                                     "categorical values use l_infinity")
         return self
 
     def comparators(self, section: str) -> dict[str, tuple[str, float]]:

@@ -1,4 +1,4 @@
-"""Baseline for the Evaluator: the latest blessed model other than the candidate itself.
+"""Resolver strategies. The Evaluator's baseline: the latest blessed model other than the candidate itself.
 
 TFX's LatestBlessedModelStrategy returns the candidate as its own baseline when the Trainer's
 output was reused from cache; the Evaluator's inputs then differ from the previous run and an
@@ -36,3 +36,12 @@ class LatestBlessedOtherModelStrategy(resolver.ResolverStrategy):
         model, blessing = latest_blessed_other_than(input_dict.get(MODEL, []), input_dict.get(BLESSING, []),
                                                     candidate_ids)
         return {MODEL: model, BLESSING: blessing, CANDIDATE: input_dict.get(CANDIDATE, [])}
+
+
+class LatestOrNoneStrategy(resolver.ResolverStrategy):
+    """The newest artifact of each input, or none before the first one: TFX's LatestArtifactStrategy fails
+    the run then (it returns None when an input has no artifact), which a first run always meets."""
+
+    def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]
+                          ) -> Optional[dict[str, list[types.Artifact]]]:
+        return {key: sorted(artifacts, key=lambda a: a.id)[-1:] for key, artifacts in input_dict.items()}

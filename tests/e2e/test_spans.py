@@ -192,7 +192,8 @@ def test_clean_serving_logs_pass_the_skew_check_and_it_is_recorded_in_ml_metadat
     [check] = reader.store.get_executions_by_type("mlops.SkewCheck")
     inputs, outputs = reader.inputs_of(check.id), reader.outputs_of(check.id)
     assert reader.artifact_type(inputs["served_model"][0]) == "PushedModel"
-    assert inputs["served_model"][0].uri.endswith(versions(spans.serving_dir)[-1])
+    served = inputs["served_model"][0].custom_properties["pushed_destination"].string_value
+    assert served.endswith(versions(spans.serving_dir)[-1])
     assert (Path(outputs["statistics"][0].uri) / "Split-serving" / "FeatureStats.pb").stat().st_size > 0
 
 

@@ -12,8 +12,8 @@ def node_ids(project, *overrides):
 
 
 def test_default_taxi_pipeline(project):
-    assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "DriftCheck", "ExampleValidator",
-                                 "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
+    assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen",
+                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
 
 

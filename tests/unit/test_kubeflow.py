@@ -26,11 +26,13 @@ DATAFLOW = ["--runner=DataflowRunner", "--project=p", "--region=europe-west1", "
 IN_POD = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
 EXPECTED_DEPENDENCIES = {
     "CsvExampleGen": set(), "ImportSchemaGen": set(), "StatisticsGen": {"CsvExampleGen"},
-    "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"}, "DataGate": {"ExampleValidator", "StatisticsGen"},
+    "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"},
+    "DriftCheck": {"ImportSchemaGen", "StatisticsGen", "latest_pushed_model_resolver"},
+    "DataGate": {"DriftCheck", "ExampleValidator", "StatisticsGen"},
     "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"}, "Trainer": {"ImportSchemaGen", "Transform"},
     "InfraValidator": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
-    "Pusher": {"Evaluator", "InfraValidator", "Trainer"},
+    "Pusher": {"Evaluator", "InfraValidator", "StatisticsGen", "Trainer"},  # the statistics travel with the model
 }
 
 
@@ -71,6 +73,9 @@ def test_every_container_runs_the_configured_image_and_the_framework_components(
     args = " ".join(containers["InfraValidator_executor"]["args"])
     assert "components.infra_validator.executor.Executor" in args
     assert "components.atomic_pusher.executor.Executor" in " ".join(containers["Pusher_executor"]["args"])
+    # The drift gate compiles: it reads the served model's statistics from the cluster's serving folder.
+    assert "components.drift_check" in " ".join(containers["DriftCheck_executor"]["args"])
+    assert "gs://your-bucket/serving/taxi" in json.dumps(spec["root"]["dag"]["tasks"]["DriftCheck"]["inputs"])
     # Module functions by dotted path: they run from the installed package inside the image.
     assert "components.modules.model.run_fn" in json.dumps(spec)
 

@@ -1,0 +1,131 @@
+"""Drift and skew logic without a pipeline: distances, verdicts, config comparators, the served model's
+statistics, serving-log decoding."""
+import json
+import math
+
+import pytest
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components.csv_example_gen import spans
+from components.drift_check import logic
+from pipelines.config import ConfigError, load_config
+
+
+def quantiles(edges: list[float], counts: list[float]) -> statistics_pb2.Histogram:
+    histogram = statistics_pb2.Histogram(type=statistics_pb2.Histogram.QUANTILES)
+    for low, high, count in zip(edges, edges[1:], counts):
+        histogram.buckets.add(low_value=low, high_value=high, sample_count=count)
+    return histogram
+
+
+def test_jensen_shannon_is_0_for_the_same_distribution_and_grows_with_a_shift():
+    deciles = quantiles([float(i) for i in range(11)], [10] * 10)
+    assert logic.jensen_shannon_on_quantiles(deciles, deciles) == pytest.approx(0.0)
+    # The same distribution described by other buckets is still the same distribution.
+    coarser = quantiles([0.0, 5.0, 10.0], [50, 50])
+    assert logic.jensen_shannon_on_quantiles(deciles, coarser) == pytest.approx(0.0, abs=1e-9)
+    # All values beyond the reference's range fall in its top decile's bin: at most about 0.76, not 1.
+    far = quantiles([100.0, 110.0], [100])
+    assert logic.jensen_shannon_on_quantiles(deciles, far) == pytest.approx(0.758, abs=1e-3)
+    shifts = [logic.jensen_shannon_on_quantiles(deciles, quantiles([s + i for i in range(11)], [10] * 10))
+              for s in (0.5, 2.0, 5.0)]
+    assert 0 < shifts[0] < shifts[1] < shifts[2] < 1
+
+
+def test_point_masses_in_quantiles_are_kept_apart_from_their_neighbours():
+    # Half the values are exactly 1.0 (as fares are), the rest spread over [1, 2].
+    reference = quantiles([1.0, 1.0, 2.0], [50, 50])
+    assert logic.jensen_shannon_on_quantiles(reference, reference) == pytest.approx(0.0)
+    all_at_one = quantiles([1.0, 1.0], [100])
+    assert logic.jensen_shannon_on_quantiles(reference, all_at_one) > 0.3
+
+
+def test_the_examples_fraction_is_a_minimum_and_every_distance_a_maximum():
+    assert logic.Comparison("fare", logic.JENSEN_SHANNON, 0.2, 0.1).exceeded
+    assert not logic.Comparison("fare", logic.JENSEN_SHANNON, 0.1, 0.1).exceeded
+    assert logic.Comparison("(examples)", logic.EXAMPLES_FRACTION, 0.05, 0.1).exceeded
+    assert not logic.Comparison("(examples)", logic.EXAMPLES_FRACTION, 2.0, 0.1).exceeded
+    assert logic.Comparison("gone", logic.L_INFINITY, math.inf, 0.1).exceeded  # not measured: not missed
+    lines = logic.format_comparisons([logic.Comparison("fare", logic.JENSEN_SHANNON, 0.2, 0.1)])
+    assert "DRIFTED" in lines[1] and "0.2000" in lines[1]
+
+
+def test_comparisons_are_written_and_read_back(tmp_path):
+    comparisons = [logic.Comparison("fare", logic.JENSEN_SHANNON, 0.25, 0.1),
+                   logic.Comparison("gone", logic.L_INFINITY, math.inf, 0.1)]
+    logic.write_result(str(tmp_path), comparisons, None)
+    assert logic.read_comparisons(str(tmp_path)) == comparisons
+    assert [row["exceeded"] for row in json.loads((tmp_path / logic.COMPARISONS_FILE).read_text())] == [True, True]
+
+
+def test_comparators_by_kind_with_overrides_and_errors_that_name_the_field(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["drift.numeric.jensen_shannon=0.2",
+                                                          "drift.features.company.l_infinity=0.3",
+                                                          "drift.features.trip_seconds=null"])
+    comparators = cfg.comparators("drift")
+    assert comparators["fare"] == ("jensen_shannon", 0.2) and comparators["pickup_latitude"] == ("jensen_shannon", 0.2)
+    assert comparators["company"] == ("l_infinity", 0.3) and comparators["trip_start_day"] == ("l_infinity", 0.1)
+    assert "trip_seconds" not in comparators
+    assert cfg.comparators("skew")["fare"] == ("jensen_shannon", 0.1)  # skew has its own thresholds
+
+    for override, message in (("drift.features.fare.l_infinity=0.2", "drift.features.fare: l_infinity compares"),
+                              ("skew.features.nope.jensen_shannon=0.2", "skew.features.nope: not a feature"),
+                              ("drift.numeric.l_infinity=0.2", "drift.numeric: l_infinity compares"),
+                              ("drift.categorical.jensen_shannon=0.1", "drift.categorical: jensen_shannon is"),
+                              ("drift.on_drift=off", "drift.on_drift"),
+                              ("data.span_window=2", "has no {SPAN}"),
+                              ("data.pattern=day-{YYYY}/*.csv", "the only placeholder is {SPAN}")):
+        with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
+            load_config(project / "configs" / "taxi.yaml", [override])
+    with pytest.raises(ConfigError, match="give exactly one of"):
+        load_config(project / "configs" / "taxi.yaml", ["drift.features.company.l_infinity=0.2",
+                                                        "drift.features.company.jensen_shannon=0.2"])
+
+
+def test_spans_are_found_by_number_and_a_window_skips_gaps(tmp_path):
+    for name in ("span-1/a.csv", "span-1/b.csv", "span-02/a.csv", "span-7/a.csv", "span-x/a.csv", "other/a.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("id\n1\n")
+    found = spans.files_by_span(str(tmp_path), "span-{SPAN}/*.csv")
+    assert list(found) == [1, 2, 7] and [p.split("/")[-1] for p in found[1]] == ["a.csv", "b.csv"]
+    assert list(spans.window(found, newest=7, size=2)) == [2, 7]
+    assert list(spans.window(found, newest=2, size=5)) == [1, 2]
+
+
+def test_the_served_version_carries_its_training_statistics_and_older_versions_are_said_to_lack_them(tmp_path):
+    statistics = tmp_path / "statistics" / "Split-train"
+    statistics.mkdir(parents=True)
+    proto = statistics_pb2.DatasetFeatureStatisticsList()
+    proto.datasets.add(num_examples=42)
+    (statistics / logic.STATISTICS_FILE).write_bytes(proto.SerializeToString())
+    serving = tmp_path / "serving"
+    assert logic.read_served_statistics(str(serving)) is None  # nothing served yet
+    (serving / "100").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="carries no training statistics"):
+        logic.read_served_statistics(str(serving))
+    (serving / "200").mkdir()
+    logic.attach_training_statistics(str(tmp_path / "statistics"), str(serving / "200"), {"statistics_id": 9})
+    served = logic.read_served_statistics(str(serving))
+    assert served.version == "200" and logic.num_examples(served.statistics) == 42
+    assert served.source == {"statistics_id": 9, "statistics_uri": str(tmp_path / "statistics")}
+
+
+def test_prediction_logs_give_back_the_examples_each_request_carried():
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from pipelines.monitor import examples_in_prediction_log
+
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "fare": tf.train.Feature(float_list=tf.train.FloatList(value=[v]))})) for v in (1.0, 2.0)]
+    predict = prediction_log_pb2.PredictionLog()
+    predict.predict_log.request.inputs["examples"].CopyFrom(
+        tf.make_tensor_proto([e.SerializeToString() for e in examples]))
+    assert examples_in_prediction_log(predict.SerializeToString()) == [e.SerializeToString() for e in examples]
+    classify = prediction_log_pb2.PredictionLog()
+    classify.classify_log.request.input.example_list.examples.extend(examples)
+    assert examples_in_prediction_log(classify.SerializeToString()) == [e.SerializeToString() for e in examples]
+    with pytest.raises(ValueError, match="session_run"):
+        session = prediction_log_pb2.PredictionLog()
+        session.session_run_log.SetInParent()
+        examples_in_prediction_log(session.SerializeToString())
