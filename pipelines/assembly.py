@@ -67,8 +67,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                              transform=["train", "eval", *earlier_spans]),
         disable_statistics=True,  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
     ).with_id(ids.TRANSFORM)
-    drift_check = None
-    latest_push = None
+    drift_check = latest_push = None
     if cfg.drift.on_drift != "skip":
         # The latest push (or rollback) is an input so that the check runs again when what is served changes.
         latest_push = tfx.dsl.Resolver(
@@ -152,8 +151,9 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         training_statistics=statistics_gen.outputs["statistics"],
     ).with_id(ids.PUSHER)
 
-    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check, data_gate,
-                              transform, tuner, trainer, baseline, evaluator, infra_validator, pusher] if c is not None]
+    components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check,
+                              data_gate, transform, tuner, trainer, baseline, evaluator, infra_validator, pusher]
+                  if c is not None]
     for component in components:
         if beam_args and beam_args.get(component.id):
             component.with_beam_pipeline_args(beam_args[component.id])

@@ -79,6 +79,8 @@ def data_section(report: Report) -> str:
     listed = ("<p>Anomalies: none</p>" if not anomalies else
               f'<p class="bad">Anomalies ({len(anomalies)}):</p><ul>'
               + "".join(f"<li>{escape(str(a))}</li>" for a in anomalies) + "</ul>")
+    listed += drift_table(report)
+    distance_of = {c.feature: c for c in report.summary.drift}
     cards = []
     for feature in report.features:
         if feature.kind == "numeric":
@@ -96,12 +98,31 @@ def data_section(report: Report) -> str:
             chart = charts.bars(rows, series=splits, width=330, label_width=110, digits=2)
         missing = ", ".join(f"{escape(s)} {feature.missing.get(s, 0):.1%}" for s in splits)
         flagged = "".join(f'<p class="bad">{escape(a)}</p>' for a in feature.anomalies)
-        cards.append(f'<div class="feature{" anomalous" if feature.anomalies else ""}" '
+        distance = distance_of.get(feature.name)
+        if distance is not None:
+            flagged += (f'<p class="{"bad" if distance.exceeded else "muted"}" data-distance="{distance.value}">drift: '
+                        f'{distance.measure} {charts.number_text(distance.value)} (threshold {distance.threshold:g})</p>')
+        marked = feature.anomalies or (distance is not None and distance.exceeded)
+        cards.append(f'<div class="feature{" anomalous" if marked else ""}" '
                      f'data-feature="{escape(feature.name)}"><h3>{escape(feature.name)} '
                      f'<span class="muted">({feature.kind})</span></h3>{chart}'
                      f'<p class="muted">missing: {missing}</p>{flagged}</div>')
     return (f'<section id="data"><h2>Data</h2><p>{counts}</p>{listed}'
             f'<div class="features">{"".join(cards)}</div></section>')
+
+
+def drift_table(report: Report) -> str:
+    """Every compared feature's distance from the served model's training data, with its threshold."""
+    summary = report.summary
+    if not summary.drift_note:
+        return ""
+    rows = [[f'<span data-drift="{escape(c.feature)}">{escape(c.feature)}</span>', escape(c.measure),
+             charts.number_text(c.value), f"{c.threshold:g}",
+             '<span class="bad">DRIFTED</span>' if c.exceeded else "ok"] for c in summary.drift]
+    drifted = sum(c.exceeded for c in summary.drift)
+    style = ' class="bad"' if drifted else ""
+    heading = f"<p{style}>Drift ({escape(summary.drift_note)}): {drifted} of {len(rows)} over their threshold</p>"
+    return heading + (table(["feature", "distance", "value", "threshold", ""], rows) if rows else "")
 
 
 def model_section(report: Report) -> str:

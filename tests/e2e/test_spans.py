@@ -6,6 +6,7 @@ The steps share one history (module-scoped fixtures, each running once, in order
 """
 import csv
 import io
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,8 @@ def spans(tmp_path_factory) -> Spans:
     header, rows = taxi_rows()
     (work / "data").mkdir()
     # Thresholds any model meets: these runs are about the data checks, not the model's quality.
-    config = make_config("taxi", work, work / "data", data__pattern="span-{SPAN}/*.csv",
+    # A window of two spans: each run trains on the newest span and the one before it.
+    config = make_config("taxi", work, work / "data", data__pattern="span-{SPAN}/*.csv", data__span_window=2,
                          model__train_steps=40, model__eval_steps=5,
                          evaluation__thresholds__0__lower_bound=0.5,
                          evaluation__thresholds__0__change={"direction": "higher_is_better", "absolute": -1.0},
@@ -114,7 +116,7 @@ def test_the_first_span_trains_and_pushes_with_nothing_to_compare_with(span_1):
 def test_a_new_span_from_the_same_distribution_is_compared_feature_by_feature_and_pushed(spans, span_2):
     result, summary, served = span_2
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert summary.spans == "2" and summary.outcome == "pushed" and len(served) == 2
+    assert summary.spans == "1,2" and summary.outcome == "pushed" and len(served) == 2
     compared = {c.feature: c for c in summary.drift}
     assert set(compared) == {f["name"] for f in __import__("yaml").safe_load(spans.config.read_text())["features"]} | {
         "(examples)"}
@@ -122,6 +124,20 @@ def test_a_new_span_from_the_same_distribution_is_compared_feature_by_feature_an
     assert all(0 < c.value < c.threshold for name, c in compared.items() if name != "(examples)")
     assert f"against the training data of served version {served[0]}" in summary.drift_note
     assert "DriftCheck" in result.stdout and "trip_miles" in result.stdout  # the summary lists every feature
+    # The window: span 1 whole in its own split, which the Trainer read; the checks saw span 2 only.
+    examples = summary.output("CsvExampleGen", "examples")
+    assert json.loads(examples.custom_properties["split_names"].string_value
+                      if "split_names" in examples.custom_properties
+                      else examples.properties["split_names"].string_value) == ["train", "eval", "earlier_spans"]
+    earlier = list((Path(examples.uri) / "Split-earlier_spans").glob("*.gz"))
+    import tensorflow as tf
+
+    assert sum(1 for _ in tf.data.TFRecordDataset([str(p) for p in earlier], compression_type="GZIP")) == SPAN_ROWS
+    statistics = Path(summary.output("StatisticsGen", "statistics").uri)
+    assert sorted(p.name for p in statistics.iterdir()) == ["Split-eval", "Split-train"]
+    reader = reader_of(spans.config)
+    trainer = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == "Trainer")
+    assert "earlier_spans" in trainer.custom_properties["train_args"].string_value
     # The model trained on span 2 is a new minor version of the same data contract.
     models = mlops("models", spans.config)
     assert "1.1.0" in models.stdout, models.stdout
@@ -141,19 +157,28 @@ def test_no_new_span_is_served_from_cache(no_new_span, span_2):
 def test_a_drifted_span_stops_before_training_naming_exactly_the_drifted_features(spans, span_3, no_new_span):
     result, summary, served = span_3
     assert result.returncode == 1
-    assert summary.spans == "3" and summary.outcome == "gated" and served == no_new_span[2]
+    assert summary.spans == "2,3" and summary.outcome == "gated" and served == no_new_span[2]
     assert {c.feature for c in summary.drift if c.exceeded} == {SHIFTED, RECODED}, "\n".join(map(str, summary.drift))
     assert summary.anomalies == []  # the data is valid: it moved
     assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & {c.node for c in summary.components}
     assert "Stopped: the data drifted; nothing was trained or pushed" in result.stdout
     for feature in (SHIFTED, RECODED):
         assert any(feature in line and "DRIFTED" in line for line in result.stdout.splitlines())
+    # The run's report shows the same table, and each drifted feature's card is marked.
+    report = spans.work / "report.html"
+    assert mlops("report", spans.config, "-o", report).returncode == 0
+    page = report.read_text()
+    assert page.count('data-drift="') == 15 and "2 of 15 over their threshold" in page
+    for feature in (SHIFTED, RECODED):
+        card = page.split(f'data-feature="{feature}"')[1].split('<div class="feature')[0]
+        assert 'class="bad" data-distance=' in card
+    assert 'class="bad" data-distance=' not in page.split('data-feature="fare"')[1].split('<div class="feature')[0]
 
 
 def test_mlops_runs_shows_each_runs_span(spans, span_3):
     listing = mlops("runs", spans.config).stdout
     rows = [line.split() for line in listing.splitlines() if line.strip().startswith(("20", "run"))]
-    assert [row[-2] if row[-1] != "blessed" else row[-3] for row in rows[1:]] == ["1", "2", "2", "3"], listing
+    assert [row[-2] if row[-1] != "blessed" else row[-3] for row in rows[1:]] == ["1", "1,2", "1,2", "2,3"], listing
 
 
 # --- mlops monitor ----------------------------------------------------------------------

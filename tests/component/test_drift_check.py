@@ -1,0 +1,105 @@
+"""The DriftCheck executor and the data gate on real taxi data: two random halves of one span raise no
+alarm with the default thresholds; a drifted half is flagged on exactly the features that moved."""
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from tfx.types import standard_artifacts
+
+from components.data_gate import logic as gate
+from components.drift_check import logic
+from components.drift_check.component import DriftCheck
+from pipelines.config import load_config
+
+pytestmark = pytest.mark.component
+
+
+@pytest.fixture(scope="module")
+def taxi():
+    from components.csv_example_gen import logic as csv_logic
+    from pipelines.config import DEFAULT_CONFIG
+
+    cfg = load_config(DEFAULT_CONFIG)
+    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
+    order = np.random.default_rng(11).permutation(table.num_rows)[:5000]  # one span of 5000 rows, in halves
+    return cfg, table.take(pa.array(order[:2500])), table.take(pa.array(order[2500:]))
+
+
+def write_statistics(cfg, rows, uri):
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from components.csv_example_gen import logic as csv_logic
+
+    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
+    options = tfdv.StatsOptions(schema=logic.categorical_statistics_schema(int_categorical))
+    statistics = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)
+    (uri / "Split-train").mkdir(parents=True)
+    (uri / "Split-train" / logic.STATISTICS_FILE).write_bytes(statistics.SerializeToString())
+    return str(uri)
+
+
+def run_drift_check(cfg, tmp_path, served_rows, new_rows, name):
+    import json
+
+    serving_dir = tmp_path / "serving"
+    (serving_dir / "1").mkdir(parents=True, exist_ok=True)
+    logic.attach_training_statistics(write_statistics(cfg, served_rows, tmp_path / f"{name}-served"),
+                                     str(serving_dir / "1"), {})
+    statistics = standard_artifacts.ExampleStatistics()
+    statistics.uri = write_statistics(cfg, new_rows, tmp_path / f"{name}-new")
+    schema = standard_artifacts.Schema()
+    schema.uri = str(cfg.schema_path).rsplit("/", 1)[0]
+    drift = standard_artifacts.ExampleAnomalies()
+    drift.uri = str(tmp_path / f"{name}-drift")
+    DriftCheck.EXECUTOR_SPEC.executor_class().Do(
+        {"statistics": [statistics], "schema": [schema]}, {"drift": [drift]},
+        {"serving_dir": str(serving_dir),
+         "config": json.dumps({"comparators": cfg.comparators("drift"),
+                               "min_examples_fraction": cfg.drift.min_examples_fraction})})
+    return drift
+
+
+def test_two_random_halves_of_one_span_raise_no_alarm_with_the_default_thresholds(taxi, tmp_path):
+    cfg, first, second = taxi
+    drift = run_drift_check(cfg, tmp_path, first, second, "halves")
+    comparisons = logic.read_comparisons(drift.uri)
+    assert [c.feature for c in comparisons] == [*cfg.comparators("drift"), "(examples)"]
+    assert not logic.exceeded(comparisons), "\n".join(map(str, comparisons))
+    assert drift.get_string_custom_property("drifted") == "" and drift.get_string_custom_property("served_version") == "1"
+    gate.check_drift(drift.uri)  # the gate lets it through
+
+
+def test_a_drifted_half_is_flagged_on_exactly_the_features_that_moved_and_the_gate_stops(taxi, tmp_path):
+    cfg, first, second = taxi
+    longer = pc.add(second.column("trip_miles"), 1.0)
+    cash = pc.if_else(pc.and_(pc.equal(second.column("payment_type"), "Credit Card"),
+                              pa.array(np.arange(second.num_rows) % 3 != 0)), "Cash", second.column("payment_type"))
+    moved = second.set_column(second.column_names.index("trip_miles"), "trip_miles", longer)
+    moved = moved.set_column(moved.column_names.index("payment_type"), "payment_type", cash)
+    drift = run_drift_check(cfg, tmp_path, first, moved.slice(0, 200), "drifted")
+    flagged = {c.feature for c in logic.exceeded(logic.read_comparisons(drift.uri))}
+    # 200 rows against 2500: under min_examples_fraction (0.1) too.
+    assert flagged == {"trip_miles", "payment_type", "(examples)"}
+    with pytest.raises(gate.DriftFound, match="trip_miles") as stopped:
+        gate.check_drift(drift.uri)
+    assert "payment_type" in str(stopped.value) and "company" not in str(stopped.value)
+
+
+def test_nothing_served_yet_is_recorded_as_not_checked_and_the_gate_refuses_a_missing_record(taxi, tmp_path):
+    import json
+
+    cfg, first, _ = taxi
+    statistics = standard_artifacts.ExampleStatistics()
+    statistics.uri = write_statistics(cfg, first, tmp_path / "new")
+    schema = standard_artifacts.Schema()
+    schema.uri = str(cfg.schema_path).rsplit("/", 1)[0]
+    drift = standard_artifacts.ExampleAnomalies()
+    drift.uri = str(tmp_path / "drift")
+    DriftCheck.EXECUTOR_SPEC.executor_class().Do(
+        {"statistics": [statistics], "schema": [schema]}, {"drift": [drift]},
+        {"serving_dir": str(tmp_path / "nothing"), "config": json.dumps({"comparators": cfg.comparators("drift")})})
+    assert drift.get_string_custom_property("not_compared") == "no model is served yet"
+    gate.check_drift(drift.uri)
+    with pytest.raises(gate.DriftFound, match="found no drift record"):
+        gate.check_drift(str(tmp_path / "elsewhere"))
