@@ -14,8 +14,8 @@ from typing import Optional
 from pipelines.metadata.reader import INPUT_EVENTS, OUTPUT_EVENTS, MetadataReader, event_key, plain_value
 
 # Properties shown on the nodes (the rest is TFX's bookkeeping).
-ARTIFACT_PROPERTIES = ("span", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed", "platform",
-                       "reason", "pushed_version", "rollback_of", "state")
+ARTIFACT_PROPERTIES = ("span", "spans", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed",
+                       "platform", "reason", "pushed_version", "rollback_of", "state", "drifted", "served_version")
 EXECUTION_PROPERTIES = ("input_base", "input_fingerprint", "span")
 # Checks made on the examples: shown beside the chain from a model back to its input.
 CHECK_TYPES = ("ExampleStatistics", "ExampleAnomalies")
@@ -108,6 +108,8 @@ def upstream(reader: MetadataReader, artifact_id: int) -> Graph:
     examples = [n.id for n in graph.nodes.values() if n.type == "Examples"]
     if examples:
         _merge(graph, downstream(reader, examples, keep_types=CHECK_TYPES))
+    # Checks made against it once served: the drift checks of later runs, `mlops monitor`'s skew checks.
+    _merge(graph, downstream(reader, [artifact_id], keep_types=CHECK_TYPES))
     return graph
 
 
@@ -184,7 +186,7 @@ def format_tree(graph: Graph, root: str) -> str:
     walk(root, 0)
     checks = [n for n in graph.nodes.values() if n.type in CHECK_TYPES]
     if checks:
-        lines += ["", "Checks on the examples:"]
+        lines += ["", "Checks (on the examples, and against the model once served):"]
         lines += [f"  {describe(n)}" for n in sorted(checks, key=lambda n: n.id)]
     siblings = [n for n in graph.nodes.values() if n.kind == "artifact" and n.type == "ModelEvaluation"]
     if siblings:

@@ -57,7 +57,8 @@ def test_lineage_returns_the_full_chain_with_the_right_artifact_ids(taxi, new_co
 
     tree = cli("lineage", taxi.config, "--model", "1.0.0")
     assert tree.startswith("PushedModel") and "<- Trainer" in tree and "<- CsvExampleGen" in tree
-    assert "Checks on the examples:" in tree
+    assert "Checks (on the examples, and against the model once served):" in tree
+    assert "served_version=" in tree  # the next run's drift check, against 1.0.0 served
     dot = cli("lineage", taxi.config, "--format", "dot")
     assert dot.startswith("digraph lineage {") and "->" in dot
 

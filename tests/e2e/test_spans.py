@@ -220,6 +220,8 @@ def test_clean_serving_logs_pass_the_skew_check_and_it_is_recorded_in_ml_metadat
     served = inputs["served_model"][0].custom_properties["pushed_destination"].string_value
     assert served.endswith(versions(spans.serving_dir)[-1])
     assert (Path(outputs["statistics"][0].uri) / "Split-serving" / "FeatureStats.pb").stat().st_size > 0
+    tree = mlops("lineage", spans.config).stdout  # the served model's lineage shows the check made against it
+    assert outputs["statistics"][0].uri in tree and outputs["skew"][0].uri in tree
 
 
 def test_skewed_serving_data_exits_1_naming_the_feature_and_retrain_runs_the_pipeline(spans, span_3):
