@@ -121,6 +121,7 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema) -> tuple[SkewResu
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
+    from components.data_gate.logic import anomalies_in
     from components.drift_check import logic as drift_logic
 
     served = drift_logic.read_served_statistics(cfg.serving_dir)
@@ -134,8 +135,6 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema) -> tuple[SkewResu
     comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
                                                       drift_logic.SKEW, environment=SERVING)
     serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)
-    from components.data_gate.logic import anomalies_in
-
     anomalies = [str(a) for a in anomalies_in(serving_anomalies, SERVING_SPLIT)]
     return (SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies), statistics,
             skew_anomalies)

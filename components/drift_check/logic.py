@@ -91,7 +91,7 @@ def categorical_statistics_schema(int_categorical: list[str]) -> schema_pb2.Sche
 # --- comparing ----------------------------------------------------------------------------
 
 
-def split_statistics(statistics: statistics_pb2.DatasetFeatureStatisticsList
+def whole_dataset(statistics: statistics_pb2.DatasetFeatureStatisticsList
                      ) -> statistics_pb2.DatasetFeatureStatisticsList:
     """The whole-dataset slice only (TFDV compares one dataset)."""
     if len(statistics.datasets) <= 1:
@@ -103,7 +103,7 @@ def split_statistics(statistics: statistics_pb2.DatasetFeatureStatisticsList
 
 
 def num_examples(statistics: statistics_pb2.DatasetFeatureStatisticsList) -> int:
-    return int(split_statistics(statistics).datasets[0].num_examples) if statistics.datasets else 0
+    return int(whole_dataset(statistics).datasets[0].num_examples) if statistics.datasets else 0
 
 
 def compare(current: statistics_pb2.DatasetFeatureStatisticsList,
@@ -118,7 +118,7 @@ def compare(current: statistics_pb2.DatasetFeatureStatisticsList,
     """
     import tensorflow_data_validation as tfdv
 
-    current, reference = split_statistics(current), split_statistics(reference)
+    current, reference = whole_dataset(current), whole_dataset(reference)
     categorical = {name: c for name, c in comparators.items() if c[0] == L_INFINITY}
     for name in categorical:
         if not _has_value_counts(reference, name):
