@@ -51,11 +51,13 @@ class Executor(base_executor.BaseExecutor):
         # The driver put the newest span's number in the pattern; earlier spans of the window go to their own split.
         files = logic.matching_files(input_base, single_split.pattern)
         newest, earlier = exec_properties.get(utils.SPAN_PROPERTY_NAME, 0), {}
-        if options.get("span_window", 1) > 1:
+        windowed = options.get("span_window", 1) > 1
+        if windowed:
             earlier = spans.window(logic.files_by_span(input_base, options["span_pattern"]), newest,
                                    options["span_window"])
             earlier.pop(newest, None)
-        examples.split_names = artifact_utils.encode_split_names(names + ([spans.EARLIER_SPANS] if earlier else []))
+        # The split exists, empty before a second span arrives: Transform and the Trainer are told to read it.
+        examples.split_names = artifact_utils.encode_split_names(names + ([spans.EARLIER_SPANS] if windowed else []))
         if "span_pattern" in options:
             examples.set_string_custom_property(SPANS_PROPERTY, ",".join(map(str, [*earlier, newest])))
 
@@ -67,7 +69,7 @@ class Executor(base_executor.BaseExecutor):
                                     [artifact_utils.get_split_uri([examples], name) for name in names], hash_buckets)
         logging.info("Wrote %s from %d files (hash buckets %s)", ", ".join(f"{n} {name}" for n, name in zip(counts, names)),
                      len(files), hash_buckets)
-        if earlier:
+        if windowed:
             earlier_files = [f for files in earlier.values() for f in files]
             [count] = logic.write_splits(earlier_files, options["null_values"],
                                          [artifact_utils.get_split_uri([examples], spans.EARLIER_SPANS)], [1])

@@ -129,7 +129,8 @@ def downstream(reader: MetadataReader, artifact_ids: list[int], keep_types: Opti
         outputs = [e for e in store.get_events_by_execution_ids(execution_ids) if e.type in OUTPUT_EVENTS]
         new = artifact_nodes(reader, [e.artifact_id for e in outputs if f"a{e.artifact_id}" not in graph.nodes])
         graph.nodes.update(new)
-        frontier = sorted(node.id for node in new.values())
+        # With keep_types, only those artifacts lead on (statistics -> validation), not, say, the Pusher's output.
+        frontier = sorted(node.id for node in new.values() if not keep_types or node.type in keep_types)
         for event in outputs:
             _add_output_edge(graph, event)
     if keep_types:

@@ -235,9 +235,10 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         lines.append(f"Pushed: nothing (the model is not {' nor '.join(why) or 'blessed'})")
 
     if summary.outcome == GATED:
-        why = [what for what, found in (("the data has anomalies", summary.anomalies),
-                                        ("the data drifted", any(c.exceeded for c in summary.drift))) if found]
-        lines += ["", f"Stopped: {' and '.join(why) or 'the data gate failed'}; nothing was trained or pushed"]
+        found = [what for what, seen in (("anomalies", summary.anomalies),
+                                         ("drift", any(c.exceeded for c in summary.drift))) if seen]
+        lines += ["", f"Stopped: the data gate found {' and '.join(found) or 'a problem'}; nothing was trained "
+                      "or pushed"]
     elif error:
         lines += ["", f"Failed: {error}"]
     return "\n".join(lines)

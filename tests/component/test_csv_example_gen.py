@@ -79,3 +79,12 @@ def test_a_window_of_spans_writes_the_earlier_spans_whole_to_their_own_split(tmp
            for split in ("train", "eval", "earlier_spans")}
     assert sorted(ids["train"] + ids["eval"]) == list(range(250, 300))
     assert ids["earlier_spans"] == list(range(0, 250))
+
+    # Before a second span arrives the split is there, empty: Transform and the Trainer are told to read it.
+    exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace('3/', '1/')
+    exec_properties["span"] = 1
+    first = standard_artifacts.Examples()
+    first.uri = str(tmp_path / "first")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [first]}, exec_properties)
+    assert json.loads(first.split_names) == ["train", "eval", "earlier_spans"]
+    assert first.get_string_custom_property("spans") == "1" and read_split(first.uri, "earlier_spans") == []

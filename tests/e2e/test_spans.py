@@ -161,7 +161,7 @@ def test_a_drifted_span_stops_before_training_naming_exactly_the_drifted_feature
     assert {c.feature for c in summary.drift if c.exceeded} == {SHIFTED, RECODED}, "\n".join(map(str, summary.drift))
     assert summary.anomalies == []  # the data is valid: it moved
     assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & {c.node for c in summary.components}
-    assert "Stopped: the data drifted; nothing was trained or pushed" in result.stdout
+    assert "Stopped: the data gate found drift; nothing was trained or pushed" in result.stdout
     for feature in (SHIFTED, RECODED):
         assert any(feature in line and "DRIFTED" in line for line in result.stdout.splitlines())
     # The run's report shows the same table, and each drifted feature's card is marked.
@@ -235,7 +235,7 @@ def test_skewed_serving_data_exits_1_naming_the_feature_and_retrain_runs_the_pip
     assert flagged == {SHIFTED, RECODED}, result.stdout
     assert "Traceback" not in result.stderr
     # --retrain ran the pipeline on the latest data: span 3, which the drift gate stops.
-    assert "Retraining on the latest data" in result.stdout and "Stopped: the data drifted" in result.stdout
+    assert "Retraining on the latest data" in result.stdout and "Stopped: the data gate found drift" in result.stdout
 
 
 def test_monitor_without_serving_data_says_so(spans, span_1):

@@ -7,8 +7,9 @@ import psutil
 
 from helpers import predict_in_fresh_process, reader_of, summary_of
 
-ALL_NODES = ["CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataGate", "Transform",
-             "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+ALL_NODES = ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen", "DriftCheck",
+             "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver",
+             "Evaluator", "Pusher"]
 
 
 def states_of(taxi, step) -> dict:
