@@ -244,9 +244,13 @@ def count_rows(files: list[str]) -> int:
     convert = csv.ConvertOptions(include_columns=["f0"], column_types={"f0": pa.string()})
     for path in files:
         with _csv_source(path) as (source, threads):
-            read = csv.ReadOptions(block_size=BATCH_BYTES, use_threads=threads, skip_rows=1,
-                                   autogenerate_column_names=True)  # no header: the first column is "f0"
-            total += sum(batch.num_rows for batch in csv.open_csv(source, read_options=read, convert_options=convert))
+            # The header read as a row (the first column is then "f0" in every file), and taken off.
+            read = csv.ReadOptions(block_size=BATCH_BYTES, use_threads=threads, autogenerate_column_names=True)
+            try:
+                rows = sum(batch.num_rows for batch in csv.open_csv(source, read_options=read, convert_options=convert))
+            except pa.ArrowInvalid:  # an empty file; any other fault is reported when the file is read for real
+                rows = 1
+            total += max(rows - 1, 0)
     return total
 
 

@@ -92,6 +92,7 @@ def test_the_eval_cap_moves_the_rest_to_train_and_leaves_small_data_split_as_tfx
 
     path = write_csv(tmp_path, "id,value,kind\n" + ROWS + "\n")
     assert csv_logic.count_rows([path, path]) == 6000
+    assert csv_logic.count_rows([write_csv(tmp_path, "id,value\n", "header.csv"), write_csv(tmp_path, "", "empty.csv")]) == 0
     buckets = csv_logic.capped_hash_buckets([2, 1], 1, csv_logic.count_rows([path]), max_rows=300)
     dirs = [tmp_path / name for name in ("train", "eval")]
     counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], buckets)
