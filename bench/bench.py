@@ -74,7 +74,7 @@ def main() -> None:
               "resolve anew; the cold run's push changed what is served, so the drift check and the gate ran again)")
         drift = second.component("DriftCheck")
         if drift is not None and drift.state == "complete":
-            print(f"drift check against the served model's training data: {drift.seconds:.1f} s "
+            print(f"drift check against the served model's training data: {drift.seconds:.2f} s "
                   f"({drift.seconds / cold:.1%} of the cold run's wall time)")
         if reference:
             print(f"cold run / TFX taxi example ({args.reference_mode}): {cold:.1f} / {reference:.1f} s = {cold / reference:.2f}")
