@@ -45,8 +45,12 @@ def _records(path: str):
     import tensorflow as tf
 
     compression = "GZIP" if path.endswith(".gz") else ""
-    for record in tf.data.TFRecordDataset(path, compression_type=compression):
-        yield record.numpy()
+    try:
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            yield record.numpy()
+    except tf.errors.OpError as error:  # not TFRecords (or not gzipped as named): said, not a traceback
+        reason = error.message.split("}} ")[-1].split(" [Op:")[0]  # TensorFlow's words without its op names
+        raise ValueError(f"{path}: not a {'gzipped ' if compression else ''}TFRecord file ({reason})") from None
 
 
 def _first_record_is_prediction_log(path: str) -> bool:
@@ -65,9 +69,13 @@ def _first_record_is_prediction_log(path: str) -> bool:
 
 def examples_in_prediction_log(record: bytes) -> list[bytes]:
     """The serialized tf.Examples a logged request carried."""
+    from google.protobuf.message import DecodeError
     from tensorflow_serving.apis import prediction_log_pb2
 
-    log = prediction_log_pb2.PredictionLog.FromString(record)
+    try:
+        log = prediction_log_pb2.PredictionLog.FromString(record)
+    except DecodeError:
+        raise ValueError("a record that is not a PredictionLog (set skew.format if the files hold tf.Examples)") from None
     kind = log.WhichOneof("log_type")
     if kind == "predict_log":
         inputs = log.predict_log.request.inputs
