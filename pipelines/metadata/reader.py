@@ -172,13 +172,9 @@ def string_property(item, name: str) -> Optional[str]:
 
 
 def spans_of(examples) -> str:
-    """The span(s) an Examples artifact holds: "3", or "1,2,3" for a training window (ExampleGen's
-    `spans` property); TFX's declared `span` property otherwise ("0" for data without spans)."""
-    spans = string_property(examples, "spans")
-    if spans:
-        return spans
-    span = examples.properties.get("span")
-    return str(span.int_value) if span is not None else ""
+    """The span(s) an Examples artifact holds: "3", or "1,2,3" for a training window; "" for data without
+    {SPAN} in its pattern (ExampleGen sets its `spans` property only for spans)."""
+    return string_property(examples, "spans") or ""
 
 
 def plain_value(value):

@@ -176,7 +176,7 @@ def slice_order(name: str):
 
 def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional[str] = None) -> str:
     """The summary `mlops run` prints; `error`: why the run failed, when it did and was not gated."""
-    span = f", span {summary.spans}" if summary.spans not in ("", "0") else ""  # "0": data without spans
+    span = f", span {summary.spans}" if summary.spans else ""
     lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}{span}", ""]
     for component in summary.components:
         lines.append(f"  {component.node:<32} {component.state:<9} {component.seconds:7.1f} s")
