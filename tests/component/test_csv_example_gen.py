@@ -65,26 +65,25 @@ def test_a_window_of_spans_writes_the_earlier_spans_whole_to_their_own_split(tmp
         (tmp_path / "data" / f"span-{span}").mkdir(parents=True)
         (tmp_path / "data" / f"span-{span}" / "part.csv").write_text("id\n" + "\n".join(map(str, rows)) + "\n")
     component = fast_csv_example_gen(str(tmp_path / "data"), "span-{SPAN}/*.csv", [""], 2, 1, span_window=3)
-    exec_properties = dict(component.exec_properties)
-    # What TFX's driver does before the executor runs: the newest span (here 3, as if 4 had not arrived yet).
-    exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace("{SPAN}", "3")
-    exec_properties["span"] = 3
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "out")
-    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, exec_properties)
 
-    assert json.loads(examples.split_names) == ["train", "eval", "earlier_spans"]
+    def ingest(newest: int):
+        """What TFX's driver does before the executor runs: the newest span's number in the pattern."""
+        exec_properties = dict(component.exec_properties)
+        exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace("{SPAN}", str(newest))
+        exec_properties["span"] = newest
+        examples = standard_artifacts.Examples()
+        examples.uri = str(tmp_path / f"out-{newest}")
+        executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, exec_properties)
+        assert json.loads(examples.split_names) == ["train", "eval", "earlier_spans"]
+        return examples, {split: sorted(e.features.feature["id"].int64_list.value[0]
+                                        for e in read_split(examples.uri, split))
+                          for split in ("train", "eval", "earlier_spans")}
+
+    examples, ids = ingest(3)  # as if span 4 had not arrived yet
     assert examples.get_string_custom_property("spans") == "1,2,3"
-    ids = {split: sorted(e.features.feature["id"].int64_list.value[0] for e in read_split(examples.uri, split))
-           for split in ("train", "eval", "earlier_spans")}
     assert sorted(ids["train"] + ids["eval"]) == list(range(250, 300))
     assert ids["earlier_spans"] == list(range(0, 250))
 
     # Before a second span arrives the split is there, empty: Transform and the Trainer are told to read it.
-    exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace('3/', '1/')
-    exec_properties["span"] = 1
-    first = standard_artifacts.Examples()
-    first.uri = str(tmp_path / "first")
-    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [first]}, exec_properties)
-    assert json.loads(first.split_names) == ["train", "eval", "earlier_spans"]
-    assert first.get_string_custom_property("spans") == "1" and read_split(first.uri, "earlier_spans") == []
+    first, ids = ingest(1)
+    assert first.get_string_custom_property("spans") == "1" and ids["earlier_spans"] == []
