@@ -27,7 +27,6 @@ def main() -> None:
 
     import pyarrow as pa
     import pyarrow.compute as pc
-    import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
     from components.csv_example_gen import logic as csv_logic
@@ -37,8 +36,7 @@ def main() -> None:
     table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
     schema = logic.load_schema(str(Path(cfg.schema_path).parent))
     comparators = cfg.comparators("drift")
-    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
-    options = tfdv.StatsOptions(schema=logic.categorical_statistics_schema(int_categorical))
+    options = logic.statistics_options(cfg.features)
 
     def statistics(rows):
         return stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from typing import Mapping, Optional
 
-import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
 from tfx import v1 as tfx
@@ -45,11 +44,10 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                        cfg.data.split.eval_max_rows, cfg.data.span_window).with_id(ids.EXAMPLE_GEN)
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
     earlier_spans = [spans.EARLIER_SPANS] if cfg.data.span_window > 1 else []
-    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], exclude_splits=earlier_spans,
         # Value counts for integer categories, which the drift check's L-infinity distance needs.
-        stats_options=tfdv.StatsOptions(schema=drift_logic.categorical_statistics_schema(int_categorical)),
+        stats_options=drift_logic.statistics_options(cfg.features),
     ).with_id(ids.STATISTICS_GEN)
     if where.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)

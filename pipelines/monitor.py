@@ -137,9 +137,7 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema) -> tuple[SkewResu
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
     batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values)
-    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
-    options = tfdv.StatsOptions(schema=drift_logic.categorical_statistics_schema(int_categorical))
-    statistics = stats_impl.generate_statistics_in_memory(batch, options)
+    statistics = stats_impl.generate_statistics_in_memory(batch, drift_logic.statistics_options(cfg.features))
     comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
                                                       drift_logic.SKEW, environment=SERVING)
     serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)

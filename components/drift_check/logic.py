@@ -11,7 +11,7 @@ between same-distribution samples of 1000 rows (under 0.005 on continuous featur
 for trips one mile longer.
 
 L-infinity on a feature with only numeric statistics is 0 in TFDV, whatever the data: integer categories
-get value counts only when StatisticsGen is told they are categorical (`categorical_statistics_schema`),
+get value counts only when StatisticsGen is told they are categorical (`statistics_options`),
 and a categorical comparison without them is an error here rather than a silent 0.
 
 The served model's training statistics travel with it: the Pusher writes them inside the version folder
@@ -78,14 +78,17 @@ def comparison_schema(schema: schema_pb2.Schema, l_infinity: dict[str, tuple[str
     return compared
 
 
-def categorical_statistics_schema(int_categorical: list[str]) -> schema_pb2.Schema:
-    """The schema StatisticsGen is given so that integer categories get value counts (top values, rank
-    histogram), which L-infinity needs; every other feature keeps its default statistics."""
+def statistics_options(features):
+    """TFDV's statistics options under which integer categories (`int_categorical` features, from the config)
+    get value counts (top values, rank histogram), which L-infinity needs; every other feature keeps its
+    default statistics. The same for StatisticsGen and for `mlops monitor`, so both sides compare alike."""
+    import tensorflow_data_validation as tfdv
+
     schema = schema_pb2.Schema()
-    for name in int_categorical:
-        feature = schema.feature.add(name=name, type=schema_pb2.INT)
-        feature.int_domain.is_categorical = True
-    return schema
+    for feature in features:
+        if feature.kind == "int_categorical":
+            schema.feature.add(name=feature.name, type=schema_pb2.INT).int_domain.is_categorical = True
+    return tfdv.StatsOptions(schema=schema)
 
 
 # --- comparing ----------------------------------------------------------------------------

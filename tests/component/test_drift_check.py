@@ -26,13 +26,11 @@ def taxi():
 
 
 def write_statistics(cfg, rows, uri):
-    import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
     from components.csv_example_gen import logic as csv_logic
 
-    int_categorical = [f.name for f in cfg.features if f.kind == "int_categorical"]
-    options = tfdv.StatsOptions(schema=logic.categorical_statistics_schema(int_categorical))
+    options = logic.statistics_options(cfg.features)
     statistics = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)
     (uri / "Split-train").mkdir(parents=True)
     (uri / "Split-train" / logic.STATISTICS_FILE).write_bytes(statistics.SerializeToString())
