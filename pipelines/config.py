@@ -367,7 +367,8 @@ class SkewConfig(DistributionCheck):
     """`mlops monitor`: serving data against the served model's training data."""
 
     serving_data: Optional[str] = Field(None, description="folder of serving data: request logs (TFRecord files "
-                                        "of tf.Example or PredictionLog records) or CSV files without the label")
+                                        "of tf.Example or PredictionLog records) or CSV files without the label; "
+                                        "default: `mlops serve`'s request logs")
     format: Literal["auto", "csv", "tf_example", "prediction_log"] = Field(
         "auto", description="auto: CSV for *.csv files, else TFRecords, tf.Example or PredictionLog as the first record says")
 
@@ -386,6 +387,34 @@ class InfraValidationConfig(_Strict):
 
 class PushConfig(_Strict):
     serving_dir: Optional[str] = Field(None, description="default: <output_root>/serving_model")
+
+
+class RequestLogConfig(_Strict):
+    """Requests and responses logged by the server as PredictionLog TFRecords (what `mlops monitor` reads)."""
+    dir: Optional[str] = Field(None, description="default: <output_root>/request_logs")
+    sampling_rate: float = Field(1.0, ge=0, le=1, description="the share of requests logged; 0: none")
+
+
+class ServingConfig(_Strict):
+    """`mlops serve` and the rollout commands: one model server (TF Serving's gRPC API) for the serving directory."""
+    host: str = Field("127.0.0.1", description="where the rollout commands and clients reach the server")
+    port: int = Field(8500, ge=1, le=65535, description="gRPC port")
+    rest_port: int = Field(8501, ge=0, le=65535, description="REST port of the TF Serving binary (0: none); "
+                                                           "the stand-in has gRPC only")
+    model_server: Literal["auto", "tf_serving_binary", "local_process"] = Field(
+        "auto", description="auto: tensorflow_model_server if found (infra_validation.model_server_path or PATH), "
+                            "else the project's stand-in")
+    request_log: RequestLogConfig = Field(default_factory=RequestLogConfig)
+    load_timeout_seconds: int = Field(300, ge=1, description="how long a rollout waits for a version to be AVAILABLE")
+
+
+class BatchInferenceConfig(_Strict):
+    """`mlops predict`: score a file or folder with the served (stable) version, one output row per input row."""
+    data: Optional[str] = Field(None, description="CSV file, or folder of CSV files, to score (or the command's DATA)")
+    id_column: Optional[str] = Field(None, description="a column of the data carried to the output, to join predictions "
+                                                       "back (required by `mlops predict`: Beam does not keep row order)")
+    format: Literal["csv", "parquet"] = "csv"
+    output: Optional[str] = Field(None, description="the predictions file (or the command's -o)")
 
 
 # --- metadata and runner --------------------------------------------------
@@ -666,6 +695,8 @@ class PipelineConfig(FeaturesConfig):
     skew: SkewConfig = Field(default_factory=SkewConfig)
     infra_validation: InfraValidationConfig = Field(default_factory=InfraValidationConfig)
     push: PushConfig = Field(default_factory=PushConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    batch_inference: BatchInferenceConfig = Field(default_factory=BatchInferenceConfig)
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     kubeflow: Optional[KubeflowConfig] = None
@@ -760,6 +791,11 @@ class PipelineConfig(FeaturesConfig):
     @property
     def serving_dir(self) -> str:
         return self.resolve(self.push.serving_dir) if self.push.serving_dir else os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def request_log_dir(self) -> str:
+        path = self.serving.request_log.dir
+        return self.resolve(path) if path else os.path.join(self.output_dir, "request_logs")
 
     @property
     def sqlite_path(self) -> str:

@@ -170,9 +170,10 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
     from pipelines.metadata import checks
     from pipelines.metadata.store import open_reader
 
-    path = serving_path or (cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else None)
-    if not path:
-        raise NoServingData("no serving data: pass --serving PATH or set skew.serving_data")
+    path = serving_path or (cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else cfg.request_log_dir)
+    if not os.path.isdir(path):
+        raise NoServingData(f"no serving data in {path}: pass --serving PATH, set skew.serving_data, or log "
+                            "requests with `mlops serve`")
     reader = open_reader(cfg)
     served = checks.served_model_version(reader, cfg.serving_dir)
     schema_uri = checks.training_schema_uri(reader, served.model_id) if served else None

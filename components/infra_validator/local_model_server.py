@@ -1,78 +1,227 @@
 """A stand-in for tensorflow_model_server, for machines without the binary or Docker.
 
-It loads one SavedModel (TF Serving's layout: <base_path>/<version>/) with TensorFlow in this
-process and answers TF Serving's gRPC API from the tensorflow-serving-api protos: ModelService
-GetModelStatus, and PredictionService Predict, Classify and Regress. The InfraValidator talks to it
-with TFX's own TF Serving client, exactly as it talks to the real binary.
+It loads SavedModels (TF Serving's layout: <base_path>/<version>/) with TensorFlow in this process and
+answers TF Serving's gRPC API from the tensorflow-serving-api protos: ModelService GetModelStatus and
+HandleReloadConfigRequest, and PredictionService Predict, Classify and Regress. The InfraValidator and
+`mlops serve` talk to it with the same client code as to the real binary.
+
+Like the binary it takes either one model (--model_name, --model_base_path: the latest version) or a
+ModelServerConfig (--model_config_file, text format) with version policies and version labels, and it
+keeps TF Serving's rules (checked against TF Serving 2.16's documentation and protos, not its binary):
+- a reload replaces the whole config: versions and models left out are unloaded;
+- a label may only point at an AVAILABLE version; at start-up, and for a label not yet in use, an
+  unavailable one is allowed with --allow_version_labels_for_unavailable_models. So moving a label in use
+  to a new version takes two reloads: load the version, then move the label;
+- a request names a version, a label, or neither (the highest available version).
+A model's `logging_config` (sampling rate, filename prefix) logs sampled Predict requests with their
+responses as PredictionLog TFRecords, which the open-source binary cannot do without a plugin.
 
 What it checks: the SavedModel loads with TensorFlow and its signatures answer real requests, in a
 fresh interpreter with nothing of the pipeline imported. What it does not check: that TF Serving's
 C++ runtime has every op the model uses. The blessing says which platform validated a model.
 
 Run as a script (`python -I local_model_server.py ...`): it imports nothing from this project.
-It exits by itself after --max-lifetime-seconds or when its parent process is gone.
+It exits when its parent process is gone, or after --max_lifetime_seconds when given.
 """
 import argparse
 import os
+import random
 import sys
 import threading
 import time
 from concurrent import futures
+from typing import Optional
 
 import grpc
 import tensorflow as tf
+from google.protobuf import text_format
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import (classification_pb2, get_model_status_pb2, model_service_pb2_grpc,
-                                     predict_pb2, prediction_service_pb2_grpc, regression_pb2)
+from tensorflow_serving.apis import (classification_pb2, get_model_status_pb2, model_management_pb2,
+                                     model_service_pb2_grpc, predict_pb2, prediction_log_pb2,
+                                     prediction_service_pb2_grpc, regression_pb2)
+from tensorflow_serving.config import model_server_config_pb2
 
 State = get_model_status_pb2.ModelVersionStatus.State
 DEFAULT_SIGNATURE = "serving_default"
 
 
-class LoadedModel:
-    """One model version: loading state, the loaded signatures and their SignatureDefs."""
+class Rejected(Exception):
+    """A request or a config the server refuses, with TF Serving's status code."""
 
-    def __init__(self, name: str, base_path: str):
-        self.name = name
-        self.base_path = base_path
-        self.version = latest_version(base_path)
-        self.state = State.START
-        self.error = ""
-        self.signatures = {}
-        self.signature_defs = {}
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class Version:
+    """One version of a model: its loading state, signatures and SignatureDefs."""
+
+    def __init__(self, model_name: str, number: int, path: str):
+        self.model_name, self.number, self.path = model_name, number, path
+        self.state, self.error = State.START, ""
+        self.signatures, self.signature_defs = {}, {}
 
     def load(self) -> None:
         self.state = State.LOADING
-        path = os.path.join(self.base_path, str(self.version))
         try:
-            self.signature_defs = read_signature_defs(path)
-            self.signatures = dict(tf.saved_model.load(path, tags=["serve"]).signatures)
+            self.signature_defs = read_signature_defs(self.path)
+            self.signatures = dict(tf.saved_model.load(self.path, tags=["serve"]).signatures)
             self.state = State.AVAILABLE
-            print(f"model {self.name} version {self.version} is AVAILABLE", flush=True)
+            print(f"model {self.model_name} version {self.number} is AVAILABLE", flush=True)
         except Exception as error:  # any load failure ends the version, as in TF Serving
             self.error = f"{type(error).__name__}: {error}"
             self.state = State.END
-            print(f"LOAD FAILED: {self.error}", flush=True)
+            print(f"LOAD FAILED: model {self.model_name} version {self.number}: {self.error}", flush=True)
 
-    def signature(self, model_spec, context, method: str):
-        if model_spec.name != self.name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: {model_spec.name}")
-        if self.state != State.AVAILABLE:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"model {self.name} is not available: {self.error}")
-        name = model_spec.signature_name or DEFAULT_SIGNATURE
+    def signature(self, signature_name: str, method: str):
+        name = signature_name or DEFAULT_SIGNATURE
         if name not in self.signatures:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"Serving signature name: \"{name}\" not found")
+            raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, f"Serving signature name: \"{name}\" not found")
         if self.signature_defs[name].method_name != method:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"signature {name} has method {self.signature_defs[name].method_name}, not {method}")
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"signature {name} has method {self.signature_defs[name].method_name}, not {method}")
         return name, self.signatures[name]
 
 
-def latest_version(base_path: str) -> int:
-    versions = [int(entry) for entry in os.listdir(base_path) if entry.isdigit()]
-    if not versions:
-        raise FileNotFoundError(f"no numeric version folder in {base_path}")
-    return max(versions)
+class RequestLog:
+    """Sampled requests and responses as PredictionLog records in one TFRecord file per server process."""
+
+    def __init__(self, logging_config):
+        self.rate = logging_config.sampling_config.sampling_rate
+        prefix = logging_config.log_collector_config.filename_prefix
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+        self.path = f"{prefix}-{int(time.time())}-{os.getpid()}.tfrecord"
+        self.writer, self.lock = None, threading.Lock()
+
+    def write(self, log: prediction_log_pb2.PredictionLog) -> None:
+        if random.random() >= self.rate:
+            return
+        with self.lock:
+            if self.writer is None:
+                self.writer = tf.io.TFRecordWriter(self.path)
+            self.writer.write(log.SerializeToString())
+            self.writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
+
+
+class Model:
+    """A model's versions, labels and request log, as the current config says."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.base_path = ""
+        self.versions: dict[int, Version] = {}
+        self.ended: dict[int, Version] = {}  # unloaded or failed versions, still reported by GetModelStatus
+        self.labels: dict[str, int] = {}
+        self.request_log: Optional[RequestLog] = None
+
+    def available(self, number: int) -> bool:
+        return number in self.versions and self.versions[number].state == State.AVAILABLE
+
+
+class Servables:
+    """Every model the server has, behind one lock; `apply` is a config (at start-up or a reload)."""
+
+    def __init__(self, allow_labels_for_unavailable: bool):
+        self.models: dict[str, Model] = {}
+        self.allow_labels_for_unavailable = allow_labels_for_unavailable
+        self.lock = threading.Lock()
+
+    def apply(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        with self.lock:
+            wanted = {model_config.name: model_config for model_config in config.model_config_list.config}
+            for name in set(self.models) - set(wanted):
+                removed = self.models.pop(name)
+                self._unload(removed, set(removed.versions))
+            problems = []
+            for name, model_config in wanted.items():
+                model = self.models.setdefault(name, Model(name))
+                self._set_versions(model, model_config)
+                if model_config.HasField("logging_config") and model.request_log is None:
+                    model.request_log = RequestLog(model_config.logging_config)
+                problems += self._set_labels(model, dict(model_config.version_labels))
+        if problems:
+            raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, "; ".join(problems))
+
+    def _set_versions(self, model: Model, model_config) -> None:
+        model.base_path = model_config.base_path
+        numbers = wanted_versions(model_config)
+        self._unload(model, set(model.versions) - numbers)
+        for number in sorted(numbers - set(model.versions)):
+            version = Version(model.name, number, os.path.join(model.base_path, str(number)))
+            model.versions[number] = version
+            model.ended.pop(number, None)
+            threading.Thread(target=version.load, daemon=True).start()
+
+    @staticmethod
+    def _unload(model: Model, numbers: set) -> None:
+        for number in numbers:
+            version = model.versions.pop(number)
+            version.state, version.signatures = State.END, {}  # requests already running keep their signature
+            model.ended[number] = version
+            print(f"model {model.name} version {number} unloaded", flush=True)
+
+    def _set_labels(self, model: Model, labels: dict) -> list[str]:
+        """TF Serving's label rules; on a refusal the model keeps its labels (its versions are changed)."""
+        problems = []
+        for label, number in sorted(labels.items()):
+            allowed = label not in model.labels and self.allow_labels_for_unavailable
+            if not model.available(number) and not allowed:
+                problems.append(f"Request to assign label to version {number} of model {model.name}, which is not "
+                                "currently available for inference")
+        if not problems:
+            model.labels = labels
+        return problems
+
+    def version_for(self, model_spec) -> tuple[Model, Version]:
+        with self.lock:
+            model = self.models.get(model_spec.name)
+            if model is None:
+                raise Rejected(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({model_spec.name})")
+            if model_spec.HasField("version"):
+                number = model_spec.version.value
+            elif model_spec.version_label:
+                if model_spec.version_label not in model.labels:
+                    raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"Unrecognized servable version label: {model_spec.version_label}")
+                number = model.labels[model_spec.version_label]
+            else:
+                available = [n for n in model.versions if model.available(n)]
+                if not available:
+                    errors = "; ".join(v.error for v in model.ended.values() if v.error)
+                    raise Rejected(grpc.StatusCode.UNAVAILABLE, f"model {model.name} has no available version"
+                                   + (f": {errors}" if errors else ""))
+                number = max(available)
+            if not model.available(number):
+                raise Rejected(grpc.StatusCode.UNAVAILABLE if number in model.versions else grpc.StatusCode.NOT_FOUND,
+                               f"Servable not found for request: Specific({model.name}, {number})")
+            return model, model.versions[number]
+
+    def status(self, model_spec) -> list[Version]:
+        with self.lock:
+            model = self.models.get(model_spec.name)
+            if model is None:
+                raise Rejected(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {model_spec.name}")
+            versions = {**model.ended, **model.versions}
+            if model_spec.HasField("version"):
+                if model_spec.version.value not in versions:
+                    raise Rejected(grpc.StatusCode.NOT_FOUND, f"Could not find version {model_spec.version.value} "
+                                                              f"of model {model.name}")
+                return [versions[model_spec.version.value]]
+            return [versions[n] for n in sorted(versions)]
+
+
+def wanted_versions(model_config) -> set:
+    """The version numbers a model config's policy asks for (TF Serving's default: the latest one)."""
+    on_disk = sorted(int(entry) for entry in os.listdir(model_config.base_path) if entry.isdigit()) \
+        if os.path.isdir(model_config.base_path) else []
+    policy = model_config.model_version_policy
+    which = policy.WhichOneof("policy_choice")
+    if which == "specific":
+        return set(policy.specific.versions)
+    if which == "all":
+        return set(on_disk)
+    count = policy.latest.num_versions if which == "latest" and policy.latest.num_versions else 1
+    return set(on_disk[-count:])
 
 
 def read_signature_defs(path: str) -> dict:
@@ -97,61 +246,97 @@ def single_string_input(signature) -> str:
     return key
 
 
-def run(signature, context, **inputs) -> dict:
+def run(signature, **inputs) -> dict:
     try:
         return {key: value.numpy() for key, value in signature(**inputs).items()}
     except Exception as error:  # the model failed on this request: TF Serving answers INVALID_ARGUMENT
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{type(error).__name__}: {error}")
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"{type(error).__name__}: {error}") from None
+
+
+def answering(method):
+    """A servicer method whose Rejected becomes the gRPC status TF Serving would send."""
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except Rejected as rejected:
+            context.abort(rejected.code, rejected.message)
+    return wrapper
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, model: LoadedModel):
-        self.model = model
+    def __init__(self, servables: Servables):
+        self.servables = servables
 
+    @answering
     def GetModelStatus(self, request, context):
-        if request.model_spec.name != self.model.name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {request.model_spec.name}")
         response = get_model_status_pb2.GetModelStatusResponse()
-        status = response.model_version_status.add(version=self.model.version, state=self.model.state)
-        if self.model.error:
-            status.status.error_code = 3  # INVALID_ARGUMENT, as TF Serving reports a failed load
-            status.status.error_message = self.model.error
+        for version in self.servables.status(request.model_spec):
+            status = response.model_version_status.add(version=version.number, state=version.state)
+            if version.error:
+                status.status.error_code = 3  # INVALID_ARGUMENT, as TF Serving reports a failed load
+                status.status.error_message = version.error
         return response
+
+    @answering
+    def HandleReloadConfigRequest(self, request, context):
+        self.servables.apply(request.config)
+        print(f"config reloaded: {text_format.MessageToString(request.config, as_one_line=True)}", flush=True)
+        return model_management_pb2.ReloadConfigResponse()
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, model: LoadedModel):
-        self.model = model
+    def __init__(self, servables: Servables):
+        self.servables = servables
 
+    @answering
     def Predict(self, request, context):
-        name, signature = self.model.signature(request.model_spec, context, tf.saved_model.PREDICT_METHOD_NAME)
+        model, version = self.servables.version_for(request.model_spec)
+        name, signature = version.signature(request.model_spec.signature_name, tf.saved_model.PREDICT_METHOD_NAME)
         inputs = {key: tf.constant(tf.make_ndarray(tensor)) for key, tensor in request.inputs.items()}
-        outputs = run(signature, context, **inputs)
+        outputs = run(signature, **inputs)
         response = predict_pb2.PredictResponse()
-        response.model_spec.name, response.model_spec.signature_name = self.model.name, name
-        response.model_spec.version.value = self.model.version
+        response.model_spec.name, response.model_spec.signature_name = model.name, name
+        response.model_spec.version.value = version.number
         for key, value in outputs.items():
             if not request.output_filter or key in request.output_filter:
                 response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+        if model.request_log is not None:
+            model.request_log.write(prediction_log(request, response, model.request_log.rate))
         return response
 
+    @answering
     def Classify(self, request, context):
-        name, outputs = self._run_on_examples(request, context, tf.saved_model.CLASSIFY_METHOD_NAME)
+        model, version, name, outputs = self._run_on_examples(request, tf.saved_model.CLASSIFY_METHOD_NAME)
         response = classification_pb2.ClassificationResponse(result=classification_result(outputs))
-        response.model_spec.name, response.model_spec.signature_name = self.model.name, name
+        response.model_spec.name, response.model_spec.signature_name = model.name, name
+        response.model_spec.version.value = version.number
         return response
 
+    @answering
     def Regress(self, request, context):
-        name, outputs = self._run_on_examples(request, context, tf.saved_model.REGRESS_METHOD_NAME)
+        model, version, name, outputs = self._run_on_examples(request, tf.saved_model.REGRESS_METHOD_NAME)
         response = regression_pb2.RegressionResponse(result=regression_result(outputs))
-        response.model_spec.name, response.model_spec.signature_name = self.model.name, name
+        response.model_spec.name, response.model_spec.signature_name = model.name, name
+        response.model_spec.version.value = version.number
         return response
 
-    def _run_on_examples(self, request, context, method: str) -> tuple[str, dict]:
+    def _run_on_examples(self, request, method: str):
         """Classify/Regress: the signature's one input takes the request's serialized tf.Examples."""
-        name, signature = self.model.signature(request.model_spec, context, method)
+        model, version = self.servables.version_for(request.model_spec)
+        name, signature = version.signature(request.model_spec.signature_name, method)
         examples = tf.constant(serialized_examples(request))
-        return name, run(signature, context, **{single_string_input(signature): examples})
+        return model, version, name, run(signature, **{single_string_input(signature): examples})
+
+
+def prediction_log(request, response, sampling_rate: float) -> prediction_log_pb2.PredictionLog:
+    log = prediction_log_pb2.PredictionLog()
+    log.log_metadata.model_spec.CopyFrom(response.model_spec)
+    log.log_metadata.model_spec.version_label = request.model_spec.version_label
+    log.log_metadata.sampling_config.sampling_rate = sampling_rate
+    log.log_metadata.timestamp_secs = int(time.time())
+    log.predict_log.request.CopyFrom(request)
+    log.predict_log.response.CopyFrom(response)
+    return log
 
 
 def classification_result(outputs: dict) -> classification_pb2.ClassificationResult:
@@ -174,25 +359,44 @@ def regression_result(outputs: dict) -> regression_pb2.RegressionResult:
     return result
 
 
+def startup_config(args) -> model_server_config_pb2.ModelServerConfig:
+    config = model_server_config_pb2.ModelServerConfig()
+    if args.model_config_file:
+        with open(args.model_config_file) as f:
+            text_format.Parse(f.read(), config)
+    else:
+        config.model_config_list.config.add(name=args.model_name, base_path=args.model_base_path)
+    return config
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--model_name", required=True)
-    parser.add_argument("--model_base_path", required=True)
-    parser.add_argument("--max_lifetime_seconds", type=float, default=3600)
+    parser.add_argument("--model_name")
+    parser.add_argument("--model_base_path")
+    parser.add_argument("--model_config_file", help="a ModelServerConfig in text format")
+    parser.add_argument("--allow_version_labels_for_unavailable_models", action="store_true")
+    parser.add_argument("--max_lifetime_seconds", type=float)
     args = parser.parse_args(argv)
-    parent, deadline = os.getppid(), time.time() + args.max_lifetime_seconds
+    if not args.model_config_file and not (args.model_name and args.model_base_path):
+        parser.error("give --model_config_file, or --model_name and --model_base_path")
+    parent = os.getppid()
+    deadline = time.time() + args.max_lifetime_seconds if args.max_lifetime_seconds else float("inf")
 
-    model = LoadedModel(args.model_name, args.model_base_path)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(model), server)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(model), server)
+    servables = Servables(args.allow_version_labels_for_unavailable_models)
+    try:
+        servables.apply(startup_config(args))  # loads in the background: status answers LOADING meanwhile
+    except Rejected as rejected:
+        print(f"config refused: {rejected.message}", flush=True)
+        return 1
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(servables), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(servables), server)
     server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     print(f"listening on 127.0.0.1:{args.port}", flush=True)
-    threading.Thread(target=model.load, daemon=True).start()  # status answers LOADING meanwhile
 
-    # Never outlive the validator: stop when the parent is gone or the lifetime is over.
+    # Never outlive the process that started it: stop when the parent is gone or the lifetime is over.
     while os.getppid() == parent and time.time() < deadline:
         time.sleep(0.5)
     print("stopping: " + ("parent process gone" if os.getppid() != parent else "max lifetime reached"), flush=True)

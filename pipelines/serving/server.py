@@ -1,0 +1,300 @@
+"""`mlops serve` and the rollout commands: one model server for the serving directory, TF Serving's binary
+when there is one, else the project's stand-in (components/infra_validator/local_model_server.py); both
+answer TF Serving's gRPC API, so everything here is the same code for both.
+
+The labels come from ML Metadata (the latest rollout); the server gets them as a `models.config`
+(ModelServerConfig, written atomically) at start-up and through HandleReloadConfigRequest afterwards.
+There is one reload mechanism: the gRPC call (the binary is not asked to poll the file).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from pipelines.config import PipelineConfig
+from pipelines.metadata import registry, rollouts
+from pipelines.metadata.reader import MetadataReader
+from pipelines.serving import labels
+from pipelines.serving.labels import ServingState
+
+BINARY, STAND_IN = "tf_serving_binary", "local_process"
+RPC_TIMEOUT_SECONDS = 30
+
+
+class ServingError(RuntimeError):
+    """Serving or a rollout cannot go on; the message says why and what to do."""
+
+
+# --- the config the server reads -----------------------------------------------------
+
+
+def models_config_path(cfg: PipelineConfig) -> str:
+    return os.path.join(cfg.output_dir, "models.config")
+
+
+def models_config(cfg: PipelineConfig, versions, version_labels: dict, log_requests: bool):
+    """A ModelServerConfig: these versions (a `specific` policy, so that a new push is not served before a
+    rollout says so) and labels; with log_requests, TF Serving's logging_config for the stand-in's request log."""
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = model_server_config_pb2.ModelServerConfig()
+    model = config.model_config_list.config.add(name=cfg.name, base_path=cfg.serving_dir, model_platform="tensorflow")
+    model.model_version_policy.specific.versions.extend(versions)
+    for label, version in sorted(version_labels.items()):
+        model.version_labels[label] = version
+    rate = cfg.serving.request_log.sampling_rate
+    if log_requests and rate > 0:
+        model.logging_config.sampling_config.sampling_rate = rate
+        model.logging_config.log_collector_config.type = "tfrecord"
+        model.logging_config.log_collector_config.filename_prefix = os.path.join(cfg.request_log_dir, cfg.name)
+    return config
+
+
+def write_models_config(path: str, config) -> None:
+    """Written to a temporary file and renamed over the old one: a reader never sees half a config."""
+    from google.protobuf import text_format
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".models.config-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text_format.MessageToString(config))
+    os.replace(temporary, path)
+
+
+# --- talking to a running server -------------------------------------------------------
+
+
+class ModelServerAdmin:
+    """ModelService calls: version states, and HandleReloadConfigRequest."""
+
+    def __init__(self, endpoint: str, model_name: str):
+        import grpc
+        from tensorflow_serving.apis import model_service_pb2_grpc
+
+        self.endpoint, self.model_name = endpoint, model_name
+        self._channel = grpc.insecure_channel(endpoint)
+        self._stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def states(self) -> dict[int, str]:
+        """version -> AVAILABLE, LOADING, END, ...; {} when the server does not know the model."""
+        import grpc
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.model_name
+        try:
+            response = self._stub.GetModelStatus(request, timeout=RPC_TIMEOUT_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return {}
+            raise
+        names = get_model_status_pb2.ModelVersionStatus.State
+        return {status.version: names.Name(status.state) for status in response.model_version_status}
+
+    def answers(self) -> bool:
+        import grpc
+
+        try:
+            self.states()
+            return True
+        except grpc.RpcError:
+            return False
+
+    def reload(self, config) -> None:
+        import grpc
+        from tensorflow_serving.apis import model_management_pb2
+
+        try:
+            self._stub.HandleReloadConfigRequest(model_management_pb2.ReloadConfigRequest(config=config),
+                                                 timeout=RPC_TIMEOUT_SECONDS)
+        except grpc.RpcError as error:
+            raise ServingError(f"the model server refused the config: {error.details()}") from None
+
+    def wait_available(self, versions, timeout_seconds: float) -> None:
+        deadline = time.time() + timeout_seconds
+        while True:
+            states = self.states()
+            waiting = [v for v in versions if states.get(v) != "AVAILABLE"]
+            if not waiting:
+                return
+            failed = [v for v in waiting if states.get(v) == "END"]
+            if failed or time.time() > deadline:
+                why = "failed to load" if failed else f"not AVAILABLE after {timeout_seconds} s"
+                raise ServingError(f"version folder {', '.join(map(str, failed or waiting))} {why} "
+                                   f"(states: {states}); see the server's output")
+            time.sleep(0.2)
+
+
+def endpoint(cfg: PipelineConfig) -> str:
+    return f"{cfg.serving.host}:{cfg.serving.port}"
+
+
+def apply(admin: ModelServerAdmin, cfg: PipelineConfig, current: ServingState, target: ServingState,
+          log_requests: bool) -> None:
+    """Moves a running server from `current` to `target` in TF Serving's two-step protocol (labels.transition);
+    on a failure, puts `current` back and raises."""
+    try:
+        for step in labels.transition(current, target):
+            admin.reload(models_config(cfg, step.versions, step.labels, log_requests))
+            admin.wait_available(step.wait_for, cfg.serving.load_timeout_seconds)
+    except ServingError:
+        admin.reload(models_config(cfg, current.versions, current.labels, log_requests))
+        raise
+
+
+# --- rollouts -----------------------------------------------------------------------
+
+
+@dataclass
+class RolloutResult:
+    state: ServingState
+    live: bool  # applied to a running server (else recorded for the next `mlops serve`)
+    names: dict  # version folder -> registry version ("1.1.0")
+
+
+def serving_state(reader: MetadataReader, cfg: PipelineConfig) -> tuple[ServingState, bool]:
+    """The latest rollout's state, or (first serving) stable on the highest pushed folder; True when new."""
+    state = rollouts.current_state(reader)
+    if state is not None:
+        return state, False
+    highest = registry.highest_folder(cfg.serving_dir)
+    if highest is None:
+        raise ServingError(f"nothing to serve: no pushed model in {cfg.serving_dir} (run the pipeline first)")
+    return labels.first_serving(highest), True
+
+
+def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: Optional[str] = None,
+             percent: int = 0, mode: str = "canary") -> RolloutResult:
+    """canary | promote | abort | rollback: applied to the running server (if one answers), then written to
+    models.config and recorded in ML Metadata. Nothing is recorded when the server refuses."""
+    versions = registry.model_versions(reader, cfg.serving_dir, with_metrics=False)
+    current, _ = serving_state(reader, cfg)
+    folder = None
+    if version is not None:
+        folder = registry.find(versions, version).folder
+        if not os.path.isdir(os.path.join(cfg.serving_dir, str(folder))):
+            raise ServingError(f"version {version}'s folder {folder} is gone from {cfg.serving_dir}")
+    steps = {"canary": lambda: labels.start_canary(current, folder, percent, mode),
+             "promote": lambda: labels.promote(current, folder),
+             "abort": lambda: labels.abort(current),
+             "rollback": lambda: labels.rollback(current, folder)}
+    try:
+        target = steps[action]()
+    except labels.RolloutError as error:
+        raise ServingError(str(error)) from None
+    admin = ModelServerAdmin(endpoint(cfg), cfg.name)
+    try:
+        live = admin.answers()
+        if live:
+            apply(admin, cfg, current, target, log_requests=logs_requests(cfg))
+    finally:
+        admin.close()
+    write_models_config(models_config_path(cfg), models_config(cfg, target.versions, target.labels, logs_requests(cfg)))
+    by_folder = {v.folder: v for v in versions}
+    rollouts.record_rollout(reader, action, target, _pushed_by_label(reader, target, by_folder))
+    return RolloutResult(target, live, {f: by_folder[f].version for f in target.versions if f in by_folder})
+
+
+def _pushed_by_label(reader: MetadataReader, state: ServingState, by_folder: dict) -> dict:
+    ids = {label: by_folder[folder].pushed_model_id for label, folder in state.labels.items() if folder in by_folder}
+    found = reader.artifacts_by_id(ids.values())
+    return {label: found[i] for label, i in ids.items()}
+
+
+def logs_requests(cfg: PipelineConfig) -> bool:
+    """Only the stand-in logs requests: open-source TF Serving rejects a logging_config without a log collector
+    plugin."""
+    return choose_server(cfg)[0] == STAND_IN
+
+
+# --- starting the server (`mlops serve`) ------------------------------------------------
+
+
+def choose_server(cfg: PipelineConfig) -> tuple[str, Optional[str]]:
+    """(BINARY, its path) or (STAND_IN, None), as serving.model_server says."""
+    from components.infra_validator.logic import find_model_server
+
+    binary = find_model_server(cfg.model_server_path)
+    if cfg.serving.model_server == BINARY and not binary:
+        raise ServingError("serving.model_server is tf_serving_binary but no tensorflow_model_server was found "
+                           "(infra_validation.model_server_path, or PATH)")
+    if cfg.serving.model_server == STAND_IN or not binary:
+        return STAND_IN, None
+    return BINARY, binary
+
+
+def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config_path: str) -> list[str]:
+    if kind == BINARY:
+        return [binary, f"--port={cfg.serving.port}", f"--rest_api_port={cfg.serving.rest_port}",
+                f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
+    from components.infra_validator.runners import LOCAL_MODEL_SERVER
+
+    return [sys.executable, "-I", LOCAL_MODEL_SERVER, f"--port={cfg.serving.port}",
+            f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
+
+
+def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
+    """Starts the server on the latest rollout's labels and waits for it to end (Ctrl-C, SIGTERM)."""
+    from components.infra_validator.runners import stop_process_group
+
+    state, first = serving_state(reader, cfg)
+    kind, binary = choose_server(cfg)
+    admin = ModelServerAdmin(endpoint(cfg), cfg.name)
+    if admin.answers():
+        admin.close()
+        raise ServingError(f"a model server already answers at {endpoint(cfg)} (serving.port)")
+    config_path = models_config_path(cfg)
+    write_models_config(config_path, models_config(cfg, state.versions, state.labels, log_requests=kind == STAND_IN))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}
+    process = subprocess.Popen(server_command(cfg, kind, binary, config_path), env=env, start_new_session=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the server is stopped with it
+    try:
+        deadline = time.time() + cfg.serving.load_timeout_seconds
+        while not admin.answers():
+            if process.poll() is not None:
+                raise ServingError(f"the model server exited with code {process.returncode} (see its output above)")
+            if time.time() > deadline:
+                raise ServingError(f"the model server did not answer at {endpoint(cfg)} within "
+                                   f"{cfg.serving.load_timeout_seconds} s")
+            time.sleep(0.2)
+        admin.wait_available(state.versions, cfg.serving.load_timeout_seconds)
+        if first:
+            versions = {v.folder: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
+            rollouts.record_rollout(reader, "serve", state, _pushed_by_label(reader, state, versions))
+        on_ready(describe_serving(cfg, kind, state, reader))
+        while process.poll() is None:
+            time.sleep(0.5)
+        return process.returncode
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        admin.close()
+        if process.poll() is None:
+            stop_process_group(process)
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, reader: MetadataReader) -> str:
+    names = {v.folder: v.version for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
+    shown = ", ".join(f"{label}={names.get(folder, '?')} (folder {folder})" for label, folder in sorted(state.labels.items()))
+    server = "TF Serving" if kind == BINARY else "the stand-in (TF Serving's gRPC API; no REST)"
+    lines = [f"Serving {cfg.name} at {endpoint(cfg)} with {server}: {shown}"]
+    if state.canary is not None:
+        lines.append(f"  {state.mode}: {state.percent}% of keyed requests" if state.mode == "canary"
+                     else "  shadow: every request is copied to the canary; answers come from stable")
+    if kind == STAND_IN and cfg.serving.request_log.sampling_rate > 0:
+        lines.append(f"  request log: {cfg.request_log_dir} ({cfg.serving.request_log.sampling_rate:.0%} of Predict requests)")
+    lines.append("  Ctrl-C stops it")
+    return "\n".join(lines)
