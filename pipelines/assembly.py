@@ -13,11 +13,12 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
 from components.csv_example_gen import spans
-from components.csv_example_gen.component import fast_csv_example_gen
+from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
 from components.data_gate.component import DataGate
 from components.drift_check import logic as drift_logic
 from components.drift_check.component import DriftCheck
 from components.infra_validator.component import InfraValidator
+from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
 from pipelines import component_ids as ids
@@ -149,8 +150,15 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         training_statistics=statistics_gen.outputs["statistics"],
     ).with_id(ids.PUSHER)
 
+    scoring = []
+    if cfg.batch_inference.data and cfg.batch_inference.output:
+        # Score the configured data with each newly blessed model, as the pipeline's last step.
+        scoring = batch_inference(cfg, cfg.resolve(cfg.batch_inference.data), cfg.resolve(cfg.batch_inference.output),
+                                  trainer.outputs["model"], evaluator.outputs["blessing"])
+
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check,
-                              data_gate, transform, tuner, trainer, baseline, evaluator, infra_validator, pusher]
+                              data_gate, transform, tuner, trainer, baseline, evaluator, infra_validator, pusher,
+                              *scoring]
                   if c is not None]
     for component in components:
         if beam_args and beam_args.get(component.id):
@@ -164,6 +172,44 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         pipeline_root=where.pipeline_root,
         components=components,
         enable_cache=cfg.runner.enable_cache,
+        metadata_connection_config=metadata_connection_config)
+
+
+def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None) -> list:
+    """ExampleGen on the data to score (one split), TFX's BulkInferrer on the model, and the export of its
+    PredictionLogs to a CSV or Parquet file with the ID column (components/prediction_export)."""
+    input_base, pattern = (data, "*.csv") if not data.endswith(".csv") else data.rsplit("/", 1)
+    examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT
+                                         ).with_id(ids.INFERENCE_EXAMPLE_GEN)
+    bulk_inferrer = tfx.components.BulkInferrer(
+        examples=examples.outputs["examples"], model=model, model_blessing=model_blessing,
+        data_spec=tfx.proto.DataSpec(example_splits=[prediction_export.SPLIT]),
+        model_spec=tfx.proto.ModelSpec(model_signature_name=[F.SERVING_SIGNATURE]),
+    ).with_id(ids.BULK_INFERRER)
+    export = prediction_export.PredictionExport(
+        inference_result=bulk_inferrer.outputs["inference_result"], examples=examples.outputs["examples"],
+        model_blessing=model_blessing, id_column=cfg.batch_inference.id_column,
+        file_format=cfg.batch_inference.format, destination=output,
+    ).with_id(ids.PREDICTION_EXPORT)
+    return [examples, bulk_inferrer, export]
+
+
+def create_inference_pipeline(cfg: PipelineConfig, data: str, output: str, model_uri: str,
+                              beam_args: Optional[Mapping[str, list[str]]] = None,
+                              metadata_connection_config=None) -> tfx_pipeline.Pipeline:
+    """`mlops predict`: its own small pipeline, `<name>-inference`, scoring with one chosen model (the served
+    version's Trainer output, imported: ML Metadata already has it, so lineage joins the training run)."""
+    model = tfx.dsl.Importer(source_uri=model_uri, artifact_type=tfx.types.standard_artifacts.Model,
+                             reimport=False).with_id(ids.MODEL_IMPORTER)
+    components = [model, *batch_inference(cfg, data, output, model.outputs["result"])]
+    for component in components:
+        if beam_args and beam_args.get(component.id):
+            component.with_beam_pipeline_args(beam_args[component.id])
+    return tfx.dsl.Pipeline(
+        pipeline_name=f"{cfg.name}-inference",
+        pipeline_root=cfg.pipeline_root,
+        components=components,
+        enable_cache=False,  # every call scores and writes its file, whatever ran before
         metadata_connection_config=metadata_connection_config)
 
 

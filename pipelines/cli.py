@@ -35,12 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     submit = commands.add_parser("submit", help="upload to Kubeflow Pipelines and start a run (or a schedule)")
     runs = commands.add_parser("runs", help="the pipeline's runs from ML Metadata (--run ID: its components)")
     lineage = commands.add_parser("lineage", help="where a pushed model came from, or what came from an input")
-    models = commands.add_parser("models", help="pushed model versions; * marks the served one")
-    rollback = commands.add_parser("rollback", help="serve an earlier pushed model version again")
+    models = commands.add_parser("models", help="pushed model versions, with the labels they are served under")
+    serve = commands.add_parser("serve", help="serve the pushed versions under their labels (TF Serving's gRPC API)")
+    rollout = commands.add_parser("rollout", help="canary a version, promote it, or abort (on the running server)")
+    rollback = commands.add_parser("rollback", help="move the stable label back to an earlier version")
+    predict = commands.add_parser("predict", help="score a CSV file or folder with the served stable version: "
+                                                  "BulkInferrer (default) or the running server (--online)")
     report = commands.add_parser("report", help="write a run's report: one self-contained HTML page")
     monitor = commands.add_parser("monitor", help="serving data against the served model's training data (skew); "
                                                   "exit 1 when a feature is over its threshold")
-    for command in (validate, run, schema, compile_, submit, runs, lineage, models, rollback, report, monitor):
+    for command in (validate, run, schema, compile_, submit, runs, lineage, models, serve, rollout, rollback, predict,
+                    report, monitor):
         command.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
         command.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -58,6 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     lineage.add_argument("--from-data", help="an input file or folder: everything derived from it")
     lineage.add_argument("--format", choices=["text", "json", "dot"], default="text")
     rollback.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
+    rollout.add_argument("action", choices=["canary", "promote", "abort"],
+                         help="canary VERSION: load it under the canary label; promote [VERSION]: the canary (or, "
+                              "blue/green, VERSION) becomes stable; abort: drop the canary")
+    rollout.add_argument("version", nargs="?", help="a version from `mlops models` (1.2.0)")
+    rollout.add_argument("--percent", type=int, help="canary: the share of keyed requests it answers (default 10; "
+                                                     "with --shadow: the share copied to it, default 100)")
+    rollout.add_argument("--shadow", action="store_true", help="canary: copy requests to it, answer from stable")
+    predict.add_argument("data", nargs="?", help="CSV file or folder (default: batch_inference.data)")
+    predict.add_argument("-o", "--output", help="predictions file, .csv or .parquet (default: batch_inference.output)")
+    predict.add_argument("--online", action="store_true", help="send each row to the running server, keyed by "
+                                                               "batch_inference.id_column, split as the rollout says")
     report.add_argument("--run", help="a run id from `mlops runs` (default: the latest run)")
     report.add_argument("-o", "--output", help="the HTML file (default: <output_root>/reports/<run>.html)")
     monitor.add_argument("--serving", metavar="PATH", help="serving data folder (default: skew.serving_data)")
@@ -84,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         return compile_for_kubeflow(cfg, args.output, args.target)
     if args.command == "submit":
         return submit_to_kubeflow(cfg, args.package, args.schedule)
-    if args.command in ("runs", "lineage", "models", "rollback", "report"):
+    if args.command in ("runs", "lineage", "models", "report"):
         return read_metadata(cfg, args)
+    if args.command in ("serve", "rollout", "rollback"):
+        return deliver(cfg, args)
+    if args.command == "predict":
+        return predict(cfg, args)
     if args.command == "monitor":
         return monitor_serving(cfg, args.serving, args.retrain)
     return run_locally(cfg)
@@ -191,9 +211,6 @@ def metadata_answer(cfg, reader, args) -> str:
         from pipelines.report import write_report
 
         return f"wrote {write_report(cfg, reader, args.run, args.output)}"
-    if args.command == "rollback":
-        served = registry.rollback(reader, cfg.serving_dir, args.to)
-        return f"Serving version {served.version} again: {served.serving_path} (recorded in ML Metadata)"
     if args.from_data:
         graph = lineage.from_data(reader, args.from_data)
         if not graph.nodes:
@@ -206,6 +223,95 @@ def metadata_answer(cfg, reader, args) -> str:
         if args.format == "text":
             return lineage.format_tree(graph, f"a{pushed_id}")
     return graph.to_json() if args.format == "json" else graph.to_dot()
+
+
+# --- mlops serve / rollout / rollback / predict ------------------------------------
+
+
+def deliver(cfg, args) -> int:
+    from pipelines.console import quiet_libraries
+    from pipelines.metadata.store import MetadataConnectionError, open_reader
+    from pipelines.serving import server
+
+    try:
+        reader = open_reader(cfg)
+        if args.command == "serve":
+            return EXIT_OK if server.serve(reader, cfg, on_ready=lambda text: print(text, flush=True)) == 0 \
+                else EXIT_FAILED
+        with quiet_libraries():
+            if args.command == "rollback":
+                result = server.roll_out(reader, cfg, "rollback", args.to)
+            else:
+                if args.action == "canary" and not args.version:
+                    raise server.ServingError("rollout canary needs a VERSION (see `mlops models`)")
+                percent = args.percent if args.percent is not None else (100 if args.shadow else 10)
+                result = server.roll_out(reader, cfg, args.action, args.version, percent,
+                                         "shadow" if args.shadow else "canary")
+    except (MetadataConnectionError, server.ServingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except LookupError as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_FAILED
+    shown = ", ".join(f"{label}={result.names.get(folder, folder)}" for label, folder in sorted(result.state.labels.items()))
+    if result.state.canary is not None:
+        shown += f" ({result.state.mode}, {result.state.percent}% of keyed requests)"
+    where = f"applied to the server at {server.endpoint(cfg)}" if result.live else \
+        f"no server answers at {server.endpoint(cfg)}: `mlops serve` starts with these labels"
+    print(f"{shown}\n  {where}; recorded in ML Metadata", flush=True)
+    return EXIT_OK
+
+
+def predict(cfg, args) -> int:
+    from pipelines.console import quiet_libraries
+    from pipelines.metadata.store import MetadataConnectionError
+
+    data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
+    output = args.output or (cfg.resolve(cfg.batch_inference.output) if cfg.batch_inference.output else None)
+    try:
+        data, file_format = check_prediction_job(cfg, data, output)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        if args.online:
+            from pipelines.metadata.store import open_reader
+            from pipelines.serving.online import predict_online
+
+            with quiet_libraries():
+                written = predict_online(cfg, open_reader(cfg), data, output, file_format)
+            print(f"wrote {output}: {written.rows} rows, by label: {written.by_label}")
+            return EXIT_OK
+        from pipelines.runners import local
+
+        scored = local.predict(cfg, data, output, file_format)
+    except (MetadataConnectionError, LookupError, RuntimeError, OSError) as e:
+        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
+    return EXIT_OK
+
+
+def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, str]:
+    """The data exists and has the ID column; the output's format (its extension, else batch_inference.format)."""
+    from pathlib import Path
+
+    if not data:
+        raise ConfigError(f"{cfg.source}: batch_inference.data: give DATA or set it")
+    if not output:
+        raise ConfigError(f"{cfg.source}: batch_inference.output: give -o FILE or set it")
+    if not cfg.batch_inference.id_column:
+        raise ConfigError(f"{cfg.source}: batch_inference.id_column: name the column that identifies a row")
+    files = [Path(data)] if os.path.isfile(data) else sorted(Path(data).glob("*.csv")) if os.path.isdir(data) else []
+    if not files:
+        raise ConfigError(f"{data}: no such CSV file, or no *.csv file in that folder")
+    with open(files[0], errors="replace") as f:
+        header = [c.strip() for c in f.readline().strip().split(",")]
+    if cfg.batch_inference.id_column not in header:
+        raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
+                          f"column of {files[0]} (columns: {', '.join(header)})")
+    extension = os.path.splitext(output)[1].lstrip(".")
+    return os.path.abspath(data), extension if extension in ("csv", "parquet") else cfg.batch_inference.format
 
 
 # --- mlops init -------------------------------------------------------------

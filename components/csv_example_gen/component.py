@@ -14,14 +14,23 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
                          eval_max_rows: Optional[int] = None, span_window: int = 1):
     """`pattern` may hold {SPAN} (spans.py): TFX's driver then ingests the newest span, and span_window > 1
     adds the spans before it as the `earlier_spans` split."""
+    return _example_gen(input_base, pattern, {"train": train, "eval": eval},
+                        executor.custom_config(null_values, eval_max_rows,
+                                               pattern if spans.has_spans(pattern) else None, span_window))
+
+
+def one_split_csv_example_gen(input_base: str, pattern: str, null_values: list[str], split: str):
+    """Every row in one split: data to score, not to train on."""
+    return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(null_values))
+
+
+def _example_gen(input_base: str, pattern: str, hash_buckets: dict[str, int], custom_config):
     return FileBasedExampleGen(
         input_base=input_base,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=train),
-            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval),
+            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in hash_buckets.items()
         ])),
-        custom_config=executor.custom_config(null_values, eval_max_rows,
-                                             pattern if spans.has_spans(pattern) else None, span_window),
+        custom_config=custom_config,
         custom_executor_spec=executor_spec.ExecutorClassSpec(executor.Executor),
     )

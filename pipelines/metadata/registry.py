@@ -162,6 +162,19 @@ def pushed_model_id(reader: MetadataReader, which: str) -> int:
     return (versions[-1] if which == "latest" else find(versions, which)).pushed_model_id
 
 
+def stable_model(reader: MetadataReader, serving_dir: str) -> tuple[ModelVersion, str]:
+    """The served (stable) version and its Trainer output folder; LookupError when there is none, or when
+    ML Metadata does not show it blessed by the Evaluator."""
+    stable = next((v for v in model_versions(reader, serving_dir, with_metrics=False) if v.served), None)
+    if stable is None:
+        raise LookupError(f"pipeline {reader.pipeline_name} serves no model: run the pipeline until one is pushed")
+    _, inputs = producer_inputs(reader, stable.pushed_model_id)
+    blessings = inputs.get("model_blessing", [])
+    if not blessings or int_property(blessings[0], "blessed") != 1:
+        raise LookupError(f"version {stable.version} is not blessed by the Evaluator in ML Metadata: not used to predict")
+    return stable, reader.artifacts_by_id([stable.model_id])[stable.model_id].uri
+
+
 def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:
     import datetime
 

@@ -138,3 +138,49 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
         text = runs.format_summary(summary, not_run=[c.id for c in pipeline.components if c.id not in executed],
                                    error=f"{type(error).__name__}: {error}" if error else None)
     return RunReport(text, error is not None or summary.outcome in (runs.GATED, runs.FAILED), str(log_path))
+
+
+# --- mlops predict ----------------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    version: str
+    output: str
+    rows: int
+    log_path: str
+
+
+def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Scored:
+    """Scores `data` (a CSV file or folder) with the served stable version through `<name>-inference`
+    (ExampleGen, BulkInferrer, PredictionExport). LookupError: no served, blessed model; RuntimeError: the
+    run failed (the log says why); the output file is then left as it was."""
+    from pipelines.assembly import create_inference_pipeline
+    from pipelines.metadata.registry import stable_model
+
+    version, model_uri = stable_model(store.open_reader(cfg), cfg.serving_dir)
+    if not os.path.isdir(os.path.join(model_uri, "Format-Serving")):
+        raise LookupError(f"version {version.version}'s trained model is gone from {model_uri}")
+    scoring = cfg.model_copy(deep=True)
+    scoring.batch_inference.format = file_format
+    log_path = Path(cfg.output_dir) / "logs" / f"predict-{datetime.now():%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    files = [data] if os.path.isfile(data) else sorted(Path(data).glob("*.csv"))
+    size = sum(os.path.getsize(f) for f in files)
+    with console.logs_to_file(log_path, store.secrets(cfg)) as terminal:
+        print(f"Scoring {data} with version {version.version} (stable)\n  logs: {log_path}", file=terminal, flush=True)
+        pipeline = create_inference_pipeline(scoring, data, output, model_uri, beam_args(cfg, size),
+                                             store.connection_config(cfg))
+        try:
+            run(pipeline)
+        except Exception as error:  # the component's own message; the traceback is in the log
+            logging.exception("inference run failed")
+            raise RuntimeError(f"{type(error).__name__}: {error} (log: {log_path})") from None
+    return Scored(version.version, output, _row_count(output, file_format), str(log_path))
+
+
+def _row_count(path: str, file_format: str) -> int:
+    import pyarrow.parquet as pq
+    from pyarrow import csv
+
+    return (csv.read_csv(path) if file_format == "csv" else pq.read_table(path)).num_rows

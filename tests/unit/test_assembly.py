@@ -18,13 +18,15 @@ def test_default_taxi_pipeline(project):
 
 
 def test_every_node_id_of_every_pipeline_shape_is_declared_in_component_ids(project):
-    """Tuning on/off, data gate on/off, curated or inferred schema, local or Kubeflow: every id a
+    """Tuning on/off, data gate on/off, curated or inferred schema, local or Kubeflow, batch inference: every id a
     pipeline gets is declared once in component_ids, and every declared id occurs in some pipeline."""
     produced = set()
-    for tuning, on_anomalies, on_drift, curated, target in itertools.product(
-            [False, True], ["stop", "warn"], ["stop", "skip"], [True, False], ["local", "kubeflow"]):
+    for tuning, on_anomalies, on_drift, curated, target, scoring in itertools.product(
+            [False, True], ["stop", "warn"], ["stop", "skip"], [True, False], ["local", "kubeflow"], [False, True]):
         overrides = [f"tuning.enabled={tuning}", f"on_anomalies={on_anomalies}", f"drift.on_drift={on_drift}"] + (
-            [] if curated else ["name=unknown"])
+            [] if curated else ["name=unknown"]) + (
+            ["batch_inference.data=new.csv", "batch_inference.output=out.csv", "batch_inference.id_column=id"]
+            if scoring else [])
         cfg = load_config(project / "configs" / "taxi.yaml", overrides)
         ids = [c.id for c in create_pipeline(cfg, target=target).components]
         assert len(ids) == len(set(ids)), ids

@@ -1,0 +1,43 @@
+"""PredictionExport: BulkInferrer's PredictionLogs as a CSV or Parquet file, one row per example with its ID.
+
+An empty inference result for examples that exist fails the step (BulkInferrer writes nothing for an
+unblessed model), so no one mistakes an empty file for "nothing to predict". The file is written whole
+before it appears.
+"""
+import os
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types.standard_artifacts import Examples, ExternalArtifact, InferenceResult, ModelBlessing
+
+from components.prediction_export import logic
+
+SPLIT = "inference"  # the one split the inference pipeline's ExampleGen writes
+
+
+def _records(pattern: str):
+    import tensorflow as tf
+
+    files = sorted(fileio.glob(pattern))
+    if files:
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+            yield record.numpy()
+
+
+@component
+def PredictionExport(inference_result: InputArtifact[InferenceResult], examples: InputArtifact[Examples],
+                     predictions: OutputArtifact[ExternalArtifact], id_column: Parameter[str],
+                     file_format: Parameter[str], destination: Parameter[str],
+                     model_blessing: InputArtifact[ModelBlessing] = None) -> None:
+    """With `model_blessing` (the pipeline's own model): an unblessed model scores nothing and the file is left
+    as it was. Without (`mlops predict`, whose model is a served, hence blessed, version): no rows is an error."""
+    if model_blessing is not None and not model_blessing.get_int_custom_property("blessed"):
+        predictions.set_string_custom_property("skipped", "the model was not blessed: nothing scored")
+        return
+    rows = logic.rows_from_prediction_logs(_records(os.path.join(inference_result.uri, "*.gz")), id_column)
+    scored = sum(1 for _ in _records(os.path.join(examples.uri, f"Split-{SPLIT}", "*.gz")))
+    logic.check_predictions(rows, scored)
+    logic.write_table(rows, destination, file_format)
+    predictions.set_string_custom_property("destination", destination)
+    predictions.set_int_custom_property("rows", len(rows))

@@ -1,0 +1,101 @@
+"""Predictions as a table: one row per scored example, its ID first, then the model's outputs.
+
+Rows come from PredictionLogs (BulkInferrer's output, or answers from a model server): each holds the
+request's serialized tf.Example, where the ID column is read, and the outputs for that example.
+A class model's `classes` and `scores` become `predicted_class` and one `score_<class>` column per class;
+any other output becomes one column, or `<name>_<i>` per value when it has several.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Iterable, Optional
+
+import numpy as np
+import pyarrow as pa
+
+FORMATS = ("csv", "parquet")
+
+
+class NoPredictions(RuntimeError):
+    """Examples went in and no prediction came out."""
+
+
+def _plain(value):
+    return value.decode() if isinstance(value, bytes) else value.item() if hasattr(value, "item") else value
+
+
+def prediction_columns(outputs: dict) -> dict:
+    """One example's outputs (name -> array of its values) as named columns."""
+    row = {}
+    if "classes" in outputs and "scores" in outputs:
+        names = [_plain(name) for name in np.asarray(outputs["classes"]).reshape(-1)]
+        scores = np.asarray(outputs["scores"], dtype=float).reshape(-1)
+        row["predicted_class"] = names[int(np.argmax(scores))]
+        row.update({f"score_{name}": float(score) for name, score in zip(names, scores)})
+        outputs = {k: v for k, v in outputs.items() if k not in ("classes", "scores", "outputs")}
+    for name, values in sorted(outputs.items()):
+        flat = np.asarray(values).reshape(-1)
+        if len(flat) == 1:
+            row[name] = _plain(flat[0])
+        else:
+            row.update({f"{name}_{i}": _plain(v) for i, v in enumerate(flat)})
+    return row
+
+
+def feature_value(serialized_example: bytes, column: str):
+    """A column's value in a serialized tf.Example (its first value), or None when it is missing."""
+    from tensorflow.core.example import example_pb2
+
+    feature = example_pb2.Example.FromString(serialized_example).features.feature.get(column)
+    if feature is None:
+        return None
+    kind = feature.WhichOneof("kind")
+    values = getattr(feature, kind).value if kind else []
+    return _plain(values[0]) if len(values) else None
+
+
+def rows_from_prediction_logs(records: Iterable[bytes], id_column: str) -> list[dict]:
+    """PredictLog records with one example each (as RunInference writes them) -> rows."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    rows = []
+    for record in records:
+        log = prediction_log_pb2.PredictionLog.FromString(record).predict_log
+        (request_input,) = log.request.inputs.values()
+        (example,) = request_input.string_val
+        outputs = {name: tf.make_ndarray(tensor)[0] for name, tensor in log.response.outputs.items()}
+        rows.append({id_column: feature_value(example, id_column), **prediction_columns(outputs)})
+    return rows
+
+
+def write_table(rows: list[dict], path: str, file_format: str) -> str:
+    """The rows as CSV or Parquet, complete before the file appears (temporary file, then one rename)."""
+    if file_format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format}")
+    table = pa.Table.from_pylist(rows)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}-")
+    os.close(fd)
+    try:
+        if file_format == "csv":
+            from pyarrow import csv
+
+            csv.write_csv(table, temporary)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def check_predictions(rows: list[dict], examples: Optional[int]) -> None:
+    if not rows and examples:
+        raise NoPredictions(f"{examples} examples were scored and no prediction came out: the model was not "
+                            "blessed (BulkInferrer scores blessed models only) or could not be loaded")

@@ -1,0 +1,42 @@
+"""`mlops predict --online`: each row of a CSV file (or folder) sent to the running server as one request,
+keyed by its ID, split between stable and canary as the latest rollout says; one output row per input row
+with the label and version that answered."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Written:
+    rows: int = 0
+    by_label: dict = field(default_factory=dict)
+
+
+def predict_online(cfg, reader, data: str, output: str, file_format: str) -> Written:
+    import grpc
+
+    from components.csv_example_gen.logic import read_csv, table_to_examples
+    from components.prediction_export.logic import prediction_columns, write_table
+    from pipelines.serving.client import ServingClient
+    from pipelines.serving.server import endpoint
+
+    id_column = cfg.batch_inference.id_column
+    files = [Path(data)] if Path(data).is_file() else sorted(Path(data).glob("*.csv"))
+    rows, written = [], Written()
+    try:
+        with ServingClient.for_config(cfg, reader) as client:
+            for path in files:
+                table = read_csv(str(path), cfg.data.null_values)
+                for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(table)):
+                    answer = client.predict([example], key=str(key))
+                    one = {name: values[0] for name, values in answer.outputs.items()}
+                    rows.append({id_column: key, "label": answer.label, "version": answer.version,
+                                 **prediction_columns(one)})
+                    written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
+    except grpc.RpcError as error:
+        raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "
+                           "(is `mlops serve` running?)") from None
+    write_table(rows, output, file_format)
+    written.rows = len(rows)
+    return written

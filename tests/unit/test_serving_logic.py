@@ -1,0 +1,116 @@
+"""Delivery's plain logic: label transitions, rollout rules, routing by key, the server's config, and
+predictions as a table."""
+import pyarrow.parquet as pq
+import pytest
+from pyarrow import csv
+
+from components.prediction_export import logic as export
+from pipelines.serving import labels
+from pipelines.serving.labels import Reload, ServingState
+
+
+def test_a_canary_is_loaded_before_its_label_points_at_it():
+    current = ServingState({"stable": 1})
+    target = labels.start_canary(current, 2, percent=10, mode="canary")
+    assert labels.transition(current, target) == [
+        Reload((1, 2), {"stable": 1}, wait_for=(2,)),   # load 2; no label on it yet
+        Reload((1, 2), {"stable": 1, "canary": 2})]     # then label it
+
+
+def test_promote_moves_stable_then_unloads_the_old_version():
+    current = ServingState({"stable": 1, "canary": 2}, 10)
+    target = labels.promote(current)
+    assert target == ServingState({"stable": 2})
+    assert labels.transition(current, target) == [Reload((1, 2), {"stable": 2}), Reload((2,), {"stable": 2})]
+
+
+def test_rollback_to_an_unloaded_version_takes_three_reloads_and_ends_a_canary():
+    current = ServingState({"stable": 2, "canary": 3}, 50)
+    target = labels.rollback(current, 1)
+    steps = labels.transition(current, target)
+    assert steps == [Reload((1, 2, 3), {"stable": 2, "canary": 3}, wait_for=(1,)),
+                     Reload((1, 2, 3), {"stable": 1}), Reload((1,), {"stable": 1})]
+    # Every step keeps each label on a version that is loaded (or waited for) in that step.
+    for step in steps:
+        assert set(step.labels.values()) <= set(step.versions)
+
+
+def test_blue_green_is_a_promote_of_any_version_and_abort_drops_the_canary():
+    assert labels.promote(ServingState({"stable": 1}), 5) == ServingState({"stable": 5})
+    assert labels.abort(ServingState({"stable": 1, "canary": 2}, 10)) == ServingState({"stable": 1})
+    assert labels.transition(ServingState({"stable": 1}), ServingState({"stable": 1})) == []
+
+
+@pytest.mark.parametrize("step, message", [
+    (lambda: labels.promote(ServingState({"stable": 1})), "no canary to promote"),
+    (lambda: labels.abort(ServingState({"stable": 1})), "no canary to abort"),
+    (lambda: labels.start_canary(ServingState({"stable": 1}), 1, 10, "canary"), "already stable"),
+    (lambda: labels.start_canary(ServingState({"stable": 1}), 2, 101, "canary"), "0..100"),
+    (lambda: labels.start_canary(ServingState(), 2, 10, "canary"), "nothing is served yet"),
+])
+def test_rollout_steps_that_do_not_fit_the_state_are_refused(step, message):
+    with pytest.raises(labels.RolloutError, match=message):
+        step()
+
+
+@pytest.mark.parametrize("percent", [0, 10, 50, 100])
+def test_the_canary_share_over_1000_keys_is_the_percent_within_3_points(percent):
+    share = sum(labels.routes_to_canary(f"user-{i}", percent) for i in range(1000)) / 10
+    assert abs(share - percent) <= 3, share
+
+
+def test_a_key_always_meets_the_same_label_and_a_larger_share_keeps_the_earlier_keys():
+    assert labels.bucket("user-7") == labels.bucket("user-7")  # sha256: not Python's per-process salted hash
+    at_10 = {i for i in range(1000) if labels.routes_to_canary(f"user-{i}", 10)}
+    at_50 = {i for i in range(1000) if labels.routes_to_canary(f"user-{i}", 50)}
+    assert at_10 < at_50  # widening a canary never moves a user back to stable
+
+
+def test_the_server_config_pins_versions_and_labels_and_logs_only_when_asked(project, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.serving.server import models_config
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path}", "serving.request_log.sampling_rate=0.25"])
+    config = models_config(cfg, (1, 2), {"stable": 1, "canary": 2}, log_requests=True)
+    (model,) = config.model_config_list.config
+    assert model.name == "taxi" and model.base_path == cfg.serving_dir
+    assert list(model.model_version_policy.specific.versions) == [1, 2]
+    assert dict(model.version_labels) == {"stable": 1, "canary": 2}
+    assert model.logging_config.sampling_config.sampling_rate == 0.25
+    assert model.logging_config.log_collector_config.filename_prefix == str(tmp_path / "request_logs" / "taxi")
+    assert not models_config(cfg, (1,), {"stable": 1}, log_requests=False).model_config_list.config[0].HasField(
+        "logging_config")  # TF Serving's open-source binary refuses a logging config without a collector plugin
+
+
+def test_class_scores_become_a_predicted_class_and_one_column_per_class():
+    row = export.prediction_columns({"outputs": [0.8], "classes": [b"no", b"yes"], "scores": [0.2, 0.8]})
+    assert row == {"predicted_class": "yes", "score_no": 0.2, "score_yes": 0.8}
+    assert export.prediction_columns({"outputs": [3.5]}) == {"outputs": 3.5}
+    assert export.prediction_columns({"outputs": [0.1, 0.9]}) == {"outputs_0": 0.1, "outputs_1": 0.9}
+
+
+def test_an_example_id_is_read_whatever_its_type():
+    import tensorflow as tf
+
+    example = tf.train.Example()
+    example.features.feature["trip"].bytes_list.value.append(b"t-1")
+    example.features.feature["n"].int64_list.value.append(7)
+    serialized = example.SerializeToString()
+    assert export.feature_value(serialized, "trip") == "t-1"
+    assert export.feature_value(serialized, "n") == 7
+    assert export.feature_value(serialized, "missing") is None
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_predictions_are_written_whole_in_either_format(tmp_path, file_format):
+    rows = [{"id": "a", "outputs": 0.5}, {"id": "b", "outputs": 0.25}]
+    path = export.write_table(rows, str(tmp_path / f"p.{file_format}"), file_format)
+    table = csv.read_csv(path) if file_format == "csv" else pq.read_table(path)
+    assert table.to_pylist() == rows
+    assert [p.name for p in tmp_path.iterdir()] == [f"p.{file_format}"]  # no temporary file left
+
+
+def test_examples_without_predictions_are_an_error_not_an_empty_file():
+    with pytest.raises(export.NoPredictions, match="not blessed"):
+        export.check_predictions([], examples=12)
+    export.check_predictions([], examples=0)  # nothing to score is not an error
