@@ -124,15 +124,17 @@ class SkewResult:
         return bool(self.skewed or self.anomalies)
 
 
-def check_skew(cfg: PipelineConfig, serving_path: str, schema) -> tuple[SkewResult, object, object]:
-    """(the result, the serving statistics, TFDV's skew anomalies); LookupError when nothing is served."""
+def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Optional[str] = None
+               ) -> tuple[SkewResult, object, object]:
+    """(the result, the serving statistics, TFDV's skew anomalies) against the training statistics pushed with
+    `version_dir` (default: the highest version folder); LookupError when nothing is served."""
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
     from components.data_gate.logic import anomalies_in
     from components.drift_check import logic as drift_logic
 
-    served = drift_logic.read_served_statistics(cfg.serving_dir)
+    served = drift_logic.read_served_statistics(cfg.serving_dir, version_dir)
     if served is None:
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
@@ -181,7 +183,8 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
         schema_uri = os.path.dirname(cfg.schema_path)
     if schema_uri is None:
         raise LookupError("no schema to check the serving data with: the served model's is not in ML Metadata")
-    result, statistics, skew_anomalies = check_skew(cfg, path, drift_logic.load_schema(schema_uri))
+    result, statistics, skew_anomalies = check_skew(cfg, path, drift_logic.load_schema(schema_uri),
+                                                    served.serving_path if served else None)
 
     folder = os.path.join(cfg.output_dir, "monitoring", datetime.datetime.now(datetime.timezone.utc)
                           .strftime("%Y%m%dT%H%M%S.%fZ"))

@@ -249,11 +249,11 @@ class ServedStatistics:
         return os.path.basename(self.version_dir.rstrip("/"))
 
 
-def read_served_statistics(serving_dir: str) -> Optional[ServedStatistics]:
-    """The training statistics of the served version, or None when nothing is served. A served version
-    pushed without them (before this existed) is an error: it cannot be compared with, and saying
-    "no drift" would be a guess."""
-    version_dir = served_version_dir(serving_dir)
+def read_served_statistics(serving_dir: str, version_dir: Optional[str] = None) -> Optional[ServedStatistics]:
+    """The training statistics of a version folder (default: the highest, TF Serving's default), or None when
+    nothing is served. A version pushed without them (before this existed) is an error: it cannot be
+    compared with, and saying "no drift" would be a guess."""
+    version_dir = version_dir or served_version_dir(serving_dir)
     if version_dir is None:
         return None
     fileio = _fileio()

@@ -60,13 +60,16 @@ class Version:
         self.model_name, self.number, self.path = model_name, number, path
         self.state, self.error = State.START, ""
         self.signatures, self.signature_defs = {}, {}
+        self.unloaded = False  # set by a reload that drops the version, possibly while it is still loading
 
     def load(self) -> None:
         self.state = State.LOADING
         try:
             self.signature_defs = read_signature_defs(self.path)
-            self.signatures = dict(tf.saved_model.load(self.path, tags=["serve"]).signatures)
-            self.state = State.AVAILABLE
+            signatures = dict(tf.saved_model.load(self.path, tags=["serve"]).signatures)
+            if self.unloaded:
+                return
+            self.signatures, self.state = signatures, State.AVAILABLE
             print(f"model {self.model_name} version {self.number} is AVAILABLE", flush=True)
         except Exception as error:  # any load failure ends the version, as in TF Serving
             self.error = f"{type(error).__name__}: {error}"
@@ -156,6 +159,7 @@ class Servables:
     def _unload(model: Model, numbers: set) -> None:
         for number in numbers:
             version = model.versions.pop(number)
+            version.unloaded = True
             version.state, version.signatures = State.END, {}  # requests already running keep their signature
             model.ended[number] = version
             print(f"model {model.name} version {number} unloaded", flush=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipelines.metadata.reader import INPUT_EVENTS, OUTPUT_EVENTS, MetadataReader, event_key, plain_value
+from pipelines.metadata.rollouts import ROLLOUT_TYPE
 
 # Properties shown on the nodes (the rest is TFX's bookkeeping).
 ARTIFACT_PROPERTIES = ("span", "spans", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed",
@@ -75,6 +76,8 @@ def artifact_nodes(reader: MetadataReader, artifact_ids) -> dict[str, Node]:
 
 def execution_node(reader: MetadataReader, execution) -> Node:
     properties = {k: plain_value(v) for k, v in execution.custom_properties.items() if k in EXECUTION_PROPERTIES}
+    if reader.execution_type(execution) == ROLLOUT_TYPE:  # recorded by `mlops serve`/`rollout`: typed properties
+        properties = {k: plain_value(v) for k, v in execution.properties.items()}
     return Node(f"e{execution.id}", "execution", reader.execution_type(execution), reader.node_name(execution), "",
                 properties)
 
@@ -110,6 +113,11 @@ def upstream(reader: MetadataReader, artifact_id: int) -> Graph:
         _merge(graph, downstream(reader, examples, keep_types=CHECK_TYPES))
     # Checks made against it once served: the drift checks of later runs, `mlops monitor`'s skew checks.
     _merge(graph, downstream(reader, [artifact_id], keep_types=CHECK_TYPES))
+    # Its rollouts: each time a label was put on it (or moved while it was served).
+    for execution in reader.consumers(artifact_id):
+        if reader.execution_type(execution) == ROLLOUT_TYPE:
+            graph.nodes[f"e{execution.id}"] = execution_node(reader, execution)
+            graph.edges.add((f"a{artifact_id}", f"e{execution.id}"))
     return graph
 
 
@@ -192,6 +200,10 @@ def format_tree(graph: Graph, root: str) -> str:
     siblings = [n for n in graph.nodes.values() if n.kind == "artifact" and n.type == "ModelEvaluation"]
     if siblings:
         lines += ["", "Evaluation:"] + [f"  {describe(n)}" for n in siblings]
+    rollouts = [n for n in graph.nodes.values() if n.type == ROLLOUT_TYPE]
+    if rollouts:
+        lines += ["", "Rollouts (labels are version folders):"] + [
+            f"  {describe(n)}" for n in sorted(rollouts, key=lambda n: n.id)]
     return "\n".join(lines)
 
 
