@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("serve", "rollout", "rollback"):
         return deliver(cfg, args)
     if args.command == "predict":
-        return predict(cfg, args)
+        return score(cfg, args)
     if args.command == "monitor":
         return monitor_serving(cfg, args.serving, args.retrain)
     return run_locally(cfg)
@@ -235,10 +235,10 @@ def deliver(cfg, args) -> int:
 
     try:
         reader = open_reader(cfg)
-        if args.command == "serve":
-            return EXIT_OK if server.serve(reader, cfg, on_ready=lambda text: print(text, flush=True)) == 0 \
-                else EXIT_FAILED
         with quiet_libraries():
+            if args.command == "serve":
+                return EXIT_OK if server.serve(reader, cfg, on_ready=lambda text: print(text, flush=True)) == 0 \
+                    else EXIT_FAILED
             if args.command == "rollback":
                 result = server.roll_out(reader, cfg, "rollback", args.to)
             else:
@@ -262,7 +262,7 @@ def deliver(cfg, args) -> int:
     return EXIT_OK
 
 
-def predict(cfg, args) -> int:
+def score(cfg, args) -> int:
     from pipelines.console import quiet_libraries
     from pipelines.metadata.store import MetadataConnectionError
 

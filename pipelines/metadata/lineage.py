@@ -18,6 +18,7 @@ from pipelines.metadata.rollouts import ROLLOUT_TYPE
 ARTIFACT_PROPERTIES = ("span", "spans", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed",
                        "platform", "reason", "pushed_version", "rollback_of", "state", "drifted", "served_version")
 EXECUTION_PROPERTIES = ("input_base", "input_fingerprint", "span")
+ROLLOUT_PROPERTIES = ("action", "labels", "mode", "percent", "user")
 # Checks made on the examples: shown beside the chain from a model back to its input.
 CHECK_TYPES = ("ExampleStatistics", "ExampleAnomalies")
 
@@ -77,7 +78,7 @@ def artifact_nodes(reader: MetadataReader, artifact_ids) -> dict[str, Node]:
 def execution_node(reader: MetadataReader, execution) -> Node:
     properties = {k: plain_value(v) for k, v in execution.custom_properties.items() if k in EXECUTION_PROPERTIES}
     if reader.execution_type(execution) == ROLLOUT_TYPE:  # recorded by `mlops serve`/`rollout`: typed properties
-        properties = {k: plain_value(v) for k, v in execution.properties.items()}
+        properties = {k: plain_value(execution.properties[k]) for k in ROLLOUT_PROPERTIES if k in execution.properties}
     return Node(f"e{execution.id}", "execution", reader.execution_type(execution), reader.node_name(execution), "",
                 properties)
 

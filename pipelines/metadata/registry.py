@@ -178,15 +178,18 @@ def stable_model(reader: MetadataReader, serving_dir: str) -> tuple[ModelVersion
 def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:
     import datetime
 
+    def width(name: str) -> int:
+        return max(12, len(name) + 2)
+
     if not versions:
         return f"Pipeline {pipeline_name}: no pushed model"
     names = sorted({m for v in versions for m in v.metrics})
     lines = [f"Pipeline {pipeline_name}: {len(versions)} pushes", "",
-             "  " + f"{'version':<9} {'labels':<14} {'pushed at':<19} " + "".join(f"{n:>17}" for n in names)
+             "  " + f"{'version':<9} {'labels':<14} {'pushed at':<19} " + "".join(f"{n:>{width(n)}}" for n in names)
              + "  serving path"]
     for v in versions:
         when = datetime.datetime.fromtimestamp(v.pushed_at).strftime("%Y-%m-%d %H:%M:%S")
-        metrics = "".join(f"{v.metrics[n]:>17.4g}" if n in v.metrics else f"{'-':>17}" for n in names)
+        metrics = "".join(f"{v.metrics[n]:>{width(n)}.4g}" if n in v.metrics else f"{'-':>{width(n)}}" for n in names)
         notes = f"  (infra-validated on {v.infra_platform})" if v.infra_platform else ""
         mark = "* " if v.served else "  "
         labels = ",".join(v.labels) or "-"

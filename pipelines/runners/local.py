@@ -155,7 +155,6 @@ def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Sc
     """Scores `data` (a CSV file or folder) with the served stable version through `<name>-inference`
     (ExampleGen, BulkInferrer, PredictionExport). LookupError: no served, blessed model; RuntimeError: the
     run failed (the log says why); the output file is then left as it was."""
-    from pipelines.assembly import create_inference_pipeline
     from pipelines.metadata.registry import stable_model
 
     version, model_uri = stable_model(store.open_reader(cfg), cfg.serving_dir)
@@ -169,6 +168,7 @@ def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Sc
     size = sum(os.path.getsize(f) for f in files)
     with console.logs_to_file(log_path, store.secrets(cfg)) as terminal:
         print(f"Scoring {data} with version {version.version} (stable)\n  logs: {log_path}", file=terminal, flush=True)
+        from pipelines.assembly import create_inference_pipeline  # TensorFlow's import-time output goes to the log
         pipeline = create_inference_pipeline(scoring, data, output, model_uri, beam_args(cfg, size),
                                              store.connection_config(cfg))
         try:

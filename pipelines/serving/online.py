@@ -1,6 +1,6 @@
 """`mlops predict --online`: each row of a CSV file (or folder) sent to the running server as one request,
 keyed by its ID, split between stable and canary as the latest rollout says; one output row per input row
-with the label and version that answered."""
+with the label (`served_by`) and the version that answered."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,21 +18,25 @@ def predict_online(cfg, reader, data: str, output: str, file_format: str) -> Wri
 
     from components.csv_example_gen.logic import read_csv, table_to_examples
     from components.prediction_export.logic import prediction_columns, write_table
+    from pipelines.metadata.registry import model_versions
     from pipelines.serving.client import ServingClient
     from pipelines.serving.server import endpoint
 
     id_column = cfg.batch_inference.id_column
     files = [Path(data)] if Path(data).is_file() else sorted(Path(data).glob("*.csv"))
+    names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}
     rows, written = [], Written()
     try:
         with ServingClient.for_config(cfg, reader) as client:
             for path in files:
                 table = read_csv(str(path), cfg.data.null_values)
-                for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(table)):
+                # A request carries the model's features only, as a client's would (and as the request log should).
+                features = table.select([f.name for f in cfg.features if f.name in table.column_names])
+                for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(features)):
                     answer = client.predict([example], key=str(key))
                     one = {name: values[0] for name, values in answer.outputs.items()}
-                    rows.append({id_column: key, "label": answer.label, "version": answer.version,
-                                 **prediction_columns(one)})
+                    rows.append({id_column: key, "served_by": answer.label,
+                                 "version": names.get(answer.version, str(answer.version)), **prediction_columns(one)})
                     written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
     except grpc.RpcError as error:
         raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "

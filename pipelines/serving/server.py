@@ -130,7 +130,7 @@ class ModelServerAdmin:
             if failed or time.time() > deadline:
                 why = "failed to load" if failed else f"not AVAILABLE after {timeout_seconds} s"
                 raise ServingError(f"version folder {', '.join(map(str, failed or waiting))} {why} "
-                                   f"(states: {states}); see the server's output")
+                                   f"(states: {states})")
             time.sleep(0.2)
 
 
@@ -255,22 +255,29 @@ def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
     config_path = models_config_path(cfg)
     write_models_config(config_path, models_config(cfg, state.versions, state.labels, log_requests=kind == STAND_IN))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}
-    process = subprocess.Popen(server_command(cfg, kind, binary, config_path), env=env, start_new_session=True)
+    log_path = os.path.join(cfg.output_dir, "logs", f"serve-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(server_command(cfg, kind, binary, config_path), env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped like Ctrl-C: the server is stopped with it
     try:
         deadline = time.time() + cfg.serving.load_timeout_seconds
         while not admin.answers():
             if process.poll() is not None:
-                raise ServingError(f"the model server exited with code {process.returncode} (see its output above)")
+                raise ServingError(f"the model server exited with code {process.returncode} (its log: {log_path})")
             if time.time() > deadline:
                 raise ServingError(f"the model server did not answer at {endpoint(cfg)} within "
                                    f"{cfg.serving.load_timeout_seconds} s")
             time.sleep(0.2)
-        admin.wait_available(state.versions, cfg.serving.load_timeout_seconds)
+        try:
+            admin.wait_available(state.versions, cfg.serving.load_timeout_seconds)
+        except ServingError as error:
+            raise ServingError(f"{error} (the server's log: {log_path})") from None
         if first:
             versions = {v.folder: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
             rollouts.record_rollout(reader, "serve", state, _pushed_by_label(reader, state, versions))
-        on_ready(describe_serving(cfg, kind, state, reader))
+        on_ready(describe_serving(cfg, kind, state, reader, log_path))
         while process.poll() is None:
             time.sleep(0.5)
         return process.returncode
@@ -286,7 +293,8 @@ def _interrupt(*_):
     raise KeyboardInterrupt
 
 
-def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, reader: MetadataReader) -> str:
+def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, reader: MetadataReader,
+                     log_path: str) -> str:
     names = {v.folder: v.version for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
     shown = ", ".join(f"{label}={names.get(folder, '?')} (folder {folder})" for label, folder in sorted(state.labels.items()))
     server = "TF Serving" if kind == BINARY else "the stand-in (TF Serving's gRPC API; no REST)"
@@ -296,5 +304,5 @@ def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, reader
                      else "  shadow: every request is copied to the canary; answers come from stable")
     if kind == STAND_IN and cfg.serving.request_log.sampling_rate > 0:
         lines.append(f"  request log: {cfg.request_log_dir} ({cfg.serving.request_log.sampling_rate:.0%} of Predict requests)")
-    lines.append("  Ctrl-C stops it")
+    lines += [f"  the server's log: {log_path}", "  Ctrl-C stops it"]
     return "\n".join(lines)
