@@ -123,5 +123,5 @@ def unservable_run(taxi, new_contract_run) -> Step:
 
 @pytest.fixture(scope="session")
 def rollback(taxi, unservable_run) -> CompletedProcess:
-    """After every run: serve 1.0.0 again."""
+    """After every run: `stable` moved back to 1.0.0 (no server runs: recorded for the next `mlops serve`)."""
     return mlops("rollback", taxi.config, "--to", "1.0.0")

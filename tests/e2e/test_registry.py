@@ -22,7 +22,7 @@ def test_versions_follow_the_data_contract_the_model_and_the_pipeline(taxi, unse
     assert found[0].contract == found[1].contract != found[2].contract
 
     printed = cli("models", taxi.config)
-    assert "* 2.0.0" in printed and "binary_accuracy" in printed and "infra-validated on local_process" in printed
+    assert "binary_accuracy" in printed and "infra-validated on local_process" in printed
 
 
 def test_runs_lists_each_run_with_its_outcome(taxi, unservable_run, repush_run):
@@ -75,23 +75,27 @@ def test_from_data_reaches_every_pushed_model(taxi, unservable_run):
         assert f"PushedModel {version.pushed_model_id} " in printed
 
 
-def test_rollback_serves_the_earlier_version_and_is_recorded(taxi, first_run, unservable_run, rollback):
+def test_rollback_moves_the_stable_label_and_is_recorded(taxi, first_run, unservable_run, rollback):
     from pipelines.metadata import registry
+    from pipelines.metadata.rollouts import rollout_executions
 
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr[-3000:]
-    after = versions(taxi.serving_dir)
-    assert len(after) == len(unservable_run.served) + 1 and after[-1] > unservable_run.served[-1]  # a new, highest folder
-    assert "Serving version 1.0.0 again" in rollback.stdout
-    assert (taxi.serving_dir / after[-1] / "saved_model.pb").read_bytes() == (
-        taxi.serving_dir / first_run.served[0] / "saved_model.pb").read_bytes()
-    assert not (taxi.serving_dir / ".staging").exists()
+    assert rollback.stdout.startswith("stable=1.0.0")
+    assert "no server answers" in rollback.stdout  # nothing serves here: `mlops serve` will start with it
+    assert versions(taxi.serving_dir) == unservable_run.served  # no folder copied: a label moved
 
-    listed = cli("models", taxi.config)
-    assert "* 1.0.0" in listed and "rollback to 1.0.0" in listed
     reader = reader_of(taxi.config)
-    rollbacks = reader.store.get_executions_by_type("mlops.Rollback")
-    assert len(rollbacks) == 1 and rollbacks[0].properties["to_version"].string_value == "1.0.0"
-    assert registry.model_versions(reader, str(taxi.serving_dir), with_metrics=False)[-1].served
+    first = rollout_executions(reader)[0]
+    assert first.properties["action"].string_value == "rollback"
+    assert json.loads(first.properties["labels"].string_value) == {"stable": int(first_run.served[0])}
+    found = {v.version: v for v in registry.model_versions(reader, str(taxi.serving_dir), with_metrics=False)}
+    assert found["1.0.0"].folder == int(first_run.served[0])
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    written = text_format.Parse((taxi.work / "out" / "models.config").read_text(),
+                                model_server_config_pb2.ModelServerConfig())
+    assert dict(written.model_config_list.config[0].version_labels) == {"stable": int(first_run.served[0])}
 
     missing = mlops("rollback", taxi.config, "--to", "9.9.9")
     assert missing.returncode == 1 and "no pushed model version 9.9.9" in missing.stderr

@@ -14,7 +14,7 @@ def taxi(project):
 
 def test_beam_runs_in_process_for_small_data_and_in_parallel_for_large(taxi):
     small = beam_args(taxi, input_bytes=2 * MB)
-    assert set(small) == {"StatisticsGen", "Transform", "Evaluator"}  # ExampleGen reads without Beam
+    assert set(small) == {"StatisticsGen", "Transform", "Evaluator", "BulkInferrer"}  # ExampleGen reads without Beam
     assert {tuple(args[:2]) for args in small.values()} == {("--direct_running_mode=in_memory",
                                                              "--direct_num_workers=1")}
     large = beam_args(taxi, input_bytes=1024 * MB)
@@ -27,7 +27,8 @@ def test_beam_runs_in_process_for_small_data_and_in_parallel_for_large(taxi):
 def test_each_component_switches_at_its_own_size(project):
     cfg = load_config(project / "configs" / "taxi.yaml", ["runner.beam.multi_processing_above_mb={Transform: 100}"])
     modes = {node: args[0].split("=")[1] for node, args in beam_args(cfg, input_bytes=50 * MB).items()}
-    assert modes == {"StatisticsGen": "in_memory", "Transform": "in_memory", "Evaluator": "multi_processing"}
+    assert modes == {"StatisticsGen": "in_memory", "Transform": "in_memory", "Evaluator": "multi_processing",
+                     "BulkInferrer": "in_memory"}
     everywhere = load_config(project / "configs" / "taxi.yaml", ["runner.beam.multi_processing_above_mb=10"])
     assert {args[0] for args in beam_args(everywhere, input_bytes=10 * MB).values()} == {
         "--direct_running_mode=multi_processing"}
@@ -42,7 +43,7 @@ def test_beam_mode_per_component_and_extra_args_from_config(project):
                                                       "--direct_num_workers=3", "--experiments=x"]
     assert args["StatisticsGen"] == ["--direct_running_mode=in_memory", "--direct_num_workers=1", "--experiments=x"]
     assert describe_beam_args(args) == ("StatisticsGen in_memory, Transform multi_processing x3, "
-                                        "Evaluator multi_processing x3")
+                                        "Evaluator multi_processing x3, BulkInferrer multi_processing x3")
 
 
 def test_each_beam_component_runs_with_exactly_its_own_args(project):
