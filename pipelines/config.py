@@ -723,6 +723,14 @@ class PipelineConfig(FeaturesConfig):
         return self
 
     @model_validator(mode="after")
+    def _scoring_in_the_pipeline_names_its_ids(self) -> "PipelineConfig":
+        scoring = self.batch_inference
+        if scoring.data and scoring.output and not scoring.id_column:
+            raise ValueError("batch_inference.id_column: with data and output set, the pipeline scores the data "
+                             "after each blessed model and needs the column that identifies a row")
+        return self
+
+    @model_validator(mode="after")
     def _compared_features_exist(self) -> "PipelineConfig":
         kinds = {f.name: f.kind for f in self.features}
         for section in ("drift", "skew"):
@@ -1015,6 +1023,10 @@ def _field_path(loc: tuple) -> str:
     return out
 
 
+def _thresholds(comparators: dict) -> dict:
+    return {feature: f"{measure} <= {threshold:g}" for feature, (measure, threshold) in comparators.items()}
+
+
 def describe(cfg: PipelineConfig) -> dict:
     """A short, JSON-friendly view for `mlops validate`."""
     return {
@@ -1025,6 +1037,14 @@ def describe(cfg: PipelineConfig) -> dict:
         "schema": cfg.schema_path or "inferred by SchemaGen",
         "tuning": cfg.tuning.enabled,
         "infra_validation": f"{cfg.infra_validation.mode} on {cfg.infra_validation.platform}",
+        "drift": cfg.drift.on_drift if cfg.drift.on_drift == "skip" else
+        {"on_drift": cfg.drift.on_drift, "thresholds": _thresholds(cfg.comparators("drift"))},
+        "skew": {"serving_data": cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else cfg.request_log_dir,
+                 "thresholds": _thresholds(cfg.comparators("skew"))},
+        "serving": {"endpoint": f"{cfg.serving.host}:{cfg.serving.port}", "model_server": cfg.serving.model_server,
+                    "request_log": f"{cfg.request_log_dir} ({cfg.serving.request_log.sampling_rate:.0%})"},
+        "batch_inference": cfg.batch_inference.model_dump() if cfg.batch_inference.data and cfg.batch_inference.output
+        else "not in the pipeline (mlops predict DATA -o FILE)",
         "output_root": cfg.output_dir,
     }
 

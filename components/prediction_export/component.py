@@ -9,11 +9,17 @@ import os
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
-from tfx.types.standard_artifacts import Examples, ExternalArtifact, InferenceResult, ModelBlessing
+from tfx.types.artifact import Artifact
+from tfx.types.standard_artifacts import Examples, InferenceResult, ModelBlessing
 
 from components.prediction_export import logic
 
 SPLIT = "inference"  # the one split the inference pipeline's ExampleGen writes
+
+
+class Predictions(Artifact):
+    """The predictions file, outside the pipeline root: its path and row count are custom properties."""
+    TYPE_NAME = "mlops.Predictions"  # <namespace>.<Title>: what Kubeflow's compiler accepts for a custom type
 
 
 def _records(pattern: str):
@@ -27,7 +33,7 @@ def _records(pattern: str):
 
 @component
 def PredictionExport(inference_result: InputArtifact[InferenceResult], examples: InputArtifact[Examples],
-                     predictions: OutputArtifact[ExternalArtifact], id_column: Parameter[str],
+                     predictions: OutputArtifact[Predictions], id_column: Parameter[str],
                      file_format: Parameter[str], destination: Parameter[str],
                      model_blessing: InputArtifact[ModelBlessing] = None) -> None:
     """With `model_blessing` (the pipeline's own model): an unblessed model scores nothing and the file is left

@@ -71,11 +71,13 @@ def rows_from_prediction_logs(records: Iterable[bytes], id_column: str) -> list[
 
 
 def write_table(rows: list[dict], path: str, file_format: str) -> str:
-    """The rows as CSV or Parquet, complete before the file appears (temporary file, then one rename)."""
+    """The rows as CSV or Parquet, complete before the file appears (a temporary file, then one rename);
+    `path` may be an object-store URI (gs://...), written through TFX's file I/O."""
     if file_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format}")
     table = pa.Table.from_pylist(rows)
-    folder = os.path.dirname(os.path.abspath(path))
+    remote = "://" in path
+    folder = tempfile.gettempdir() if remote else os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}-")
     os.close(fd)
@@ -88,7 +90,14 @@ def write_table(rows: list[dict], path: str, file_format: str) -> str:
             import pyarrow.parquet as pq
 
             pq.write_table(table, temporary)
-        os.replace(temporary, path)
+        if remote:
+            from tfx.dsl.io import fileio
+
+            staged = f"{path}.partial"
+            fileio.copy(temporary, staged, overwrite=True)
+            fileio.rename(staged, path, overwrite=True)
+        else:
+            os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -285,3 +285,13 @@ def test_cron_fields_hidden_units_and_search_values_are_checked(tmp_path):
     assert "model.hidden_units[1]: Input should be greater than 0 (got -4)" in message
     assert "tuning.search_space.hidden_units[0][0]: Input should be greater than 0 (got 0)" in message
     assert "tuning.search_space.learning_rate[0]: Input should be greater than 0 (got -0.1)" in message
+
+
+def test_serving_and_batch_inference_mistakes_name_the_field(tmp_path):
+    message = error_of(tmp_path, MINIMAL + "batch_inference: {data: new, output: p.csv}\n")
+    assert "batch_inference.id_column" in message and "identifies a row" in message
+    assert "batch_inference.format: Input should be 'csv' or 'parquet'" in error_of(
+        tmp_path, MINIMAL + "batch_inference: {format: json}\n")
+    assert "serving.request_log.sampling_rate: Input should be less than or equal to 1" in error_of(
+        tmp_path, MINIMAL + "serving: {request_log: {sampling_rate: 2}}\n")
+    assert "serving.model_server: Input should be" in error_of(tmp_path, MINIMAL + "serving: {model_server: docker}\n")

@@ -134,6 +134,19 @@ def test_the_kfp_sdk_loads_the_package(taxi_spec, tmp_path):
     assert set(loaded.pipeline_spec.root.dag.tasks) >= set(EXPECTED_DEPENDENCIES)
 
 
+def test_batch_inference_compiles_as_the_pipelines_last_steps(project, tmp_path):
+    """With batch_inference.data and .output (object-store URIs), each blessed model scores the data on the cluster."""
+    spec = compiled(project, tmp_path, "batch_inference.data=gs://your-bucket/to_score",
+                    "batch_inference.output=gs://your-bucket/predictions/taxi.parquet", "batch_inference.format=parquet",
+                    "batch_inference.id_column=trip_id")
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks["BulkInferrer"]["dependentTasks"]) == {"InferenceExampleGen", "Trainer", "Evaluator"}
+    assert set(tasks["PredictionExport"]["dependentTasks"]) == {"BulkInferrer", "InferenceExampleGen", "Evaluator"}
+    export = json.dumps(tasks["PredictionExport"]["inputs"])
+    assert "gs://your-bucket/predictions/taxi.parquet" in export and "trip_id" in export
+    assert "gs://your-bucket/to_score" in json.dumps(tasks["InferenceExampleGen"]["inputs"])
+
+
 def test_the_penguin_config_compiles_too(project, tmp_path):
     cfg = load_config(project / "configs" / "penguin.yaml")
     spec = yaml.safe_load(open(kubeflow.compile_pipeline(cfg, str(tmp_path / "penguin.yaml"))))
