@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from google.protobuf.message import DecodeError
-from ml_metadata.proto import metadata_store_pb2
 
 from pipelines.metadata.evaluation import read_evaluation
 from pipelines.metadata.reader import MetadataReader, int_property, string_property

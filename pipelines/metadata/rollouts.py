@@ -17,8 +17,9 @@ ROLLOUT_TYPE = "mlops.Rollout"
 
 
 def rollout_executions(reader: MetadataReader) -> list:
-    """The pipeline's rollouts, oldest first."""
-    return [e for e in reader.pipeline_executions() if reader.execution_type(e) == ROLLOUT_TYPE]
+    """The pipeline's rollouts, oldest first (by type name in the store: the reader's type cache may predate them)."""
+    rollout_ids = {e.id for e in reader.store.get_executions_by_type(ROLLOUT_TYPE)}
+    return [e for e in reader.pipeline_executions() if e.id in rollout_ids]
 
 
 def state_of(execution) -> ServingState:

@@ -3,7 +3,6 @@ model: labels route requests, reloads follow TF Serving's label rules, rollouts 
 requests keep being answered, the client splits by key and shadows, and the request log is serving data."""
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from components.infra_validator.logic import free_loopback_port
-from components.infra_validator.runners import LOCAL_MODEL_SERVER, stop_process_group
+from components.infra_validator.runners import stop_process_group
 from pipelines.config import load_config
 from pipelines.serving import labels, server
 from pipelines.serving.client import ServingClient
