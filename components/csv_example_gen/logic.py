@@ -27,20 +27,13 @@ import pyarrow.compute as pc
 from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
+from components import artifact_files
 from components.csv_example_gen import spans
 
 BATCH_BYTES = 16 << 20       # CSV bytes read at a time; types are inferred from the first batch of a file
 # Serialized examples per file. Multi-process Beam gives each worker whole files (gzip cannot be split): at
 # 250k rows, 4 eval files instead of 1 took the Evaluator from 120 s to 71 s with 2 workers.
 SHARD_BYTES = 8 << 20
-
-def _fileio():
-    """TFX's file system layer: URIs (gs://, s3://, ...) and local paths alike. Reading local files goes
-    around it (pyarrow reads a path faster, and `mlops init` need not import TensorFlow)."""
-    from tfx.dsl.io import fileio
-
-    return fileio
-
 
 class _RawReader(io.RawIOBase):
     """A TFX/TensorFlow file as a standard binary stream, which pyarrow reads (GFile lacks `closed`)."""
@@ -64,7 +57,7 @@ class _RawReader(io.RawIOBase):
 def _open(path: str, mode: str):
     if "://" not in path:
         return open(path, mode)
-    source = _fileio().open(path, mode)
+    source = artifact_files.fileio().open(path, mode)
     return io.BufferedReader(_RawReader(source)) if "r" in mode else source
 
 
@@ -82,7 +75,8 @@ def _csv_source(path: str):
 
 def matching_files(input_base: str, pattern: str) -> list[str]:
     if "://" in input_base:
-        found = [f for f in _fileio().glob(os.path.join(input_base, pattern)) if not _fileio().isdir(f)]
+        fileio = artifact_files.fileio()
+        found = [f for f in fileio.glob(os.path.join(input_base, pattern)) if not fileio.isdir(f)]
     else:
         found = [f for f in glob.glob(os.path.join(input_base, pattern)) if os.path.isfile(f)]
     files = sorted(found)
@@ -93,7 +87,7 @@ def matching_files(input_base: str, pattern: str) -> list[str]:
 
 def files_by_span(input_base: str, pattern: str) -> dict[int, list[str]]:
     if "://" in input_base:
-        return spans.files_by_span(input_base, pattern, _fileio().glob, _fileio().isdir)
+        return spans.files_by_span(input_base, pattern, artifact_files.fileio().glob, artifact_files.fileio().isdir)
     return spans.files_by_span(input_base, pattern)
 
 
@@ -295,7 +289,7 @@ class SplitWriter:
     """
 
     def __init__(self, directory: str, shard_bytes: int = SHARD_BYTES, level: int = 1):
-        _fileio().makedirs(directory)
+        artifact_files.fileio().makedirs(directory)
         self.directory, self.shard_bytes, self.level = directory, shard_bytes, level
         self.paths: list[str] = []
         self.records = 0
@@ -339,7 +333,7 @@ class SplitWriter:
             self._finish_file()
         final = [f"{path[:-len('.gz')]}-of-{len(self.paths):05d}.gz" for path in self.paths]
         for old, new in zip(self.paths, final):
-            _fileio().rename(old, new)
+            artifact_files.fileio().rename(old, new)
         self.paths = final
         return final
 
@@ -356,7 +350,7 @@ def write_splits(files: list[str], null_values: list[str], split_dirs: list[str]
         except TypesChangeInFile as change:
             column_types[change.path] = read_csv(change.path, null_values).schema
             for directory in split_dirs:
-                _fileio().rmtree(directory)
+                artifact_files.fileio().rmtree(directory)
 
 
 def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types) -> list[int]:

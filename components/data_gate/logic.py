@@ -1,12 +1,14 @@
 """The data gate's logic: ExampleValidator's anomalies and StatisticsGen's example counts, read from the
-files they write. The gate fails closed: files it cannot find stop the run like anomalies do."""
+files they write, locally or in an object store. The gate fails closed: files it cannot find stop the run
+like anomalies do."""
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+
+from components import artifact_files
 
 ANOMALIES_FILE = "SchemaDiff.pb"  # tfx.components.example_validator.executor.DEFAULT_FILE_NAME
 STATISTICS_FILE = "FeatureStats.pb"  # tfx.components.statistics_gen.executor.DEFAULT_FILE_NAME
@@ -25,9 +27,9 @@ class Anomaly:
 def per_split(uri: str, file_name: str, proto_type) -> list[tuple[str, object]]:
     """(split name, parsed proto) for each Split-<name>/<file_name> under an artifact's URI."""
     parsed = []
-    for path in sorted(glob.glob(os.path.join(uri, "Split-*", file_name))):
+    for path in artifact_files.glob(os.path.join(uri, "Split-*", file_name)):
         proto = proto_type()
-        with open(path, "rb") as f:
+        with artifact_files.open_file(path, "rb") as f:
             proto.ParseFromString(f.read())
         parsed.append((os.path.basename(os.path.dirname(path))[len("Split-"):], proto))
     return parsed
@@ -66,7 +68,7 @@ def check(anomalies_uri: str, statistics_uri: str) -> None:
     """Raises AnomaliesFound when the data has anomalies or an empty split, or when what should say
     so is missing (no anomalies or statistics files): the gate never opens on what it cannot read."""
     for uri, name in ((anomalies_uri, ANOMALIES_FILE), (statistics_uri, STATISTICS_FILE)):
-        if not glob.glob(os.path.join(uri, "Split-*", name)):
+        if not artifact_files.glob(os.path.join(uri, "Split-*", name)):
             raise AnomaliesFound(f"the data gate found no {name} under {uri}: it cannot tell that the data is "
                                  "good, so nothing is trained")
     found = read_anomalies(anomalies_uri) + empty_splits(statistics_uri)
@@ -78,7 +80,7 @@ def check_drift(drift_uri: str) -> None:
     """Raises DriftFound when DriftCheck measured a distance above its threshold; its record must exist."""
     from components.drift_check import logic as drift_logic
 
-    if not os.path.exists(os.path.join(drift_uri, drift_logic.COMPARISONS_FILE)):
+    if not artifact_files.exists(os.path.join(drift_uri, drift_logic.COMPARISONS_FILE)):
         raise DriftFound(f"the data gate found no drift record under {drift_uri}: it cannot tell that the data "
                          "has not drifted, so nothing is trained")
     drifted = drift_logic.exceeded(drift_logic.read_comparisons(drift_uri))

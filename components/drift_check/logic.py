@@ -28,6 +28,8 @@ from typing import Optional
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
+from components import artifact_files
+
 L_INFINITY, JENSEN_SHANNON, EXAMPLES_FRACTION = "l_infinity", "jensen_shannon", "examples_fraction"
 DRIFT, SKEW = "drift", "skew"
 STATISTICS_FILE = "FeatureStats.pb"  # StatisticsGen's file name in each Split-<name> folder
@@ -211,15 +213,9 @@ def format_comparisons(comparisons: list[Comparison]) -> list[str]:
 # --- what travels with a pushed model --------------------------------------------------
 
 
-def _fileio():
-    from tfx.dsl.io import fileio
-
-    return fileio
-
-
 def attach_training_statistics(statistics_uri: str, version_dir: str, source: dict) -> None:
     """Copies the training split's statistics into a version folder being published, with where they came from."""
-    fileio = _fileio()
+    fileio = artifact_files.fileio()
     target = os.path.join(version_dir, TRAINING_STATISTICS)
     split_dir = os.path.join(target, f"Split-{TRAIN}")
     fileio.makedirs(split_dir)
@@ -231,7 +227,7 @@ def attach_training_statistics(statistics_uri: str, version_dir: str, source: di
 
 def served_version_dir(serving_dir: str) -> Optional[str]:
     """What TF Serving serves from a base folder: the highest all-digit version folder (any file system)."""
-    fileio = _fileio()
+    fileio = artifact_files.fileio()
     if not fileio.exists(serving_dir):
         return None
     numbers = [int(name.rstrip("/")) for name in fileio.listdir(serving_dir) if name.rstrip("/").isdigit()]
@@ -256,7 +252,7 @@ def read_served_statistics(serving_dir: str, version_dir: Optional[str] = None) 
     version_dir = version_dir or served_version_dir(serving_dir)
     if version_dir is None:
         return None
-    fileio = _fileio()
+    fileio = artifact_files.fileio()
     path = os.path.join(version_dir, TRAINING_STATISTICS, f"Split-{TRAIN}", STATISTICS_FILE)
     if not fileio.exists(path):
         raise FileNotFoundError(f"the served version {version_dir} carries no training statistics ({path}); "
@@ -276,13 +272,13 @@ def load_schema(schema_uri: str) -> schema_pb2.Schema:
     """The schema.pbtxt in a Schema artifact's folder (ImportSchemaGen's and SchemaGen's file name)."""
     from google.protobuf import text_format
 
-    with _fileio().open(os.path.join(schema_uri, "schema.pbtxt"), "r") as f:
+    with artifact_files.fileio().open(os.path.join(schema_uri, "schema.pbtxt"), "r") as f:
         return text_format.Parse(f.read(), schema_pb2.Schema())
 
 
 def read_split_statistics(statistics_uri: str, split: str = TRAIN) -> statistics_pb2.DatasetFeatureStatisticsList:
     statistics = statistics_pb2.DatasetFeatureStatisticsList()
-    with _fileio().open(os.path.join(statistics_uri, f"Split-{split}", STATISTICS_FILE), "rb") as f:
+    with artifact_files.fileio().open(os.path.join(statistics_uri, f"Split-{split}", STATISTICS_FILE), "rb") as f:
         statistics.ParseFromString(f.read())
     return statistics
 
@@ -293,7 +289,7 @@ def read_split_statistics(statistics_uri: str, split: str = TRAIN) -> statistics
 def write_result(uri: str, comparisons: list[Comparison], anomalies: Optional[anomalies_pb2.Anomalies],
                  split: str = TRAIN) -> None:
     """An ExampleAnomalies artifact's files: TFDV's anomalies proto, and the comparisons as JSON."""
-    fileio = _fileio()
+    fileio = artifact_files.fileio()
     split_dir = os.path.join(uri, f"Split-{split}")
     fileio.makedirs(split_dir)
     if anomalies is not None:
@@ -304,6 +300,6 @@ def write_result(uri: str, comparisons: list[Comparison], anomalies: Optional[an
 
 
 def read_comparisons(uri: str) -> list[Comparison]:
-    with open(os.path.join(uri, COMPARISONS_FILE)) as f:
+    with artifact_files.open_file(os.path.join(uri, COMPARISONS_FILE)) as f:
         rows = json.load(f)
     return [Comparison(r["feature"], r["measure"], r["value"], r["threshold"]) for r in rows]

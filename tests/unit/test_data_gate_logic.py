@@ -69,3 +69,30 @@ def test_the_gate_fails_closed_when_the_files_are_missing(tmp_path):
     write_anomalies(anomalies, "train", anomalies_pb2.Anomalies())
     with pytest.raises(gate.AnomaliesFound, match="found no FeatureStats.pb"):
         gate.check(str(anomalies), str(tmp_path / "nothing"))
+
+
+def test_the_gate_reads_an_object_store_as_on_kubeflow():
+    """Through TFX's file system layer (ram:// stands in for gs://): anomalies, statistics and the drift record."""
+    import json
+
+    from tfx.dsl.io import fileio
+
+    from components.drift_check import logic as drift_logic
+
+    root = "ram://gate-test"
+    proto = anomalies_pb2.Anomalies()
+    proto.anomaly_info["fare"].short_description = "Out-of-range values"
+    statistics = statistics_pb2.DatasetFeatureStatisticsList()
+    statistics.datasets.add(num_examples=5)
+    for folder, name, message in (("anomalies", gate.ANOMALIES_FILE, proto), ("statistics", gate.STATISTICS_FILE, statistics)):
+        fileio.makedirs(f"{root}/{folder}/Split-train")
+        with fileio.open(f"{root}/{folder}/Split-train/{name}", "wb") as f:
+            f.write(message.SerializeToString())
+    with pytest.raises(gate.AnomaliesFound, match=r"\[train\] fare: Out-of-range values"):
+        gate.check(f"{root}/anomalies", f"{root}/statistics")
+
+    fileio.makedirs(f"{root}/drift")
+    with fileio.open(f"{root}/drift/{drift_logic.COMPARISONS_FILE}", "w") as f:
+        f.write(json.dumps([{"feature": "fare", "measure": "jensen_shannon", "value": 0.3, "threshold": 0.1}]))
+    with pytest.raises(gate.DriftFound, match="fare"):
+        gate.check_drift(f"{root}/drift")

@@ -1,0 +1,30 @@
+"""Reading and finding files where artifacts are: local paths with the standard library, URIs (gs://, s3://,
+as on Kubeflow) through TFX's file system layer. Only a URI imports TFX's layer (and TensorFlow with it), so
+the read commands (`mlops runs`, `report`), which read local files, stay without TensorFlow."""
+from __future__ import annotations
+
+import builtins
+import glob as local_glob
+import os
+
+
+def fileio():
+    from tfx.dsl.io import fileio as tfx_fileio
+
+    return tfx_fileio
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def glob(pattern: str) -> list[str]:
+    return sorted(fileio().glob(pattern) if is_uri(pattern) else local_glob.glob(pattern))
+
+
+def exists(path: str) -> bool:
+    return fileio().exists(path) if is_uri(path) else os.path.exists(path)
+
+
+def open_file(path: str, mode: str = "r"):
+    return fileio().open(path, mode) if is_uri(path) else builtins.open(path, mode)
