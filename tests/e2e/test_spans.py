@@ -240,6 +240,9 @@ def test_skewed_serving_data_exits_1_naming_the_feature_and_retrain_runs_the_pip
 
 def test_monitor_without_serving_data_or_with_files_it_cannot_read_says_so(spans, span_1):
     result = mlops("monitor", spans.config, "--serving", spans.work / "nowhere")
+    assert result.returncode == 1 and "no serving data in" in result.stderr and "Traceback" not in result.stderr
+    (spans.work / "serving-empty").mkdir()
+    result = mlops("monitor", spans.config, "--serving", spans.work / "serving-empty")
     assert result.returncode == 1 and "no serving data file in" in result.stderr and "Traceback" not in result.stderr
     (spans.work / "serving-bad").mkdir()
     (spans.work / "serving-bad" / "log.tfrecord").write_text("not a record")
