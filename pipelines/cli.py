@@ -334,6 +334,8 @@ def init_project(args) -> int:
     for column, why in plan.left_out.items():
         print(f"  left out {column}: {why}")
     print(f"wrote {written.schema} (TFDV's inference; the label's columns are not in SERVING)")
+    if plan.id_column:
+        print(f"  {plan.id_column} identifies rows in `mlops predict`'s output (batch_inference.id_column)")
     print(f"next: mlops run {os.path.relpath(written.config)}")
     return EXIT_OK
 

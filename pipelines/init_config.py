@@ -39,6 +39,9 @@ class Column:
     values: Optional[list] = None  # the distinct values, when there are few
 
 
+ID_REASON = "a distinct value on every row (an ID)"
+
+
 @dataclass
 class Plan:
     """What init decided: the config's sections and the columns it left out, each with why."""
@@ -47,6 +50,7 @@ class Plan:
     left_out: dict[str, str] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=lambda: [""])
     evaluation: dict = field(default_factory=dict)
+    id_column: Optional[str] = None  # the first column left out as an ID: what `mlops predict` carries through
 
 
 # --- reading -------------------------------------------------------------------------
@@ -133,7 +137,7 @@ def feature_spec(column: Column, rows: int) -> tuple[Optional[dict], Optional[st
     if column.distinct <= 1:
         return None, "one value only" if column.distinct else "no value at all"
     if column.kind in ("string", "integer") and column.distinct == rows - column.missing and rows > MAX_CLASSES:
-        return None, "a distinct value on every row (an ID)"
+        return None, ID_REASON
     if column.kind == "boolean":
         return {"name": column.name, "kind": "int_categorical", "min": 0, "max": 1}, None
     if column.kind == "integer" and column.values is not None:
@@ -220,6 +224,8 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
                 spec, why = None, f"alone it explains the label almost perfectly ({score:.3f}): likely leakage"
         if spec is None:
             result.left_out[name] = why
+            if why == ID_REASON and result.id_column is None:
+                result.id_column = name
         else:
             result.features.append(spec)
     if not result.features:
@@ -248,6 +254,9 @@ def config_text(name: str, data_path: str, pattern: str, source: str, result: Pl
     lines += [f"  # left out {column}: {why}" for column, why in result.left_out.items()]
     lines += ["", block({"evaluation": result.evaluation}), "",
               "infra_validation: {platform: auto}", "metadata: {backend: sqlite}", ""]
+    if result.id_column:
+        lines += [f"# `mlops predict` writes {result.id_column} beside each prediction, to join them back",
+                  f"batch_inference: {{id_column: {result.id_column}}}", ""]
     return "\n".join(lines)
 
 

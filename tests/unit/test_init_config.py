@@ -114,6 +114,7 @@ def test_the_written_config_is_valid_and_says_why_columns_were_left_out(tmp_path
     text = open(written.config).read()
     assert "  # left out id: a distinct value on every row (an ID)" in text
     cfg = load_config(written.config)
+    assert cfg.batch_inference.id_column == "id"  # the ID left out of the features identifies predictions
     assert cfg.data_dir == str(data) and cfg.data.pattern == "*.csv"
     assert cfg.label.kind == "classes" and cfg.label.classes == [0, 1, 2]
     assert [f.name for f in cfg.features] == ["size", "color"]
