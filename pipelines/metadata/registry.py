@@ -183,7 +183,7 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:
     if not versions:
         return f"Pipeline {pipeline_name}: no pushed model"
     names = sorted({m for v in versions for m in v.metrics})
-    lines = [f"Pipeline {pipeline_name}: {len(versions)} pushes", "",
+    lines = [f"Pipeline {pipeline_name}: {len(versions)} push{'es' if len(versions) > 1 else ''}", "",
              "  " + f"{'version':<9} {'labels':<14} {'pushed at':<19} " + "".join(f"{n:>{width(n)}}" for n in names)
              + "  serving path"]
     for v in versions:

@@ -78,7 +78,7 @@ def start_canary(current: ServingState, version: int, percent: int, mode: str) -
     if current.stable is None:
         raise RolloutError("nothing is served yet: run `mlops serve` first")
     if version == current.stable:
-        raise RolloutError(f"version folder {version} is already stable")
+        raise RolloutError("that version is already the stable one: canary another (see `mlops models`)")
     if not 0 <= percent <= 100:
         raise RolloutError(f"--percent must be 0..100, not {percent}")
     if mode not in MODES:

@@ -44,7 +44,7 @@ def test_blue_green_is_a_promote_of_any_version_and_abort_drops_the_canary():
 @pytest.mark.parametrize("step, message", [
     (lambda: labels.promote(ServingState({"stable": 1})), "no canary to promote"),
     (lambda: labels.abort(ServingState({"stable": 1})), "no canary to abort"),
-    (lambda: labels.start_canary(ServingState({"stable": 1}), 1, 10, "canary"), "already stable"),
+    (lambda: labels.start_canary(ServingState({"stable": 1}), 1, 10, "canary"), "already the stable one"),
     (lambda: labels.start_canary(ServingState({"stable": 1}), 2, 101, "canary"), "0..100"),
     (lambda: labels.start_canary(ServingState(), 2, 10, "canary"), "nothing is served yet"),
 ])
