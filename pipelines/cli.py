@@ -206,7 +206,10 @@ def metadata_answer(cfg, reader, args) -> str:
             return runs.format_components(runs.read_run_summary(reader, args.run, running))
         return runs.format_runs(cfg.name, runs.list_runs(reader, running))
     if args.command == "models":
-        return registry.format_versions(cfg.name, registry.model_versions(reader, cfg.serving_dir))
+        from pipelines.metadata.rollouts import current_state
+
+        return registry.format_versions(cfg.name, registry.model_versions(reader, cfg.serving_dir),
+                                        current_state(reader))
     if args.command == "report":
         from pipelines.report import write_report
 

@@ -174,7 +174,8 @@ def stable_model(reader: MetadataReader, serving_dir: str) -> tuple[ModelVersion
     return stable, reader.artifacts_by_id([stable.model_id])[stable.model_id].uri
 
 
-def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:
+def format_versions(pipeline_name: str, versions: list[ModelVersion], state=None) -> str:
+    """`state`: the latest rollout's ServingState, for the canary's share."""
     import datetime
 
     def width(name: str) -> int:
@@ -195,4 +196,7 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion]) -> str:
         lines.append(f"{mark}{v.version:<9} {labels:<14} {when:<19} {metrics}  {v.serving_path}{notes}")
     lines += ["", "* served as stable (the latest rollout's labels; before any, the highest version folder); every "
                   "push was blessed by the Evaluator and the InfraValidator"]
+    if state is not None and state.canary is not None:
+        lines.append(f"canary: {state.percent}% of keyed requests" + (" answered by it" if state.mode == "canary" else
+                                                                      " copied to it (shadow; stable answers)"))
     return "\n".join(lines)

@@ -38,14 +38,3 @@ def record_rollout(reader: MetadataReader, action: str, state: ServingState, pus
     properties = {"action": action, "labels": json.dumps(state.labels, sort_keys=True), "percent": state.percent,
                   "mode": state.mode, "user": getpass.getuser()}
     return records.record_execution(reader, ROLLOUT_TYPE, properties, pushed_by_label, {})
-
-
-def describe(reader: MetadataReader, execution) -> str:
-    """One line: when, who, what, and the labels after it."""
-    import datetime
-
-    when = datetime.datetime.fromtimestamp(execution.create_time_since_epoch / 1000).strftime("%Y-%m-%d %H:%M:%S")
-    state, props = state_of(execution), execution.properties
-    labels = ", ".join(f"{label}={number}" for label, number in sorted(state.labels.items()))
-    share = f" ({state.mode} {state.percent}%)" if state.canary is not None else ""
-    return f"{when} {props['user'].string_value}: {props['action'].string_value} -> {labels}{share}"
