@@ -2,8 +2,8 @@
 model versions back from ML Metadata; compile and submit for Kubeflow Pipelines.
 
 Exit codes: 0 done (a pipeline run completed, blessed or not); 1 a gate stopped the run, a component
-failed, `mlops monitor` found skew, or a server (MySQL, KFP) could not be used; 2 the config is bad
-(nothing ran).
+failed, `mlops monitor` found skew, a rollout or a prediction could not be made, or a server (MySQL, KFP,
+the model server) could not be used; 2 the config is bad (nothing ran).
 """
 from __future__ import annotations
 
@@ -308,8 +308,10 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
     files = [Path(data)] if os.path.isfile(data) else sorted(Path(data).glob("*.csv")) if os.path.isdir(data) else []
     if not files:
         raise ConfigError(f"{data}: no such CSV file, or no *.csv file in that folder")
-    with open(files[0], errors="replace") as f:
-        header = [c.strip() for c in f.readline().strip().split(",")]
+    import csv
+
+    with open(files[0], errors="replace", newline="") as f:
+        header = [c.strip() for c in next(csv.reader(f), [])]
     if cfg.batch_inference.id_column not in header:
         raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
                           f"column of {files[0]} (columns: {', '.join(header)})")
