@@ -191,14 +191,15 @@ def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: 
         target = steps[action]()
     except labels.RolloutError as error:
         raise ServingError(str(error)) from None
+    log_requests = logs_requests(cfg)
     admin = ModelServerAdmin(endpoint(cfg), cfg.name)
     try:
         live = admin.answers()
         if live:
-            apply(admin, cfg, current, target, log_requests=logs_requests(cfg))
+            apply(admin, cfg, current, target, log_requests)
     finally:
         admin.close()
-    write_models_config(models_config_path(cfg), models_config(cfg, target.versions, target.labels, logs_requests(cfg)))
+    write_models_config(models_config_path(cfg), models_config(cfg, target.versions, target.labels, log_requests))
     by_folder = {v.folder: v for v in versions}
     rollouts.record_rollout(reader, action, target, _pushed_by_label(reader, target, by_folder))
     return RolloutResult(target, live, {f: by_folder[f].version for f in target.versions if f in by_folder})
@@ -274,10 +275,10 @@ def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
             admin.wait_available(state.versions, cfg.serving.load_timeout_seconds)
         except ServingError as error:
             raise ServingError(f"{error} (the server's log: {log_path})") from None
+        by_folder = {v.folder: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
         if first:
-            versions = {v.folder: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
-            rollouts.record_rollout(reader, "serve", state, _pushed_by_label(reader, state, versions))
-        on_ready(describe_serving(cfg, kind, state, reader, log_path))
+            rollouts.record_rollout(reader, "serve", state, _pushed_by_label(reader, state, by_folder))
+        on_ready(describe_serving(cfg, kind, state, {f: v.version for f, v in by_folder.items()}, log_path))
         while process.poll() is None:
             time.sleep(0.5)
         return process.returncode
@@ -293,9 +294,8 @@ def _interrupt(*_):
     raise KeyboardInterrupt
 
 
-def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, reader: MetadataReader,
-                     log_path: str) -> str:
-    names = {v.folder: v.version for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
+def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, names: dict, log_path: str) -> str:
+    """`names`: version folder -> registry version ("1.1.0")."""
     shown = ", ".join(f"{label}={names.get(folder, '?')} (folder {folder})" for label, folder in sorted(state.labels.items()))
     server = "TF Serving" if kind == BINARY else "the stand-in (TF Serving's gRPC API; no REST)"
     lines = [f"Serving {cfg.name} at {endpoint(cfg)} with {server}: {shown}"]
