@@ -272,7 +272,7 @@ def score(cfg, args) -> int:
     data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
     output = args.output or (cfg.resolve(cfg.batch_inference.output) if cfg.batch_inference.output else None)
     try:
-        data, file_format = check_prediction_job(cfg, data, output)
+        data, files, file_format = check_prediction_job(cfg, data, output)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -282,12 +282,12 @@ def score(cfg, args) -> int:
             from pipelines.serving.online import predict_online
 
             with quiet_libraries():
-                written = predict_online(cfg, open_reader(cfg), data, output, file_format)
+                written = predict_online(cfg, open_reader(cfg), files, output, file_format)
             print(f"wrote {output}: {written.rows} rows, by label: {written.by_label}")
             return EXIT_OK
         from pipelines.runners import local
 
-        scored = local.predict(cfg, data, output, file_format)
+        scored = local.predict(cfg, data, files, output, file_format)
     except (MetadataConnectionError, LookupError, RuntimeError, OSError) as e:
         print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
         return EXIT_FAILED
@@ -295,9 +295,12 @@ def score(cfg, args) -> int:
     return EXIT_OK
 
 
-def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, str]:
-    """The data exists and has the ID column; the output's format (its extension, else batch_inference.format)."""
-    from pathlib import Path
+def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str]:
+    """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output's format:
+    its extension, else batch_inference.format)."""
+    import csv
+
+    from pipelines.init_config import csv_files
 
     if not data:
         raise ConfigError(f"{cfg.source}: batch_inference.data: give DATA or set it")
@@ -305,18 +308,17 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         raise ConfigError(f"{cfg.source}: batch_inference.output: give -o FILE or set it")
     if not cfg.batch_inference.id_column:
         raise ConfigError(f"{cfg.source}: batch_inference.id_column: name the column that identifies a row")
-    files = [Path(data)] if os.path.isfile(data) else sorted(Path(data).glob("*.csv")) if os.path.isdir(data) else []
-    if not files:
-        raise ConfigError(f"{data}: no such CSV file, or no *.csv file in that folder")
-    import csv
-
+    try:
+        files = csv_files(os.path.abspath(data))
+    except FileNotFoundError as e:
+        raise ConfigError(str(e)) from None
     with open(files[0], errors="replace", newline="") as f:
         header = [c.strip() for c in next(csv.reader(f), [])]
     if cfg.batch_inference.id_column not in header:
         raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
                           f"column of {files[0]} (columns: {', '.join(header)})")
     extension = os.path.splitext(output)[1].lstrip(".")
-    return os.path.abspath(data), extension if extension in ("csv", "parquet") else cfg.batch_inference.format
+    return os.path.abspath(data), files, extension if extension in ("csv", "parquet") else cfg.batch_inference.format
 
 
 # --- mlops init -------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Optional
 from pipelines import component_ids, console
 from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
-from pipelines.metadata.reader import MetadataReader
+from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock
 
 MB = 1024 * 1024
@@ -151,10 +151,10 @@ class Scored:
     log_path: str
 
 
-def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Scored:
-    """Scores `data` (a CSV file or folder) with the served stable version through `<name>-inference`
-    (ExampleGen, BulkInferrer, PredictionExport). LookupError: no served, blessed model; RuntimeError: the
-    run failed (the log says why); the output file is then left as it was."""
+def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_format: str) -> Scored:
+    """Scores `data` (a CSV file or folder, whose CSV files are `files`) with the served stable version through
+    `<name>-inference` (ExampleGen, BulkInferrer, PredictionExport). LookupError: no served, blessed model;
+    RuntimeError: the run failed (the log says why); the output file is then left as it was."""
     from pipelines.metadata.registry import stable_model
 
     version, model_uri = stable_model(store.open_reader(cfg), cfg.serving_dir)
@@ -164,7 +164,6 @@ def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Sc
     scoring.batch_inference.format = file_format
     log_path = Path(cfg.output_dir) / "logs" / f"predict-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    files = [data] if os.path.isfile(data) else sorted(Path(data).glob("*.csv"))
     size = sum(os.path.getsize(f) for f in files)
     with console.logs_to_file(log_path, store.secrets(cfg)) as terminal:
         print(f"Scoring {data} with version {version.version} (stable)\n  logs: {log_path}", file=terminal, flush=True)
@@ -176,11 +175,7 @@ def predict(cfg: PipelineConfig, data: str, output: str, file_format: str) -> Sc
         except Exception as error:  # the component's own message; the traceback is in the log
             logging.exception("inference run failed")
             raise RuntimeError(f"{type(error).__name__}: {error} (log: {log_path})") from None
-    return Scored(version.version, output, _row_count(output, file_format), str(log_path))
-
-
-def _row_count(path: str, file_format: str) -> int:
-    import pyarrow.parquet as pq
-    from pyarrow import csv
-
-    return (csv.read_csv(path) if file_format == "csv" else pq.read_table(path)).num_rows
+    # The row count PredictionExport recorded, rather than reading the file back.
+    scoring_run = runs.read_run_summary(MetadataReader(store.open_store(cfg), pipeline.pipeline_info.pipeline_name))
+    predictions = scoring_run.output(component_ids.PREDICTION_EXPORT, "predictions")
+    return Scored(version.version, output, int_property(predictions, "rows"), str(log_path))

@@ -4,7 +4,6 @@ with the label (`served_by`) and the version that answered."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -13,7 +12,7 @@ class Written:
     by_label: dict = field(default_factory=dict)
 
 
-def predict_online(cfg, reader, data: str, output: str, file_format: str) -> Written:
+def predict_online(cfg, reader, files: list[str], output: str, file_format: str) -> Written:
     import grpc
 
     from components.csv_example_gen.logic import read_csv, table_to_examples
@@ -23,13 +22,12 @@ def predict_online(cfg, reader, data: str, output: str, file_format: str) -> Wri
     from pipelines.serving.server import endpoint
 
     id_column = cfg.batch_inference.id_column
-    files = [Path(data)] if Path(data).is_file() else sorted(Path(data).glob("*.csv"))
     names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}
     rows, written = [], Written()
     try:
         with ServingClient.for_config(cfg, reader) as client:
             for path in files:
-                table = read_csv(str(path), cfg.data.null_values)
+                table = read_csv(path, cfg.data.null_values)
                 # A request carries the model's features only, as a client's would (and as the request log should).
                 features = table.select([f.name for f in cfg.features if f.name in table.column_names])
                 for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(features)):
