@@ -301,7 +301,7 @@ def describe_serving(cfg: PipelineConfig, kind: str, state: ServingState, names:
     lines = [f"Serving {cfg.name} at {endpoint(cfg)} with {server}: {shown}"]
     if state.canary is not None:
         lines.append(f"  {state.mode}: {state.percent}% of keyed requests" if state.mode == "canary"
-                     else "  shadow: every request is copied to the canary; answers come from stable")
+                     else f"  shadow: {state.percent}% of keyed requests copied to the canary; answers come from stable")
     if kind == STAND_IN and cfg.serving.request_log.sampling_rate > 0:
         lines.append(f"  request log: {cfg.request_log_dir} ({cfg.serving.request_log.sampling_rate:.0%} of Predict requests)")
     lines += [f"  the server's log: {log_path}", "  Ctrl-C stops it"]
