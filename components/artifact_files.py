@@ -26,5 +26,9 @@ def exists(path: str) -> bool:
     return fileio().exists(path) if is_uri(path) else os.path.exists(path)
 
 
+def listdir(path: str) -> list[str]:
+    return fileio().listdir(path) if is_uri(path) else os.listdir(path)
+
+
 def open_file(path: str, mode: str = "r"):
     return fileio().open(path, mode) if is_uri(path) else builtins.open(path, mode)

@@ -55,7 +55,7 @@ class _RawReader(io.RawIOBase):
 
 
 def _open(path: str, mode: str):
-    if "://" not in path:
+    if not artifact_files.is_uri(path):
         return open(path, mode)
     source = artifact_files.fileio().open(path, mode)
     return io.BufferedReader(_RawReader(source)) if "r" in mode else source
@@ -66,7 +66,7 @@ def _csv_source(path: str):
     """What pyarrow's CSV reader reads: a local path as such, which pyarrow reads natively; a URI through
     TFX's file system layer. A Python file must not be read ahead on pyarrow's threads: they need the GIL,
     and a reader dropped before its end waits for them while holding it (a deadlock seen at 1M rows)."""
-    if "://" not in path:
+    if not artifact_files.is_uri(path):
         yield path, True
     else:
         with _open(path, "rb") as source:
@@ -74,7 +74,7 @@ def _csv_source(path: str):
 
 
 def matching_files(input_base: str, pattern: str) -> list[str]:
-    if "://" in input_base:
+    if artifact_files.is_uri(input_base):
         fileio = artifact_files.fileio()
         found = [f for f in fileio.glob(os.path.join(input_base, pattern)) if not fileio.isdir(f)]
     else:
@@ -86,7 +86,7 @@ def matching_files(input_base: str, pattern: str) -> list[str]:
 
 
 def files_by_span(input_base: str, pattern: str) -> dict[int, list[str]]:
-    if "://" in input_base:
+    if artifact_files.is_uri(input_base):
         return spans.files_by_span(input_base, pattern, artifact_files.fileio().glob, artifact_files.fileio().isdir)
     return spans.files_by_span(input_base, pattern)
 
@@ -105,7 +105,7 @@ def _convert_options(null_values: list[str]) -> csv.ConvertOptions:
 def read_csv(path: str, null_values: list[str]) -> pa.Table:
     """A whole file at once (for small files and previews; ingestion reads in batches)."""
     try:
-        if "://" in path:
+        if artifact_files.is_uri(path):
             with _open(path, "rb") as source:
                 return csv.read_csv(source, convert_options=_convert_options(null_values))
         return csv.read_csv(path, convert_options=_convert_options(null_values))

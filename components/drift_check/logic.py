@@ -226,11 +226,10 @@ def attach_training_statistics(statistics_uri: str, version_dir: str, source: di
 
 
 def served_version_dir(serving_dir: str) -> Optional[str]:
-    """What TF Serving serves from a base folder: the highest all-digit version folder (any file system)."""
-    fileio = artifact_files.fileio()
-    if not fileio.exists(serving_dir):
+    """What TF Serving serves from a base folder by default: the highest all-digit version folder (any file system)."""
+    if not artifact_files.exists(serving_dir):
         return None
-    numbers = [int(name.rstrip("/")) for name in fileio.listdir(serving_dir) if name.rstrip("/").isdigit()]
+    numbers = [int(name.rstrip("/")) for name in artifact_files.listdir(serving_dir) if name.rstrip("/").isdigit()]
     return os.path.join(serving_dir, str(max(numbers))) if numbers else None
 
 

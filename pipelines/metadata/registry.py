@@ -18,6 +18,7 @@ from typing import Optional
 
 from google.protobuf.message import DecodeError
 
+from components.drift_check.logic import served_version_dir
 from pipelines.metadata.evaluation import read_evaluation
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
@@ -137,11 +138,9 @@ def _overall_metrics(reader: MetadataReader, blessing) -> dict:
 
 
 def highest_folder(serving_dir: str) -> Optional[int]:
-    """What TF Serving serves from a base folder by default: the highest all-digit version folder."""
-    if not os.path.isdir(serving_dir):
-        return None
-    numbers = [int(name) for name in os.listdir(serving_dir) if name.isdigit()]
-    return max(numbers) if numbers else None
+    """The version number of what TF Serving serves from a base folder by default (drift_check's reading of it)."""
+    version_dir = served_version_dir(serving_dir)
+    return int(os.path.basename(version_dir)) if version_dir else None
 
 
 def find(versions: list[ModelVersion], version: str) -> ModelVersion:
