@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_locally(cfg)
 
 
+def error_text(e: Exception) -> str:
+    """An error's message as meant: a KeyError's str() adds quotes (an OSError's str() keeps its words)."""
+    return e.args[0] if isinstance(e, LookupError) and e.args else str(e)
+
+
 # --- mlops run -------------------------------------------------------------
 
 
@@ -160,7 +165,7 @@ def monitor_serving(cfg, serving_path: str | None, retrain: bool) -> int:
         with quiet_libraries():
             result = monitor(cfg, serving_path)
     except (LookupError, OSError, ValueError, MetadataConnectionError) as e:
-        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
+        print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
     print(format_result(result), flush=True)
     if not result.failed:
@@ -183,8 +188,7 @@ def read_metadata(cfg, args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except (LookupError, OSError) as e:  # no such run or version; a file that cannot be read or written
-        # A KeyError's str() adds quotes; an OSError's first argument is its errno.
-        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
+        print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -250,11 +254,8 @@ def deliver(cfg, args) -> int:
                 percent = args.percent if args.percent is not None else (100 if args.shadow else 10)
                 result = server.roll_out(reader, cfg, args.action, args.version, percent,
                                          "shadow" if args.shadow else "canary")
-    except (MetadataConnectionError, server.ServingError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    except LookupError as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+    except (MetadataConnectionError, server.ServingError, LookupError) as e:
+        print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
     shown = ", ".join(f"{label}={result.names.get(folder, folder)}" for label, folder in sorted(result.state.labels.items()))
     if result.state.canary is not None:
@@ -289,7 +290,7 @@ def score(cfg, args) -> int:
 
         scored = local.predict(cfg, data, files, output, file_format)
     except (MetadataConnectionError, LookupError, RuntimeError, OSError) as e:
-        print(f"error: {e.args[0] if isinstance(e, LookupError) and e.args else e}", file=sys.stderr)
+        print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
     return EXIT_OK

@@ -23,6 +23,14 @@ def artifact_type_id(store, name: str) -> int:
         return store.put_artifact_type(metadata_store_pb2.ArtifactType(name=name))
 
 
+def set_value(value_proto: metadata_store_pb2.Value, value) -> None:
+    """An int or a string into an MLMD Value (a property or custom property)."""
+    if isinstance(value, int):
+        value_proto.int_value = value
+    else:
+        value_proto.string_value = value
+
+
 def record_execution(reader: MetadataReader, type_name: str, properties: dict, inputs: dict, outputs: dict) -> int:
     """A COMPLETE execution of `type_name` with string/int properties, linked to existing (or new) artifacts
     by key; returns its id."""
@@ -33,10 +41,7 @@ def record_execution(reader: MetadataReader, type_name: str, properties: dict, i
     execution = metadata_store_pb2.Execution(type_id=store.put_execution_type(execution_type),
                                              last_known_state=metadata_store_pb2.Execution.COMPLETE)
     for name, value in properties.items():
-        if isinstance(value, int):
-            execution.properties[name].int_value = value
-        else:
-            execution.properties[name].string_value = value
+        set_value(execution.properties[name], value)
     pairs = [(artifact, event(Event.INPUT, key)) for key, artifact in inputs.items()]
     pairs += [(artifact, event(Event.OUTPUT, key)) for key, artifact in outputs.items()]
     execution_id, _, _ = store.put_execution(execution, pairs, [reader.pipeline_context])

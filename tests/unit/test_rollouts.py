@@ -8,7 +8,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from components.infra_validator.logic import free_loopback_port
 from pipelines.config import load_config
-from pipelines.metadata import registry, rollouts
+from pipelines.metadata import records, registry, rollouts
 from pipelines.metadata.reader import MetadataReader
 from pipelines.serving import server
 from pipelines.serving.labels import ServingState
@@ -33,19 +33,12 @@ class PushHistory:
         artifact = mlmd.Artifact(type_id=self.store.put_artifact_type(mlmd.ArtifactType(name=type_name)), uri=uri,
                                  state=mlmd.Artifact.LIVE)
         for key, value in custom.items():
-            if isinstance(value, int):
-                artifact.custom_properties[key].int_value = value
-            else:
-                artifact.custom_properties[key].string_value = value
+            records.set_value(artifact.custom_properties[key], value)
         return artifact
 
     def _execution(self, type_name, inputs, outputs):
-        def event(kind, key):
-            e = mlmd.Event(type=kind)
-            e.path.steps.add().key = key
-            return e
-        pairs = [(a, event(mlmd.Event.INPUT, k)) for k, a in inputs.items()]
-        pairs += [(a, event(mlmd.Event.OUTPUT, k)) for k, a in outputs.items()]
+        pairs = [(a, records.event(mlmd.Event.INPUT, k)) for k, a in inputs.items()]
+        pairs += [(a, records.event(mlmd.Event.OUTPUT, k)) for k, a in outputs.items()]
         execution = mlmd.Execution(type_id=self.store.put_execution_type(mlmd.ExecutionType(name=type_name)),
                                    last_known_state=mlmd.Execution.COMPLETE)
         _, artifact_ids, _ = self.store.put_execution(execution, pairs, [self.context])
