@@ -71,11 +71,36 @@ def own_run(cfg: PipelineConfig):
         yield recovered
 
 
+def names_remote_runner(args: list[str]) -> bool:
+    """Whether Beam args choose a runner other than the DirectRunner (Beam's default)."""
+    runners = [a.split("=", 1)[1] for a in args if a.startswith("--runner=")]
+    runners += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--runner"]
+    return any(r.lower() not in ("direct", "directrunner") for r in runners)
+
+
+@contextmanager
+def tfx_packaged_for_remote_runners_only():
+    """Every TFX Beam component whose args name no dependency (--setup_file, --extra_packages, ...) builds an
+    sdist of TFX for remote workers (dependency_utils.make_beam_dependency_flags): about 3 s each, and 49 MB
+    in a /tmp folder nothing deletes (a night of runs filled this machine's disk). The DirectRunner's
+    workers are this process and its children, which import TFX already, so only other runners get one."""
+    from tfx.utils import dependency_utils
+
+    packaging = dependency_utils.make_beam_dependency_flags
+    dependency_utils.make_beam_dependency_flags = (
+        lambda args: packaging(args) if names_remote_runner(args) else args)
+    try:
+        yield
+    finally:
+        dependency_utils.make_beam_dependency_flags = packaging
+
+
 def run(pipeline) -> None:
     """Runs a local_pipeline(); raises what the failing component raised."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    LocalDagRunner().run(pipeline)
+    with tfx_packaged_for_remote_runners_only():
+        LocalDagRunner().run(pipeline)
 
 
 def component_to_retry(summary, retries, used: dict[str, int]) -> Optional[str]:

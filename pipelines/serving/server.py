@@ -146,8 +146,11 @@ def apply(admin: ModelServerAdmin, cfg: PipelineConfig, current: ServingState, t
         for step in labels.transition(current, target):
             admin.reload(models_config(cfg, step.versions, step.labels, log_requests))
             admin.wait_available(step.wait_for, cfg.serving.load_timeout_seconds)
-    except ServingError:
-        admin.reload(models_config(cfg, current.versions, current.labels, log_requests))
+    except ServingError as failure:
+        try:
+            admin.reload(models_config(cfg, current.versions, current.labels, log_requests))
+        except ServingError as restoring:  # both matter: why the move failed, and that the server was left mid-way
+            raise ServingError(f"{failure}; putting the previous labels back also failed: {restoring}") from failure
         raise
 
 

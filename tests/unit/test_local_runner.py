@@ -1,10 +1,14 @@
-"""Local runs: Beam arguments by data size and config; retries of a failed component."""
+"""Local runs: Beam arguments by data size and config; no packaged TFX for the DirectRunner; retries of a failed
+component."""
 import re
+import tempfile
 
 import pytest
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+from tfx.utils import dependency_utils
 
 from pipelines.config import load_config
-from pipelines.runners.local import MB, beam_args, describe_beam_args
+from pipelines.runners.local import MB, beam_args, describe_beam_args, tfx_packaged_for_remote_runners_only
 
 
 @pytest.fixture
@@ -126,3 +130,27 @@ def test_run_and_report_runs_again_after_a_failure_with_retries_left(project, tm
     report = local.run_and_report(cfg)
     assert len(attempts) == 2 and not report.failed
     assert "Trainer failed (RuntimeError); retry 1 of 2 in a new run in 0 s" in capfd.readouterr().out
+
+
+class NoOpBeamExecutor(BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        pass
+
+
+def test_direct_runner_components_are_not_given_a_packaged_tfx(tmp_path, monkeypatch):
+    """TFX's Beam executors package TFX into a /tmp folder that is never deleted; a local run skips that for
+    the DirectRunner and keeps it for a remote runner."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where TFX's mkdtemp would put the sdist
+
+    def executor_args(args):
+        return NoOpBeamExecutor(BaseBeamExecutor.Context(beam_pipeline_args=list(args)))._beam_pipeline_args
+
+    direct = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    with tfx_packaged_for_remote_runners_only():
+        assert not any(a.startswith("--extra_package") for a in executor_args(direct))
+        assert not any(a.startswith("--extra_package") for a in executor_args([*direct, "--runner=DirectRunner"]))
+        assert list(tmp_path.iterdir()) == []
+        monkeypatch.setattr(dependency_utils, "build_ephemeral_package", lambda: "/built/tfx_ephemeral.tar.gz")
+        remote = executor_args(["--runner", "DataflowRunner", "--project=p"])
+        assert "--extra_package=/built/tfx_ephemeral.tar.gz" in remote
+    assert "--extra_package=/built/tfx_ephemeral.tar.gz" in executor_args(direct)  # TFX's own behaviour outside a run

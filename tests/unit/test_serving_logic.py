@@ -82,6 +82,41 @@ def test_the_server_config_pins_versions_and_labels_and_logs_only_when_asked(pro
         "logging_config")  # TF Serving's open-source binary refuses a logging config without a collector plugin
 
 
+class RefusingServer:
+    """A ModelServerAdmin whose server refuses the reloads numbered in `refused` (from 1)."""
+
+    def __init__(self, refused: set):
+        self.refused, self.configs = refused, []
+
+    def reload(self, config) -> None:
+        from pipelines.serving.server import ServingError
+
+        self.configs.append(config)
+        if len(self.configs) in self.refused:
+            raise ServingError(f"reload {len(self.configs)} refused")
+
+    def wait_available(self, versions, timeout_seconds) -> None:
+        pass
+
+
+@pytest.mark.parametrize("refused, message", [
+    ({2}, "reload 2 refused"),  # the previous labels went back: the first error alone
+    ({1, 2}, "reload 1 refused; putting the previous labels back also failed: reload 2 refused")])
+def test_a_failed_move_puts_the_previous_labels_back_and_says_so_when_that_fails_too(project, tmp_path, refused,
+                                                                                      message):
+    from pipelines.config import load_config
+    from pipelines.serving.server import ServingError, apply
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path}"])
+    stable = ServingState({"stable": 1})
+    server = RefusingServer(refused)
+    with pytest.raises(ServingError) as refused:
+        apply(server, cfg, stable, labels.start_canary(stable, 2, 10, "canary"), log_requests=False)
+    assert str(refused.value) == message
+    restored = server.configs[-1].model_config_list.config[0]
+    assert list(restored.model_version_policy.specific.versions) == [1] and dict(restored.version_labels) == {
+        "stable": 1}
+
 def test_class_scores_become_a_predicted_class_and_one_column_per_class():
     row = export.prediction_columns({"outputs": [0.8], "classes": [b"no", b"yes"], "scores": [0.2, 0.8]})
     assert row == {"predicted_class": "yes", "score_no": 0.2, "score_yes": 0.8}
