@@ -14,7 +14,8 @@ keeps TF Serving's rules (checked against TF Serving 2.16's documentation and pr
   to a new version takes two reloads: load the version, then move the label;
 - a request names a version, a label, or neither (the highest available version).
 A model's `logging_config` (sampling rate, filename prefix) logs sampled Predict requests with their
-responses as PredictionLog TFRecords, which the open-source binary cannot do without a plugin.
+responses as PredictionLog TFRecords, which the open-source binary cannot do without a plugin; a reload
+that changes it applies it, in a new file.
 
 What it checks: the SavedModel loads with TensorFlow and its signatures answer real requests, in a
 fresh interpreter with nothing of the pipeline imported. What it does not check: that TF Serving's
@@ -90,20 +91,29 @@ class RequestLog:
     """Sampled requests and responses as PredictionLog records in one TFRecord file per server process."""
 
     def __init__(self, logging_config):
+        self.config = logging_config
         self.rate = logging_config.sampling_config.sampling_rate
         prefix = logging_config.log_collector_config.filename_prefix
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-        self.path = f"{prefix}-{int(time.time())}-{os.getpid()}.tfrecord"
-        self.writer, self.lock = None, threading.Lock()
+        self.path = f"{prefix}-{int(time.time() * 1000)}-{os.getpid()}.tfrecord"  # ms: a reload starts a new file
+        self.writer, self.lock, self.closed = None, threading.Lock(), False
 
     def write(self, log: prediction_log_pb2.PredictionLog) -> None:
         if random.random() >= self.rate:
             return
         with self.lock:
+            if self.closed:  # a reload replaced this log while the request ran
+                return
             if self.writer is None:
                 self.writer = tf.io.TFRecordWriter(self.path)
             self.writer.write(log.SerializeToString())
             self.writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.writer is not None:
+                self.writer.close()
 
 
 class Model:
@@ -139,8 +149,7 @@ class Servables:
             for name, model_config in wanted.items():
                 model = self.models.setdefault(name, Model(name))
                 self._set_versions(model, model_config)
-                if model_config.HasField("logging_config") and model.request_log is None:
-                    model.request_log = RequestLog(model_config.logging_config)
+                self._set_request_log(model, model_config)
                 problems += self._set_labels(model, dict(model_config.version_labels))
         if problems:
             raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, "; ".join(problems))
@@ -154,6 +163,16 @@ class Servables:
             model.versions[number] = version
             model.ended.pop(number, None)
             threading.Thread(target=version.load, daemon=True).start()
+
+    @staticmethod
+    def _set_request_log(model: Model, model_config) -> None:
+        """As TF Serving: a reload that changes the logging config (rate, prefix, or none) applies it."""
+        wanted = model_config.logging_config if model_config.HasField("logging_config") else None
+        if wanted == (model.request_log.config if model.request_log else None):
+            return
+        if model.request_log is not None:
+            model.request_log.close()
+        model.request_log = RequestLog(wanted) if wanted is not None else None
 
     @staticmethod
     def _unload(model: Model, numbers: set) -> None:

@@ -180,3 +180,20 @@ def test_the_request_log_is_serving_data_for_statistics(serving):
     statistics = stats_impl.generate_statistics_in_memory(batch).datasets[0]
     assert [f.path.step for f in statistics.features] == [["x"]]
     assert statistics.num_examples == batch.num_rows >= 1 + 20 + 20  # the shadow copies are requests too
+
+
+def test_a_reload_that_changes_the_request_log_applies_it(serving, tmp_path):
+    cfg, admin = serving
+    moved = cfg.model_copy(deep=True)
+    moved.serving.request_log.dir = str(tmp_path / "moved")
+    try:
+        admin.reload(server.models_config(moved, (1,), {"stable": 1}, log_requests=True))
+        answer(cfg, x=101.0)
+        assert 202.0 in logged_answers(moved)["stable"]
+        admin.reload(server.models_config(moved, (1,), {"stable": 1}, log_requests=False))
+        answer(cfg, x=102.0)
+        assert 204.0 not in logged_answers(moved)["stable"]
+    finally:
+        admin.reload(server.models_config(cfg, (1,), {"stable": 1}, log_requests=True))
+    answer(cfg, x=103.0)
+    assert 206.0 in logged_answers(cfg)["stable"] and 202.0 not in logged_answers(cfg)["stable"]
