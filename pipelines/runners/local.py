@@ -82,8 +82,9 @@ def names_remote_runner(args: list[str]) -> bool:
 def tfx_packaged_for_remote_runners_only():
     """Every TFX Beam component whose args name no dependency (--setup_file, --extra_packages, ...) builds an
     sdist of TFX for remote workers (dependency_utils.make_beam_dependency_flags): about 3 s each, and 49 MB
-    in a /tmp folder nothing deletes (a night of runs filled this machine's disk). The DirectRunner's
-    workers are this process and its children, which import TFX already, so only other runners get one."""
+    in a /tmp folder nothing deletes (51 GB of them on this machine ran a CI install out of disk). The
+    DirectRunner's workers are this process and its children, which import TFX already, so only other
+    runners get one."""
     from tfx.utils import dependency_utils
 
     packaging = dependency_utils.make_beam_dependency_flags
