@@ -36,7 +36,7 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
         self._memory_limit_bytes = memory_limit_bytes
         self._process: Optional[subprocess.Popen] = None
         self._port: Optional[int] = None
-        self._log_path: Optional[str] = None
+        self._log = None  # the server's output: an unlinked file, so nothing is left behind, even on SIGKILL
         self._endpoint: Optional[str] = None
 
     def __repr__(self):
@@ -45,11 +45,10 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
     def Start(self):
         assert self._process is None, "a model server runner starts once"
         self._port = logic.free_loopback_port()
-        fd, self._log_path = tempfile.mkstemp(prefix="model-server-", suffix=".log")
-        with os.fdopen(fd, "wb") as log:
-            self._process = subprocess.Popen(
-                self._command(self._port), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._env, start_new_session=True, preexec_fn=self._in_child)
+        self._log = tempfile.TemporaryFile(prefix="model-server-", suffix=".log")
+        self._process = subprocess.Popen(
+            self._command(self._port), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            env=self._env, start_new_session=True, preexec_fn=self._in_child)
 
     def _in_child(self):  # runs in the child, before exec
         if sys.platform.startswith("linux"):  # killed with the validator, even by SIGKILL
@@ -71,16 +70,16 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
         return self._endpoint
 
     def GetLogs(self) -> Optional[str]:
-        if not self._log_path or not os.path.exists(self._log_path):
+        if self._log is None or self._log.closed:
             return None
-        with open(self._log_path, errors="replace") as f:
-            return f.read()[-20000:]
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-20000:]
 
     def Stop(self):
         if self._process is not None and self._process.poll() is None:
             stop_process_group(self._process)
-        if self._log_path and os.path.exists(self._log_path):
-            os.remove(self._log_path)
+        if self._log is not None:
+            self._log.close()
 
 
 def stop_process_group(process: subprocess.Popen) -> None:
