@@ -201,7 +201,7 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
         except Exception as error:  # the component's own message; the traceback is in the log
             logging.exception("inference run failed")
             raise RuntimeError(f"{type(error).__name__}: {error} (log: {log_path})") from None
-    # The row count PredictionExport recorded, rather than reading the file back.
-    scoring_run = runs.read_run_summary(MetadataReader(store.open_store(cfg), pipeline.pipeline_info.pipeline_name))
-    predictions = scoring_run.output(component_ids.PREDICTION_EXPORT, "predictions")
+        # The row count PredictionExport recorded, rather than reading the file back.
+        scoring_run = runs.read_run_summary(MetadataReader(store.open_store(cfg), pipeline.pipeline_info.pipeline_name))
+        predictions = scoring_run.output(component_ids.PREDICTION_EXPORT, "predictions")
     return Scored(version.version, output, int_property(predictions, "rows"), str(log_path))
