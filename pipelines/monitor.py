@@ -5,7 +5,8 @@ itself and neither TFDV nor tfx_bsl decodes PredictionLogs, so the records are t
 here: a PredictLog's `examples` input (the serialized tf.Examples this project's `serving_default`
 takes), a ClassifyLog's or RegressLog's example list, or plain tf.Example records; CSV files are read
 as ExampleGen reads them. Their statistics are compared with the served version's training statistics
-(components/drift_check) in the schema's SERVING environment, where the label is absent.
+(components/drift_check) in the schema's SERVING environment, on the model's features only (what a request
+carries).
 """
 from __future__ import annotations
 
@@ -106,6 +107,21 @@ def serving_record_batch(files: list[str], kind: str, null_values: list[str]):
     return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
 
 
+def model_inputs(batch, schema, features):
+    """The serving data and the schema cut to the model's raw features, which are all a request carries
+    (model.export_signatures): an ID column, the label or any unused column is no anomaly, present or absent."""
+    import pyarrow as pa
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    wanted = {f.name for f in features}
+    names = [name for name in batch.schema.names if name in wanted]
+    cut = schema_pb2.Schema()
+    cut.CopyFrom(schema)
+    del cut.feature[:]
+    cut.feature.extend(f for f in schema.feature if f.name in wanted)
+    return pa.RecordBatch.from_arrays([batch.column(name) for name in names], names), cut
+
+
 @dataclass
 class SkewResult:
     served_version: str
@@ -139,6 +155,7 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
     batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values)
+    batch, schema = model_inputs(batch, schema, cfg.features)
     statistics = stats_impl.generate_statistics_in_memory(batch, drift_logic.statistics_options(cfg.features))
     comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
                                                       drift_logic.SKEW, environment=SERVING)

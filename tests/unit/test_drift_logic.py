@@ -129,3 +129,32 @@ def test_prediction_logs_give_back_the_examples_each_request_carried():
         session = prediction_log_pb2.PredictionLog()
         session.session_run_log.SetInParent()
         examples_in_prediction_log(session.SerializeToString())
+
+
+def test_serving_data_is_validated_on_the_model_inputs_only(project):
+    """A request carries the model's raw features: an ID column or the label, present or not, is no anomaly;
+    a feature missing from the requests is one."""
+    import pyarrow as pa
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from pipelines.monitor import SERVING, model_inputs
+
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    names = [f.name for f in cfg.features][:2]
+    columns = {name: pa.array([[1.0], [2.0]]) for name in names}
+    columns.update({"trip_id": pa.array([[b"a"], [b"b"]]), "tips": pa.array([[0.0], [1.0]])})
+    training = pa.RecordBatch.from_arrays(list(columns.values()), list(columns))
+    schema = tfdv.infer_schema(stats_impl.generate_statistics_in_memory(training))
+    schema.default_environment.extend(["TRAINING", SERVING])
+
+    def anomalies(kept: list[str]) -> dict:
+        batch = pa.RecordBatch.from_arrays([columns[name] for name in kept], kept)
+        batch, cut = model_inputs(batch, schema, cfg.features)
+        statistics = stats_impl.generate_statistics_in_memory(batch)
+        found = tfdv.validate_statistics(statistics, cut, environment=SERVING).anomaly_info
+        return {name: info.short_description for name, info in found.items()}
+
+    assert anomalies(names) == {}
+    assert anomalies([*names, "trip_id", "tips"]) == {}
+    assert anomalies(names[:1]) == {names[1]: "Column dropped"}
