@@ -313,11 +313,15 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         files = csv_files(os.path.abspath(data))
     except FileNotFoundError as e:
         raise ConfigError(str(e)) from None
-    with open(files[0], errors="replace", newline="") as f:
-        header = [c.strip() for c in next(csv.reader(f), [])]
-    if cfg.batch_inference.id_column not in header:
-        raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
-                          f"column of {files[0]} (columns: {', '.join(header)})")
+    for path in files:
+        with open(path, errors="replace", newline="") as f:
+            header = [c.strip() for c in next(csv.reader(f), [])]
+        if cfg.batch_inference.id_column not in header:
+            raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
+                              f"column of {path} (columns: {', '.join(header)})")
+        missing = [f.name for f in cfg.features if f.name not in header]
+        if missing:  # else the model's parsing fails deep in Beam
+            raise ConfigError(f"{path} lacks the model's features {', '.join(missing)} (features in {cfg.source})")
     extension = os.path.splitext(output)[1].lstrip(".")
     return os.path.abspath(data), files, extension if extension in ("csv", "parquet") else cfg.batch_inference.format
 

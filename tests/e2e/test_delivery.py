@@ -161,6 +161,15 @@ def test_predict_without_an_id_column_or_a_model_is_a_clear_error(taxi, scoring_
     nothing_served = mlops("predict", taxi.config, scoring_csv, "-o", tmp_path / "p.csv", "--set",
                            f"output_root={tmp_path / 'empty'}", "--set", "batch_inference.id_column=trip_id")
     assert nothing_served.returncode == 1 and "nothing has run with this config" in nothing_served.stderr
-    for result in (no_id, wrong_id, nothing_served):
+    with open(scoring_csv) as f:  # the same rows without the fare column
+        rows = list(csv.reader(f))
+    fare = rows[0].index("fare")
+    (tmp_path / "no_fare").mkdir()
+    with open(tmp_path / "no_fare" / "trips.csv", "w", newline="") as f:
+        csv.writer(f).writerows([v for i, v in enumerate(row) if i != fare] for row in rows)
+    no_feature = mlops("predict", taxi.config, tmp_path / "no_fare", "-o", tmp_path / "p.csv", "--set",
+                       "batch_inference.id_column=trip_id")
+    assert no_feature.returncode == 2 and "trips.csv lacks the model's features fare " in no_feature.stderr
+    for result in (no_id, wrong_id, nothing_served, no_feature):
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.csv").exists()
