@@ -367,7 +367,7 @@ class SkewConfig(DistributionCheck):
     """`mlops monitor`: serving data against the served model's training data."""
 
     serving_data: Optional[str] = Field(None, description="folder of serving data: request logs (TFRecord files "
-                                        "of tf.Example or PredictionLog records) or CSV files without the label; "
+                                        "of tf.Example or PredictionLog records) or CSV files; "
                                         "default: `mlops serve`'s request logs")
     format: Literal["auto", "csv", "tf_example", "prediction_log"] = Field(
         "auto", description="auto: CSV for *.csv files, else TFRecords, tf.Example or PredictionLog as the first record says")
