@@ -129,11 +129,16 @@ class SkewResult:
     examples: int
     comparisons: list = field(default_factory=list)   # drift_check.logic.Comparison
     anomalies: list[str] = field(default_factory=list)  # the serving data against the schema (SERVING)
+    min_examples: Optional[int] = None                  # skew.min_examples: fewer, and nothing is judged skewed
     recorded_as: Optional[int] = None                   # the MLMD execution id
 
     @property
+    def judged(self) -> bool:
+        return self.min_examples is None or self.examples >= self.min_examples
+
+    @property
     def skewed(self) -> list:
-        return [c for c in self.comparisons if c.exceeded]
+        return [c for c in self.comparisons if c.exceeded] if self.judged else []
 
     @property
     def failed(self) -> bool:
@@ -161,16 +166,19 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
                                                       drift_logic.SKEW, environment=SERVING)
     serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)
     anomalies = [str(a) for a in anomalies_in(serving_anomalies, SERVING_SPLIT)]
-    return (SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies), statistics,
-            skew_anomalies)
+    return (SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies, cfg.skew.min_examples),
+            statistics, skew_anomalies)
 
 
 def format_result(result: SkewResult) -> str:
     from components.drift_check.logic import format_comparisons
 
+    verdict = (f"{len(result.skewed)} of {len(result.comparisons)} features over their threshold" if result.judged
+               else f"not judged, fewer than skew.min_examples ({result.min_examples}): on so few, samples of the "
+                    "same data differ by as much as the thresholds")
     lines = [f"Skew: {result.examples} serving examples from {result.serving_path} against the training data of "
-             f"served version {result.served_version}: {len(result.skewed)} of {len(result.comparisons)} features "
-             "over their threshold", *[f"  {line}" for line in format_comparisons(result.comparisons)]]
+             f"served version {result.served_version}: {verdict}",
+             *[f"  {line}" for line in format_comparisons(result.comparisons, result.judged)]]
     if result.anomalies:
         lines += [f"Serving data anomalies ({len(result.anomalies)}):", *[f"  {a}" for a in result.anomalies]]
     if result.recorded_as is not None:
@@ -209,7 +217,8 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
     os.makedirs(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}"))
     with open(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}", drift_logic.STATISTICS_FILE), "wb") as f:
         f.write(statistics_pb2.DatasetFeatureStatisticsList(datasets=statistics.datasets).SerializeToString())
-    drift_logic.write_result(skew_uri, result.comparisons, skew_anomalies, split=SERVING_SPLIT)
+    drift_logic.write_result(skew_uri, result.comparisons, skew_anomalies if result.judged else None,
+                             split=SERVING_SPLIT)
     result.recorded_as = checks.record_skew_check(reader, served, os.path.abspath(path), statistics_uri, skew_uri,
                                                   [c.feature for c in result.skewed], result.examples)
     return result

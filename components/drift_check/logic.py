@@ -57,9 +57,12 @@ class Comparison:
         return self.value > self.threshold
 
     def __str__(self) -> str:
+        return self.line(judged=True)
+
+    def line(self, judged: bool) -> str:
         relation = ("<" if self.exceeded else ">=") if self.measure == EXAMPLES_FRACTION else (
             ">" if self.exceeded else "<=")
-        verdict = "DRIFTED" if self.exceeded else "ok"
+        verdict = ("DRIFTED" if self.exceeded else "ok") if judged else "-"
         return f"{self.feature:<28} {self.measure:<17} {self.value:8.4f} {relation:>2} {self.threshold:<8g} {verdict}"
 
 
@@ -205,9 +208,9 @@ def exceeded(comparisons: list[Comparison]) -> list[Comparison]:
     return [c for c in comparisons if c.exceeded]
 
 
-def format_comparisons(comparisons: list[Comparison]) -> list[str]:
+def format_comparisons(comparisons: list[Comparison], judged: bool = True) -> list[str]:
     header = f"{'feature':<28} {'distance':<17} {'value':>8}    threshold"
-    return [header, *map(str, comparisons)]
+    return [header, *(c.line(judged) for c in comparisons)]
 
 
 # --- what travels with a pushed model --------------------------------------------------

@@ -158,3 +158,19 @@ def test_serving_data_is_validated_on_the_model_inputs_only(project):
     assert anomalies(names) == {}
     assert anomalies([*names, "trip_id", "tips"]) == {}
     assert anomalies(names[:1]) == {names[1]: "Column dropped"}
+
+
+def test_skew_on_fewer_serving_examples_than_min_examples_is_shown_not_judged():
+    from pipelines.monitor import SkewResult, format_result
+
+    comparisons = [logic.Comparison("sex", "l_infinity", 0.1037, 0.1), logic.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
+    few = SkewResult("1", "/logs", 42, comparisons, min_examples=1000)
+    assert not few.judged and few.skewed == [] and not few.failed
+    text = format_result(few)
+    assert "not judged, fewer than skew.min_examples (1000)" in text and "DRIFTED" not in text and "0.1037" in text
+    assert SkewResult("1", "/logs", 42, comparisons, anomalies=["[serving] bmi: Column dropped"],
+                      min_examples=1000).failed  # the schema still holds, whatever the sample's size
+    for enough in (SkewResult("1", "/logs", 1000, comparisons, min_examples=1000),
+                   SkewResult("1", "/logs", 42, comparisons, min_examples=None)):
+        assert enough.judged and [c.feature for c in enough.skewed] == ["sex"] and enough.failed
+        assert "1 of 2 features over their threshold" in format_result(enough) and "DRIFTED" in format_result(enough)
