@@ -96,7 +96,7 @@ class RefusingServer:
             raise ServingError(f"reload {len(self.configs)} refused")
 
     def wait_available(self, versions, timeout_seconds) -> None:
-        pass
+        """Every version it accepted is available at once."""
 
 
 @pytest.mark.parametrize("refused, message", [
