@@ -88,7 +88,8 @@ class Version:
 
 
 class RequestLog:
-    """Sampled requests and responses as PredictionLog records in one TFRecord file per server process."""
+    """Sampled requests and responses as PredictionLog records in one TFRecord file per logging config (a
+    reload that changes the config closes this one and starts another)."""
 
     def __init__(self, logging_config):
         self.config = logging_config
