@@ -261,8 +261,8 @@ def fairness_metrics(thresholds: list[float]) -> list[tfma.MetricConfig]:
     """False positive rate (TFMA's FallOut) and false negative rate (MissRate) at each decision threshold,
     one metric each so that every value is a number per slice, and the confusion matrices at those
     thresholds. At 0.5 alone they all reuse BinaryAccuracy's confusion matrices."""
-    if not thresholds:
-        return []
+    if not thresholds:  # the matrix at 0.5 still tells which slices hold one class (undefined AUC)
+        return [tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds", config=json.dumps({"thresholds": [0.5]}))]
     rates = [tfma.MetricConfig(class_name=class_name,
                                config=json.dumps({"thresholds": [t], "name": fairness_metric_name(kind, t)}))
              for t in thresholds for class_name, kind in (("FallOut", FALSE_POSITIVE_RATE),

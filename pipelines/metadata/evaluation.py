@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import importlib
 import importlib.util
+import math
 import os
 import struct
 import sys
@@ -43,7 +44,8 @@ def parse_fairness_metric(name: str) -> Optional[tuple[str, float]]:
 
 def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:
     """slice -> metric -> {"candidate": v, "baseline": v, "change": candidate - baseline}; the last two only
-    when the Evaluator had a baseline. NaN stays NaN (TFMA writes it as a double)."""
+    when the Evaluator had a baseline. NaN stays NaN (TFMA writes it as a double), and a metric that is
+    undefined on its slice (see undefined_metrics) is NaN too, whatever TFMA wrote (it writes AUC 0)."""
     protos = tfma_protos()
     table: dict[str, dict[str, dict[str, float]]] = {}
     for record in tfrecords(uri, "metrics"):
@@ -53,7 +55,50 @@ def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:
             if kv.value.HasField("double_value"):  # plots and arrays are not metrics of the table
                 model = CHANGE if kv.key.is_diff else (BASELINE if kv.key.model_name == BASELINE else CANDIDATE)
                 values.setdefault(kv.key.name, {})[model] = kv.value.double_value.value
+    for name, undefined in undefined_by_slice(uri, table).items():
+        for metric in undefined:
+            table[name][metric] = {model: math.nan for model in table[name][metric]}
     return table
+
+
+# Binary metrics that need both classes, or one of them, among a slice's labels.
+NEED_BOTH_CLASSES = ("auc",)
+NEED_POSITIVES = ("auc_precision_recall", "recall", FALSE_NEGATIVE_RATE)
+NEED_NEGATIVES = ("specificity", FALSE_POSITIVE_RATE)
+
+
+def undefined_metrics(metrics: list[str], examples: Optional[float], positives: Optional[float],
+                      negatives: Optional[float]) -> dict[str, str]:
+    """metric -> why it has no value on a slice: no example at all, or (binary labels, where the counts of
+    positive and negative labels are known) a class missing that the metric divides by."""
+    if examples == 0:
+        return {m: "the slice has no example" for m in metrics if m != "example_count"}
+    undefined = {}
+    for metric in metrics:
+        base = metric.partition("@")[0]
+        if base in NEED_BOTH_CLASSES and (positives == 0 or negatives == 0):
+            undefined[metric] = "the slice holds one class only"
+        elif base in NEED_POSITIVES and positives == 0:
+            undefined[metric] = "the slice has no positive label"
+        elif base in NEED_NEGATIVES and negatives == 0:
+            undefined[metric] = "the slice has no negative label"
+    return undefined
+
+
+def undefined_by_slice(uri: str, table: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, str]]:
+    """slice -> undefined_metrics of the slice; the class counts come from the confusion matrices that the
+    eval config asks for with every binary label."""
+    matrices = read_confusion_matrices(uri)
+    found = {}
+    for name, values in table.items():
+        examples = values.get("example_count", {}).get(CANDIDATE)
+        matrix = next(iter(matrices[name].values()), None) if matrices.get(name) else None
+        positives = matrix["tp"] + matrix["fn"] if matrix else None
+        negatives = matrix["fp"] + matrix["tn"] if matrix else None
+        undefined = undefined_metrics(list(values), examples, positives, negatives)
+        if undefined:
+            found[name] = undefined
+    return found
 
 
 def read_confusion_matrices(uri: str) -> dict[str, dict[float, dict[str, float]]]:
@@ -93,11 +138,27 @@ def read_calibration(uri: str) -> dict[str, list[tuple[float, float, float, floa
 
 
 def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """The candidate's metrics per slice (slice -> metric -> value), and one line per failed threshold."""
+    """The candidate's metrics per slice (slice -> metric -> value, NaN where undefined), and one line per
+    failed threshold."""
     metrics = {name: {metric: models[CANDIDATE] for metric, models in values.items() if CANDIDATE in models}
                for name, values in read_metric_table(uri).items()}
-    reasons = [f"{f.metric} = {f.value:.4g} on {f.slice}: {f.requirement}" for f in read_failures(uri)]
+    reasons = [failure_text(f, metrics) for f in read_failures(uri)]
     return metrics, reasons
+
+
+def failure_text(failure: "Failure", metrics: dict[str, dict[str, float]]) -> str:
+    """"auc = 0.61 on overall: needs >= 0.7"; an undefined metric fails as "n/a (undefined ...)", never as the
+    0 TFMA judged."""
+    name = failure.metric.removesuffix(" (change)")
+    if math.isnan(metrics.get(failure.slice, {}).get(name, 0.0)):
+        return f"{failure.metric} = n/a on {failure.slice} (undefined there): {failure.requirement}"
+    return f"{failure.metric} = {failure.value:.4g} on {failure.slice}: {failure.requirement}"
+
+
+def value_text(value: Optional[float], width: int = 0) -> str:
+    """A metric's value for a text table: 4 significant digits, "n/a" when undefined, "-" when absent."""
+    text = "-" if value is None else ("n/a" if math.isnan(value) else f"{value:.4g}")
+    return f"{text:>{width}}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +203,8 @@ def threshold_text(threshold) -> str:
             texts.append(f"needs <= {bounds.upper_bound.value:g}")
         return ", ".join(texts)
     change = threshold.change_threshold
-    return f"change against the baseline needs {'>=' if change.direction == 1 else '<='} {change.absolute.value:g}"
+    higher_is_better = tfma_protos().config_pb2.MetricDirection.Name(change.direction) == "HIGHER_IS_BETTER"
+    return f"change against the baseline needs {'>=' if higher_is_better else '<='} {change.absolute.value:g}"
 
 
 # --- files ---------------------------------------------------------------------

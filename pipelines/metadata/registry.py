@@ -19,7 +19,7 @@ from typing import Optional
 from google.protobuf.message import DecodeError
 
 from components.drift_check.logic import served_version_dir
-from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
 from pipelines.serving.labels import STABLE
@@ -188,7 +188,7 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion], state=None
              + "  serving path"]
     for v in versions:
         when = datetime.datetime.fromtimestamp(v.pushed_at).strftime("%Y-%m-%d %H:%M:%S")
-        metrics = "".join(f"{v.metrics[n]:>{width(n)}.4g}" if n in v.metrics else f"{'-':>{width(n)}}" for n in names)
+        metrics = "".join(value_text(v.metrics.get(n), width(n)) for n in names)
         notes = f"  (infra-validated on {v.infra_platform})" if v.infra_platform else ""
         mark = "* " if v.served else "  "
         labels = ",".join(v.labels) or "-"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipelines import component_ids as ids
-from pipelines.metadata.evaluation import read_evaluation
+from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
                                        spans_of, string_property)
 
@@ -208,8 +208,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         lines.append(f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
         for slice_key in sorted(summary.metrics, key=slice_order):
             values = summary.metrics[slice_key]
-            lines.append(f"  {slice_key:<{width}}  " + "  ".join(
-                f"{values[n]:>14.4g}" if n in values else f"{'-':>14}" for n in names))
+            lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))
 
     if summary.blessed is not None:
         lines.append("")

@@ -78,3 +78,77 @@ def test_tfmas_protos_load_without_tensorflow():
              "assert m is p.metrics_for_slice_pb2 and tensorflow_model_analysis.EvalConfig")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("direction, sign", [("HIGHER_IS_BETTER", ">="), ("LOWER_IS_BETTER", "<=")])
+def test_change_thresholds_read_in_their_own_direction(direction, sign):
+    from tensorflow_model_analysis.proto import config_pb2
+
+    from pipelines.metadata.evaluation import threshold_text
+
+    threshold = config_pb2.MetricThreshold()
+    threshold.change_threshold.direction = config_pb2.MetricDirection.Value(direction)
+    threshold.change_threshold.absolute.value = 0.29
+    assert threshold_text(threshold) == f"change against the baseline needs {sign} 0.29"
+
+
+def test_value_thresholds_read_both_bounds():
+    from tensorflow_model_analysis.proto import config_pb2
+
+    from pipelines.metadata.evaluation import threshold_text
+
+    threshold = config_pb2.MetricThreshold()
+    threshold.value_threshold.lower_bound.value = 0.6
+    threshold.value_threshold.upper_bound.value = 0.9
+    assert threshold_text(threshold) == "needs >= 0.6, needs <= 0.9"
+
+
+def test_a_metric_undefined_on_a_one_class_slice_is_nan_and_fails_as_na(tmp_path):
+    import math
+
+    from tensorflow_model_analysis.proto import metrics_for_slice_pb2, validation_result_pb2
+
+    from pipelines.metadata.runs import RunSummary, format_summary
+
+    def slice_with(column_value, auc, tp, fp, tn, fn):
+        per_slice = metrics_for_slice_pb2.MetricsForSlice()
+        if column_value:
+            per_slice.slice_key.single_slice_keys.add(column="payment_type", bytes_value=column_value)
+        for name, value in (("auc", auc), ("example_count", tp + fp + tn + fn), ("false_positive_rate@0.5", 0.0),
+                            ("false_negative_rate@0.5", 0.0), ("binary_accuracy", 0.9)):
+            kv = per_slice.metric_keys_and_values.add()
+            kv.key.name, kv.value.double_value.value = name, value
+        matrix = per_slice.metric_keys_and_values.add()
+        matrix.key.name = "confusion_matrix_at_thresholds"
+        m = matrix.value.confusion_matrix_at_thresholds.matrices.add()
+        m.threshold, m.true_positives, m.false_positives, m.true_negatives, m.false_negatives = 0.5, tp, fp, tn, fn
+        return per_slice.SerializeToString()
+
+    write_tfrecords(tmp_path / "metrics.tfrecord", [slice_with(b"", 0.8, 5, 2, 10, 3),
+                                                    slice_with(b"Cash", 0.0, 0, 1, 30, 0)])  # no positive label
+    validation = validation_result_pb2.ValidationResult(validation_ok=False)
+    per_slice = validation.metric_validations_per_slice.add()
+    per_slice.slice_key.single_slice_keys.add(column="payment_type", bytes_value=b"Cash")
+    failure = per_slice.failures.add()
+    failure.metric_key.name, failure.metric_value.double_value.value = "auc", 0.0
+    failure.metric_threshold.value_threshold.lower_bound.value = 0.6
+    write_tfrecords(tmp_path / "validations.tfrecord", [validation.SerializeToString()])
+
+    metrics, reasons = read_evaluation(str(tmp_path))
+    cash = metrics["payment_type=Cash"]
+    assert math.isnan(cash["auc"]) and math.isnan(cash["false_negative_rate@0.5"])
+    assert cash["false_positive_rate@0.5"] == 0.0 and cash["binary_accuracy"] == 0.9  # defined: kept
+    assert metrics["overall"]["auc"] == 0.8
+    assert reasons == ["auc = n/a on payment_type=Cash (undefined there): needs >= 0.6"]
+    text = format_summary(RunSummary("p", "r", [], metrics=metrics))
+    cash_line = next(line for line in text.splitlines() if "payment_type=Cash" in line)
+    assert "n/a" in cash_line and " 0 " not in cash_line
+
+
+def test_no_example_leaves_only_the_count_defined():
+    from pipelines.metadata.evaluation import undefined_metrics
+
+    assert undefined_metrics(["example_count", "mean_squared_error"], 0, None, None) == {
+        "mean_squared_error": "the slice has no example"}
+    assert undefined_metrics(["auc", "specificity", "recall"], 10, 10, 0) == {
+        "auc": "the slice holds one class only", "specificity": "the slice has no negative label"}
