@@ -62,8 +62,10 @@ def test_fairness_rates_per_threshold_for_binary_labels_only(project):
     matrices = [m for m in eval_config(cfg).metrics_specs[0].metrics if m.class_name == "ConfusionMatrixAtThresholds"]
     assert [json.loads(m.config)["thresholds"] for m in matrices] == [[0.3, 0.5]]
     none = load_config(project / "configs" / "taxi.yaml", ["evaluation.fairness_thresholds=[]"])
-    assert not [m for m in eval_config(none).metrics_specs[0].metrics
-                if m.class_name in ("FallOut", "ConfusionMatrixAtThresholds")]
+    assert not [m for m in eval_config(none).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]
+    # The matrix at 0.5 stays: it tells which slices hold one class, where AUC is undefined.
+    assert [json.loads(m.config)["thresholds"] for m in eval_config(none).metrics_specs[0].metrics
+            if m.class_name == "ConfusionMatrixAtThresholds"] == [[0.5]]
     penguin = load_config(project / "configs" / "penguin.yaml")  # three classes: no binary error rates
     assert not [m for m in eval_config(penguin).metrics_specs[0].metrics if m.class_name in ("FallOut", "MissRate")]
 
