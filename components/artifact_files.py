@@ -8,6 +8,11 @@ import glob as local_glob
 import os
 
 
+# A property of ExampleGen's Examples, read by the data gate and the run summary: JSON
+# {split: {"examples": written, "unlabelled": rows left out because their label was missing}}.
+LABEL_COUNTS_PROPERTY = "label_counts"
+
+
 def fileio():
     from tfx.dsl.io import fileio as tfx_fileio
 

@@ -14,6 +14,7 @@ from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
 from components.csv_example_gen import spans
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
+from components.csv_example_gen.logic import schema_file_value_types
 from components.data_gate.component import DataGate
 from components.drift_check import logic as drift_logic
 from components.drift_check.component import DriftCheck
@@ -40,9 +41,13 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     features_config = {"config": cfg.features_json()}
     training_config = {"config": cfg.training_json()}
 
+    # Rows without a label are left out (and counted); columns are read as the schema types them.
     example_gen = fast_csv_example_gen(where.data_dir, cfg.data.pattern, cfg.data.null_values,
                                        cfg.data.split.train, cfg.data.split.eval,
-                                       cfg.data.split.eval_max_rows, cfg.data.span_window).with_id(ids.EXAMPLE_GEN)
+                                       cfg.data.split.eval_max_rows, cfg.data.span_window,
+                                       label_columns=sorted(cfg.label.source_columns),
+                                       value_types=schema_file_value_types(cfg.schema_path) if cfg.schema_path else None,
+                                       ).with_id(ids.EXAMPLE_GEN)
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
     earlier_spans = [spans.EARLIER_SPANS] if cfg.data.span_window > 1 else []
     statistics_gen = tfx.components.StatisticsGen(
@@ -85,7 +90,9 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         data_gate = DataGate(anomalies=example_validator.outputs["anomalies"],
                              statistics=statistics_gen.outputs["statistics"],
                              drift=drift_check.outputs["drift"] if cfg.drift.on_drift == "stop" else None,
-                             check_anomalies=int(cfg.on_anomalies == "stop")).with_id(ids.DATA_GATE)
+                             examples=example_gen.outputs["examples"],
+                             check_anomalies=int(cfg.on_anomalies == "stop"), label=cfg.label.name,
+                             max_missing_labels=cfg.label.max_missing_fraction).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
     tuner = None
@@ -175,12 +182,16 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         metadata_connection_config=metadata_connection_config)
 
 
-def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None) -> list:
+def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None,
+                    value_types: Optional[dict[str, str]] = None) -> list:
     """ExampleGen on the data to score (one split), TFX's BulkInferrer on the model, and the export of its
-    PredictionLogs to a CSV or Parquet file with the ID column (components/prediction_export)."""
+    PredictionLogs to a CSV or Parquet file with the ID column (components/prediction_export).
+    `value_types`: the model's schema types (default: the config's schema file's)."""
+    if value_types is None and cfg.schema_path:
+        value_types = schema_file_value_types(cfg.schema_path)
     input_base, pattern = (data, "*.csv") if not data.endswith(".csv") else data.rsplit("/", 1)
-    examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT
-                                         ).with_id(ids.INFERENCE_EXAMPLE_GEN)
+    examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT,
+                                         value_types).with_id(ids.INFERENCE_EXAMPLE_GEN)
     bulk_inferrer = tfx.components.BulkInferrer(
         examples=examples.outputs["examples"], model=model, model_blessing=model_blessing,
         data_spec=tfx.proto.DataSpec(example_splits=[prediction_export.SPLIT]),
@@ -196,12 +207,13 @@ def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_bl
 
 def create_inference_pipeline(cfg: PipelineConfig, data: str, output: str, model_uri: str,
                               beam_args: Optional[Mapping[str, list[str]]] = None,
-                              metadata_connection_config=None) -> tfx_pipeline.Pipeline:
+                              metadata_connection_config=None,
+                              value_types: Optional[dict[str, str]] = None) -> tfx_pipeline.Pipeline:
     """`mlops predict`: its own small pipeline, `<name>-inference`, scoring with one chosen model (the served
     version's Trainer output, imported: ML Metadata already has it, so lineage joins the training run)."""
     model = tfx.dsl.Importer(source_uri=model_uri, artifact_type=tfx.types.standard_artifacts.Model,
                              reimport=False).with_id(ids.MODEL_IMPORTER)
-    components = [model, *batch_inference(cfg, data, output, model.outputs["result"])]
+    components = [model, *batch_inference(cfg, data, output, model.outputs["result"], value_types=value_types)]
     for component in components:
         if beam_args and beam_args.get(component.id):
             component.with_beam_pipeline_args(beam_args[component.id])

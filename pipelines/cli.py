@@ -289,7 +289,7 @@ def score(cfg, args) -> int:
         from pipelines.runners import local
 
         scored = local.predict(cfg, data, files, output, file_format)
-    except (MetadataConnectionError, LookupError, RuntimeError, OSError) as e:
+    except (MetadataConnectionError, LookupError, RuntimeError, OSError, ValueError) as e:
         print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")

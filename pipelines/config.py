@@ -100,7 +100,14 @@ DEFAULT_METRICS = {
 }
 
 
-class BinaryThresholdLabel(_Strict):
+class _LabelCommon(_Strict):
+    max_missing_fraction: float = Field(
+        0.1, ge=0, le=1, allow_inf_nan=False,
+        description="rows whose label is missing are left out of training and evaluation and counted; above this "
+                    "share of a split's rows the data gate stops the run (a broken join or export, most often)")
+
+
+class BinaryThresholdLabel(_LabelCommon):
     """label = column > greater_than (* relative_to, when given); e.g. tips > 0.2 * fare."""
 
     kind: Literal["binary_threshold"]
@@ -118,7 +125,7 @@ class BinaryThresholdLabel(_Strict):
         return BINARY
 
 
-class ClassesLabel(_Strict):
+class ClassesLabel(_LabelCommon):
     """A column whose values are the classes, written as they appear in the data (strings, integers or
     booleans), in this order: the index is the class id. Two classes make a binary model."""
 
@@ -144,7 +151,7 @@ class ClassesLabel(_Strict):
         return BINARY if len(self.classes) == 2 else MULTICLASS
 
 
-class RegressionLabel(_Strict):
+class RegressionLabel(_LabelCommon):
     """A numeric column predicted as a number (one linear output, mean squared error loss)."""
 
     kind: Literal["regression"]
@@ -659,6 +666,10 @@ class Locations:
 # --- what the module files receive ----------------------------------------
 
 
+# The data gate's share is not Transform's or the Trainer's business: changing it keeps their cache.
+GATE_ONLY = {"label": {"max_missing_fraction"}}
+
+
 class FeaturesConfig(_Strict):
     """Transform's part of the config. Components get only their part, so that editing, say, a
     threshold re-runs the Evaluator but reuses Transform and Trainer from cache."""
@@ -868,11 +879,11 @@ class PipelineConfig(FeaturesConfig):
                               "the image docker/Dockerfile builds; put it under schemas/ or use an object-store URI") from None
 
     def features_json(self) -> str:
-        return FeaturesConfig(label=self.label, features=self.features).model_dump_json()
+        return FeaturesConfig(label=self.label, features=self.features).model_dump_json(exclude=GATE_ONLY)
 
     def training_json(self, with_tuning: bool = False) -> str:
         return TrainingConfig(label=self.label, features=self.features, model=self.model,
-                              tuning=self.tuning if with_tuning else None).model_dump_json()
+                              tuning=self.tuning if with_tuning else None).model_dump_json(exclude=GATE_ONLY)
 
 
 def resolve_package_path(path: str) -> str:

@@ -88,15 +88,16 @@ def examples_in_prediction_log(record: bytes) -> list[bytes]:
     raise ValueError(f"a {kind or 'empty'} PredictionLog: only predict, classify and regress logs carry examples")
 
 
-def serving_record_batch(files: list[str], kind: str, null_values: list[str]):
-    """The serving data as one Arrow record batch in tf.Example form (what TFDV's statistics read)."""
+def serving_record_batch(files: list[str], kind: str, null_values: list[str], value_types=None):
+    """The serving data as one Arrow record batch in tf.Example form (what TFDV's statistics read); CSV
+    columns read as `value_types` ({column: FLOAT|INT|BYTES}, the schema's) type them."""
     import pyarrow as pa
     from tfx_bsl.coders import example_coder
 
     from components.csv_example_gen import logic as csv_logic
 
     if kind == CSV:
-        table = pa.concat_tables([csv_logic.read_csv(f, null_values) for f in files], promote=True)
+        table = pa.concat_tables([csv_logic.read_csv(f, null_values, value_types) for f in files], promote=True)
         return csv_logic.table_to_record_batch(table)
     examples = []
     for path in files:
@@ -159,7 +160,10 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
     if served is None:
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
-    batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values)
+    from components.csv_example_gen.logic import schema_value_types
+
+    batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values,
+                                 schema_value_types(schema))
     batch, schema = model_inputs(batch, schema, cfg.features)
     statistics = stats_impl.generate_statistics_in_memory(batch, drift_logic.statistics_options(cfg.features))
     comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),

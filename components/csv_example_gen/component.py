@@ -1,7 +1,7 @@
 """CsvExampleGen with the pyarrow executor (no Beam): TFX's FileBasedExampleGen contract, outputs `examples`."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
@@ -11,17 +11,21 @@ from components.csv_example_gen import executor, spans
 
 
 def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
-                         eval_max_rows: Optional[int] = None, span_window: int = 1):
+                         eval_max_rows: Optional[int] = None, span_window: int = 1,
+                         label_columns: Sequence[str] = (), value_types: Optional[dict[str, str]] = None):
     """`pattern` may hold {SPAN} (spans.py): TFX's driver then ingests the newest span, and span_window > 1
-    adds the spans before it as the `earlier_spans` split."""
+    adds the spans before it as the `earlier_spans` split. Rows missing a label column are left out and
+    counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}."""
     return _example_gen(input_base, pattern, {"train": train, "eval": eval},
                         executor.custom_config(null_values, eval_max_rows,
-                                               pattern if spans.has_spans(pattern) else None, span_window))
+                                               pattern if spans.has_spans(pattern) else None, span_window,
+                                               label_columns, value_types))
 
 
-def one_split_csv_example_gen(input_base: str, pattern: str, null_values: list[str], split: str):
+def one_split_csv_example_gen(input_base: str, pattern: str, null_values: list[str], split: str,
+                              value_types: Optional[dict[str, str]] = None):
     """Every row in one split: data to score, not to train on."""
-    return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(null_values))
+    return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(null_values, value_types=value_types))
 
 
 def _example_gen(input_base: str, pattern: str, hash_buckets: dict[str, int], custom_config):

@@ -8,7 +8,8 @@ split, `earlier_spans`, which Transform and the Trainer read and the checks and 
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import json
+from typing import Any, Optional, Sequence
 
 from absl import logging
 from google.protobuf import json_format, struct_pb2
@@ -19,13 +20,15 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
+from components import artifact_files
 from components.csv_example_gen import logic, spans
 
 SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 
 
 def custom_options(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """What custom_config() packed: null_values, and eval_max_rows, span_pattern, span_window when set."""
+    """What custom_config() packed: null_values, and eval_max_rows, span_pattern, span_window, label_columns,
+    value_types when set."""
     options = struct_pb2.Struct()
     text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
     if text:
@@ -65,24 +68,39 @@ class Executor(base_executor.BaseExecutor):
         if options.get("eval_max_rows") is not None:
             hash_buckets = logic.capped_hash_buckets(hash_buckets, names.index("eval"), logic.count_rows(files),
                                                      options["eval_max_rows"])
-        counts = logic.write_splits(files, options["null_values"],
-                                    [artifact_utils.get_split_uri([examples], name) for name in names], hash_buckets)
-        logging.info("Wrote %s from %d files (hash buckets %s)", ", ".join(f"{n} {name}" for n, name in zip(counts, names)),
-                     len(files), hash_buckets)
+        reading = {"null_values": options["null_values"], "label_columns": options.get("label_columns", []),
+                   "value_types": options.get("value_types")}
+        written = logic.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
+                                     hash_buckets=hash_buckets, **reading)
+        logging.info("Wrote %s from %d files (hash buckets %s)",
+                     ", ".join(f"{n} {name}" for n, name in zip(written.rows, names)), len(files), hash_buckets)
+        label_counts = {name: {"examples": n, "unlabelled": u}
+                        for name, n, u in zip(names, written.rows, written.unlabelled)}
         if windowed:
             earlier_files = [f for files in earlier.values() for f in files]
-            [count] = logic.write_splits(earlier_files, options["null_values"],
-                                         [artifact_utils.get_split_uri([examples], spans.EARLIER_SPANS)], [1])
-            logging.info("Wrote %d %s from spans %s", count, spans.EARLIER_SPANS, list(earlier))
+            earlier_written = logic.write_splits(
+                earlier_files, split_dirs=[artifact_utils.get_split_uri([examples], spans.EARLIER_SPANS)],
+                hash_buckets=[1], **reading)
+            logging.info("Wrote %d %s from spans %s", earlier_written.rows[0], spans.EARLIER_SPANS, list(earlier))
+            label_counts[spans.EARLIER_SPANS] = {"examples": earlier_written.rows[0],
+                                                 "unlabelled": earlier_written.unlabelled[0]}
+        if reading["label_columns"]:
+            examples.set_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY, json.dumps(label_counts))
         if exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY):
             examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
 
 
 def custom_config(null_values: list[str], eval_max_rows: Optional[int] = None, span_pattern: Optional[str] = None,
-                  span_window: int = 1) -> example_gen_pb2.CustomConfig:
-    """The component-side half of custom_options."""
+                  span_window: int = 1, label_columns: Sequence[str] = (),
+                  value_types: Optional[dict[str, str]] = None) -> example_gen_pb2.CustomConfig:
+    """The component-side half of custom_options. `label_columns`: rows missing any of them are left out
+    and counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}, how those columns are read."""
     options = struct_pb2.Struct()
     options.update({"null_values": list(null_values)})
+    if label_columns:
+        options.update({"label_columns": sorted(label_columns)})
+    if value_types:
+        options.update({"value_types": dict(sorted(value_types.items()))})
     if eval_max_rows is not None:
         options.update({"eval_max_rows": eval_max_rows})
     if span_pattern is not None:

@@ -17,9 +17,11 @@ import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
 
 import google_crc32c
+from absl import logging
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -95,22 +97,94 @@ class UnreadableCsv(ValueError):
     """A CSV file pyarrow cannot parse; the message names the file, the line and shows it printably."""
 
 
-def _convert_options(null_values: list[str]) -> csv.ConvertOptions:
+def _convert_options(null_values: list[str], column_types: Optional[dict] = None) -> csv.ConvertOptions:
     return csv.ConvertOptions(
         null_values=null_values, strings_can_be_null=True,
         timestamp_parsers=[],  # keep date-like text as text: tf.Example has no timestamp type
+        column_types=column_types or {},
     )
 
 
-def read_csv(path: str, null_values: list[str]) -> pa.Table:
-    """A whole file at once (for small files and previews; ingestion reads in batches)."""
+# tf.Example's value types as the schema names them, and the Arrow type a CSV column is read as for each:
+# a FLOAT column written `30` is still a float, an INT column is never a float, text stays text ("007").
+ARROW_TYPES = {"FLOAT": pa.float64(), "INT": pa.int64(), "BYTES": pa.string()}
+
+
+def schema_value_types(schema) -> dict[str, str]:
+    """{feature: FLOAT|INT|BYTES} of a tensorflow_metadata Schema proto (its features with a type)."""
+    names = {1: "BYTES", 2: "INT", 3: "FLOAT"}  # schema_pb2.FeatureType
+    return {f.name: names[f.type] for f in schema.feature if f.type in names}
+
+
+def schema_file_value_types(path: str) -> dict[str, str]:
+    """schema_value_types of a schema.pbtxt file."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with _open(path, "r") as f:
+        return schema_value_types(text_format.Parse(f.read(), schema_pb2.Schema()))
+
+
+def arrow_types(value_types: Optional[dict[str, str]], header: list[str]) -> dict:
+    """{column: Arrow type} of the columns of `header` that value_types ({column: FLOAT|INT|BYTES}) names."""
+    return {name: ARROW_TYPES[kind] for name, kind in (value_types or {}).items() if name in header}
+
+
+class ValueNotOfType(ValueError):
+    """A cell that cannot be read as its column's type; the message names file, line, column and type."""
+
+    def __init__(self, path: str, column: str, kind: str, line: int, value: str):
+        super().__init__(f"{path}, line {line}, column {column!r}: {printable(value)!r} is not "
+                         f"{'a number' if kind == 'FLOAT' else 'a whole number' if kind == 'INT' else 'text'} "
+                         f"(the schema's type for it is {kind})")
+        self.path, self.column = path, column
+
+
+def first_value_not_of_type(path: str, null_values: list[str], value_types: dict[str, str]) -> Optional[ValueNotOfType]:
+    """The first cell of the file that its column's type cannot hold; None when every cell fits."""
+    table = csv.read_csv(path if not artifact_files.is_uri(path) else _open(path, "rb"),
+                         convert_options=csv.ConvertOptions(null_values=null_values, strings_can_be_null=True,
+                                                            column_types={n: pa.string() for n in value_types}))
+    for name, kind in value_types.items():
+        if name not in table.column_names or kind == "BYTES":
+            continue
+        for row, text in enumerate(table.column(name).to_pylist()):
+            if text is None:
+                continue
+            try:
+                pa.array([text]).cast(ARROW_TYPES[kind])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return ValueNotOfType(path, name, kind, row + 2, text)  # line 1 is the header
+    return None
+
+
+def read_csv(path: str, null_values: list[str], value_types: Optional[dict[str, str]] = None) -> pa.Table:
+    """A whole file at once (for small files and previews; ingestion reads in batches). `value_types`
+    ({column: FLOAT|INT|BYTES}, the schema's): those columns are read as such, and a cell that does not
+    fit is a ValueNotOfType naming its line."""
+    types = arrow_types(value_types, read_header(path)) if value_types else None
     try:
         if artifact_files.is_uri(path):
             with _open(path, "rb") as source:
-                return csv.read_csv(source, convert_options=_convert_options(null_values))
-        return csv.read_csv(path, convert_options=_convert_options(null_values))
+                return csv.read_csv(source, convert_options=_convert_options(null_values, types))
+        return csv.read_csv(path, convert_options=_convert_options(null_values, types))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        if types and "conversion error" in str(error):
+            found = first_value_not_of_type(path, null_values, {n: value_types[n] for n in types})
+            if found:
+                raise found from None
         raise UnreadableCsv(unreadable_message(path, error)) from None
+
+
+def read_header(path: str) -> list[str]:
+    """The column names of a CSV file (none for an empty file)."""
+    try:
+        with _csv_source(path) as (source, threads):
+            reader = csv.open_csv(source, read_options=csv.ReadOptions(use_threads=threads),
+                                  convert_options=csv.ConvertOptions(include_columns=[]))
+            return list(reader.schema.names)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return []
 
 
 class TypesChangeInFile(Exception):
@@ -123,12 +197,10 @@ class TypesChangeInFile(Exception):
 
 
 def read_batches(path: str, null_values: list[str], block_size: int = BATCH_BYTES,
-                 column_types: Optional[pa.Schema] = None) -> Iterator[pa.RecordBatch]:
+                 column_types: Optional[dict] = None) -> Iterator[pa.RecordBatch]:
     """A file as record batches of about block_size bytes of CSV each. Types are inferred from the first
-    batch unless given; TypesChangeInFile when a later batch does not fit them."""
-    convert = _convert_options(null_values)
-    if column_types is not None:
-        convert.column_types = column_types
+    batch except those given ({column: Arrow type}); TypesChangeInFile when a batch does not fit them."""
+    convert = _convert_options(null_values, column_types)
     batches = 0
     try:
         with _csv_source(path) as (source, threads):
@@ -139,7 +211,7 @@ def read_batches(path: str, null_values: list[str], block_size: int = BATCH_BYTE
                 if batch.num_rows:
                     yield batch
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        if batches and column_types is None and "conversion error" in str(error):
+        if (batches or column_types) and "conversion error" in str(error):
             raise TypesChangeInFile(path) from None
         raise UnreadableCsv(unreadable_message(path, error)) from None
 
@@ -215,8 +287,8 @@ def table_to_examples(table: pa.Table) -> list[bytes]:
     return example_coder.RecordBatchToExamplesEncoder().encode(table_to_record_batch(table))
 
 
-def csv_to_examples(path: str, null_values: list[str]) -> list[bytes]:
-    return table_to_examples(read_csv(path, null_values))
+def csv_to_examples(path: str, null_values: list[str], value_types: Optional[dict[str, str]] = None) -> list[bytes]:
+    return table_to_examples(read_csv(path, null_values, value_types))
 
 
 # --- splitting ----------------------------------------------------------------------------
@@ -338,32 +410,72 @@ class SplitWriter:
         return final
 
 
+@dataclass
+class Written:
+    """Per split: examples written, and rows left out because their label was missing."""
+    rows: list[int]
+    unlabelled: list[int]
+
+
+def labelled_rows(batch: pa.RecordBatch, label_columns: Sequence[str]) -> np.ndarray:
+    """Which rows have a value in every column the label is computed from (all rows when there is none).
+    A row without its label is neither a class nor a value: it must not be trained or evaluated on."""
+    keep = np.ones(batch.num_rows, dtype=bool)
+    for name in label_columns:
+        if name not in batch.schema.names:
+            return np.zeros(batch.num_rows, dtype=bool)
+        keep &= pc.is_valid(batch.column(name)).to_numpy(zero_copy_only=False)
+    return keep
+
+
 def write_splits(files: list[str], null_values: list[str], split_dirs: list[str], hash_buckets: list[int],
-                 block_size: int = BATCH_BYTES) -> list[int]:
+                 block_size: int = BATCH_BYTES, label_columns: Sequence[str] = (),
+                 value_types: Optional[dict[str, str]] = None) -> Written:
     """Reads every file in batches and writes each row, as a serialized tf.Example, to its split's folder;
-    returns the number of rows per split. A file whose types change after its first batch is read
-    whole once to infer them (as pyarrow's read_csv does), and the writing starts over."""
-    column_types: dict[str, pa.Schema] = {}
-    while True:
+    rows missing a value in one of `label_columns` are counted, not written. `value_types` (the schema's
+    {column: FLOAT|INT|BYTES}) fixes how those columns are read; a file where a cell does not fit its
+    type has that column inferred instead (text, which the schema check then reports). A file whose
+    inferred types change after its first batch is read whole once to infer them (as pyarrow's read_csv
+    does), and the writing starts over."""
+    column_types: dict[str, dict] = {path: arrow_types(value_types, read_header(path)) for path in files} \
+        if value_types else {}
+    for _ in range(len(files) * (len(value_types or {}) + 1) + 1):  # each retry settles a column or a file
         try:
-            return _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types)
+            return _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
+                                      label_columns)
         except TypesChangeInFile as change:
-            column_types[change.path] = read_csv(change.path, null_values).schema
+            forced = column_types.get(change.path, {})
+            misfit = first_value_not_of_type(change.path, null_values,
+                                             {n: k for n, k in value_types.items() if n in forced}) \
+                if forced and value_types else None
+            if misfit:
+                forced.pop(misfit.column)
+                logging.warning("%s; the column is read as text for this file", misfit)
+            else:
+                inferred = read_csv(change.path, null_values).schema
+                column_types[change.path] = {**{f.name: f.type for f in inferred}, **forced}
             for directory in split_dirs:
                 artifact_files.fileio().rmtree(directory)
+    raise UnreadableCsv(f"cannot settle the column types of {', '.join(files)}")
 
 
-def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types) -> list[int]:
+def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
+                       label_columns) -> Written:
     encoder = example_coder.RecordBatchToExamplesEncoder()
     writers = [SplitWriter(directory) for directory in split_dirs]
+    unlabelled = [0] * len(writers)
     try:
         for path in files:
             for batch in read_batches(path, null_values, block_size, column_types.get(path)):
                 splits = row_splits(batch, hash_buckets)
+                labelled = labelled_rows(batch, label_columns)
+                if not labelled.all():
+                    unlabelled = [n + int(np.sum(~labelled & (splits == i))) for i, n in enumerate(unlabelled)]
+                    splits = np.where(labelled, splits, -1)
                 examples = encoder.encode(table_to_record_batch(batch))
                 for index, writer in enumerate(writers):
                     writer.write([examples[i] for i in np.flatnonzero(splits == index)])
     finally:
         for writer in writers:
             writer.close()
-    return [writer.records for writer in writers]
+    return Written([writer.records for writer in writers], unlabelled)

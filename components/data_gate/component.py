@@ -3,19 +3,27 @@ drifted from the served model's training data, so nothing downstream (Transform 
 
 TFX's ExampleValidator only records anomalies; a pipeline goes on to train on bad data.
 """
+import json
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics
+from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics
 
+from components import artifact_files
 from components.data_gate import logic
 
 
 @component
 def DataGate(anomalies: InputArtifact[ExampleAnomalies], statistics: InputArtifact[ExampleStatistics],
-             drift: InputArtifact[ExampleAnomalies] = None, check_anomalies: Parameter[int] = 1) -> None:
-    """`drift`: DriftCheck's record, given when drift stops the run; `check_anomalies`: 0 when anomalies only warn."""
+             drift: InputArtifact[ExampleAnomalies] = None, examples: InputArtifact[Examples] = None,
+             check_anomalies: Parameter[int] = 1, label: Parameter[str] = "",
+             max_missing_labels: Parameter[float] = 1.0) -> None:
+    """`drift`: DriftCheck's record, given when drift stops the run; `check_anomalies`: 0 when anomalies only warn;
+    `examples`: ExampleGen's, whose count of rows without a label (`label`'s) may be at most `max_missing_labels`
+    of a split's rows."""
     if check_anomalies:
-        logic.check(anomalies.uri, statistics.uri)
+        label_counts = examples.get_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY) if examples else ""
+        logic.check(anomalies.uri, statistics.uri,
+                    logic.missing_label_anomalies(json.loads(label_counts or "{}"), max_missing_labels, label))
     if drift is not None:
         logic.check_drift(drift.uri)

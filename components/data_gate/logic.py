@@ -64,16 +64,30 @@ def empty_splits(statistics_uri: str) -> list[Anomaly]:
             if sum(dataset.num_examples for dataset in proto.datasets) == 0]
 
 
-def check(anomalies_uri: str, statistics_uri: str) -> None:
-    """Raises AnomaliesFound when the data has anomalies or an empty split, or when what should say
-    so is missing (no anomalies or statistics files): the gate never opens on what it cannot read."""
+def check(anomalies_uri: str, statistics_uri: str, also: list[Anomaly] = ()) -> None:
+    """Raises AnomaliesFound when the data has anomalies or an empty split (or `also` holds some, such as
+    too many missing labels), or when what should say so is missing (no anomalies or statistics files): the
+    gate never opens on what it cannot read."""
     for uri, name in ((anomalies_uri, ANOMALIES_FILE), (statistics_uri, STATISTICS_FILE)):
         if not artifact_files.glob(os.path.join(uri, "Split-*", name)):
             raise AnomaliesFound(f"the data gate found no {name} under {uri}: it cannot tell that the data is "
                                  "good, so nothing is trained")
-    found = read_anomalies(anomalies_uri) + empty_splits(statistics_uri)
+    found = read_anomalies(anomalies_uri) + empty_splits(statistics_uri) + list(also)
     if found:
         raise AnomaliesFound(gate_message(found))
+
+
+def missing_label_anomalies(label_counts: dict, max_fraction: float, label: str) -> list[Anomaly]:
+    """One anomaly per split where rows without a label are more than max_fraction of its rows.
+    label_counts: ExampleGen's {split: {"examples": written, "unlabelled": left out}}."""
+    found = []
+    for split, counts in label_counts.items():
+        rows = counts["examples"] + counts["unlabelled"]
+        if rows and counts["unlabelled"] / rows > max_fraction:
+            found.append(Anomaly(split, label, f"label missing on {counts['unlabelled']} of {rows} rows "
+                                               f"({counts['unlabelled'] / rows:.1%}), more than "
+                                               f"label.max_missing_fraction ({max_fraction:g})"))
+    return found
 
 
 def check_drift(drift_uri: str) -> None:

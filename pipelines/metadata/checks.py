@@ -24,6 +24,17 @@ def training_schema_uri(reader: MetadataReader, model_id: int) -> Optional[str]:
     return inputs["schema"][0].uri if inputs.get("schema") else None
 
 
+def model_value_types(reader: MetadataReader, model_id: int) -> Optional[dict[str, str]]:
+    """{column: FLOAT|INT|BYTES} of the schema the model was trained with: how new CSV data must be read to
+    be parsed by it (a FLOAT column written `30` is a float). None when ML Metadata does not have it."""
+    import os
+
+    from components.csv_example_gen.logic import schema_file_value_types
+
+    uri = training_schema_uri(reader, model_id)
+    return schema_file_value_types(os.path.join(uri, "schema.pbtxt")) if uri else None
+
+
 def record_skew_check(reader: MetadataReader, served: Optional[registry.ModelVersion], serving_path: str,
                       statistics_uri: str, skew_uri: str, skewed: list[str], examples: int) -> int:
     """Records one `mlops monitor` check; returns the execution id."""

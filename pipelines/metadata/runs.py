@@ -3,9 +3,11 @@ one run's summary (`mlops run`, `mlops runs --run`) and the list of runs (`mlops
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass, field
 from typing import Optional
 
+from components.artifact_files import LABEL_COUNTS_PROPERTY
 from pipelines import component_ids as ids
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
@@ -32,6 +34,7 @@ class RunSummary:
     components: list[ComponentRun]
     anomalies: list = field(default_factory=list)
     spans: str = ""                     # the span(s) the run read
+    label_counts: dict = field(default_factory=dict)  # split -> {"examples", "unlabelled"}: rows left out
     drift: list = field(default_factory=list)   # drift_check.logic.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -86,6 +89,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     examples = summary.output(ids.EXAMPLE_GEN, "examples")
     if examples is not None:
         summary.spans = spans_of(examples)
+        summary.label_counts = json.loads(string_property(examples, LABEL_COUNTS_PROPERTY) or "{}")
     drift = summary.output(ids.DRIFT_CHECK, "drift")
     if drift is not None:
         from components.drift_check import logic as drift_logic
@@ -191,6 +195,9 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
     elif summary.component(ids.EXAMPLE_VALIDATOR):
         lines.append("Data anomalies: none")
 
+    if summary.label_counts:
+        lines.append(missing_labels_line(summary.label_counts))
+
     if summary.drift_note:
         drifted = [c for c in summary.drift if c.exceeded]
         lines += ["", f"Drift ({summary.drift_note}): "
@@ -236,11 +243,25 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
     if summary.outcome == GATED:
         found = [what for what, seen in (("anomalies", summary.anomalies),
                                          ("drift", any(c.exceeded for c in summary.drift))) if seen]
+        if not found and any(c["unlabelled"] for c in summary.label_counts.values()):
+            found = ["too many rows without a label (label.max_missing_fraction)"]
         lines += ["", f"Stopped: the data gate found {' and '.join(found) or 'a problem'}; nothing was trained "
                       "or pushed"]
     elif error:
         lines += ["", f"Failed: {error}"]
     return "\n".join(lines)
+
+
+def missing_labels_line(label_counts: dict) -> str:
+    """"Missing labels: 168 of 2700 rows left out (train 110 of 1800, eval 58 of 900)", or none."""
+    unlabelled = sum(c["unlabelled"] for c in label_counts.values())
+    if not unlabelled:
+        return "Missing labels: none"
+    rows = sum(c["examples"] + c["unlabelled"] for c in label_counts.values())
+    per_split = ", ".join(f"{split} {c['unlabelled']} of {c['examples'] + c['unlabelled']}"
+                          for split, c in label_counts.items())
+    return (f"Missing labels: {unlabelled} of {rows} rows ({unlabelled / rows:.1%}) left out of training and "
+            f"evaluation ({per_split})")
 
 
 def format_runs(pipeline_name: str, rows: list[RunRow]) -> str:

@@ -7,7 +7,7 @@ from html import escape
 
 from components.infra_validator.logic import DESCRIPTIONS
 from pipelines.metadata import evaluation
-from pipelines.metadata.runs import slice_order
+from pipelines.metadata.runs import missing_labels_line, slice_order
 from pipelines.report import charts
 from pipelines.report.content import BASELINE_DATA, Report
 from pipelines.report.data_views import TOP_VALUES
@@ -79,6 +79,10 @@ def data_section(report: Report) -> str:
     listed = ("<p>Anomalies: none</p>" if not anomalies else
               f'<p class="bad">Anomalies ({len(anomalies)}):</p><ul>'
               + "".join(f"<li>{escape(str(a))}</li>" for a in anomalies) + "</ul>")
+    if report.summary.label_counts:
+        unlabelled = any(c["unlabelled"] for c in report.summary.label_counts.values())
+        listed += (f'<p id="missing-labels" class="{"bad" if unlabelled else "muted"}">'
+                   f'{escape(missing_labels_line(report.summary.label_counts))}</p>')
     listed += drift_table(report)
     distance_of = {c.feature: c for c in report.summary.drift}
     cards = []

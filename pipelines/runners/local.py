@@ -181,11 +181,22 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
     """Scores `data` (a CSV file or folder, whose CSV files are `files`) with the served stable version through
     `<name>-inference` (ExampleGen, BulkInferrer, PredictionExport). LookupError: no served, blessed model;
     RuntimeError: the run failed (the log says why); the output file is then left as it was."""
+    from pipelines.metadata.checks import model_value_types
     from pipelines.metadata.registry import stable_model
 
-    version, model_uri = stable_model(store.open_reader(cfg), cfg.serving_dir)
+    reader = store.open_reader(cfg)
+    version, model_uri = stable_model(reader, cfg.serving_dir)
     if not os.path.isdir(os.path.join(model_uri, "Format-Serving")):
         raise LookupError(f"version {version.version}'s trained model is gone from {model_uri}")
+    value_types = model_value_types(reader, version.model_id)
+    if value_types:  # a cell the model cannot parse is named here, not deep in the BulkInferrer
+        from components.csv_example_gen.logic import first_value_not_of_type
+
+        for path in files:
+            misfit = first_value_not_of_type(path, cfg.data.null_values,
+                                             {f.name: value_types[f.name] for f in cfg.features if f.name in value_types})
+            if misfit:
+                raise misfit
     scoring = cfg.model_copy(deep=True)
     scoring.batch_inference.format = file_format
     log_path = Path(cfg.output_dir) / "logs" / f"predict-{datetime.now():%Y%m%d-%H%M%S}.log"
@@ -195,7 +206,7 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
         print(f"Scoring {data} with version {version.version} (stable)\n  logs: {log_path}", file=terminal, flush=True)
         from pipelines.assembly import create_inference_pipeline  # TensorFlow's import-time output goes to the log
         pipeline = create_inference_pipeline(scoring, data, output, model_uri, beam_args(cfg, size),
-                                             store.connection_config(cfg))
+                                             store.connection_config(cfg), value_types)
         try:
             run(pipeline)
         except Exception as error:  # the component's own message; the traceback is in the log

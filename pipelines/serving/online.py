@@ -17,17 +17,19 @@ def predict_online(cfg, reader, files: list[str], output: str, file_format: str)
 
     from components.csv_example_gen.logic import read_csv, table_to_examples
     from components.prediction_export.logic import prediction_columns, write_table
-    from pipelines.metadata.registry import model_versions
+    from pipelines.metadata.checks import model_value_types
+    from pipelines.metadata.registry import model_versions, stable_model
     from pipelines.serving.client import ServingClient
     from pipelines.serving.server import endpoint
 
     id_column = cfg.batch_inference.id_column
     names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}
+    value_types = model_value_types(reader, stable_model(reader, cfg.serving_dir)[0].model_id)
     rows, written = [], Written()
+    tables = [read_csv(path, cfg.data.null_values, value_types) for path in files]  # a misfit cell fails here
     try:
         with ServingClient.for_config(cfg, reader) as client:
-            for path in files:
-                table = read_csv(path, cfg.data.null_values)
+            for table in tables:
                 # A request carries the model's features only, as a client's would (and as the request log should).
                 features = table.select([f.name for f in cfg.features if f.name in table.column_names])
                 for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(features)):
@@ -37,8 +39,11 @@ def predict_online(cfg, reader, files: list[str], output: str, file_format: str)
                                  "version": names.get(answer.version, str(answer.version)), **prediction_columns(one)})
                     written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
     except grpc.RpcError as error:
-        raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "
-                           "(is `mlops serve` running?)") from None
+        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "
+                               "(is `mlops serve` running?)") from None
+        raise RuntimeError(f"the model server at {endpoint(cfg)} refused a request: {error.code().name}: "
+                           f"{error.details()}") from None
     write_table(rows, output, file_format)
     written.rows = len(rows)
     return written

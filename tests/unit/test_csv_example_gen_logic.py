@@ -75,7 +75,7 @@ def test_rows_are_split_by_hash_buckets_the_same_whatever_the_batch_size(tmp_pat
     splits = {}
     for block_size in (1 << 10, 1 << 20):  # many batches, one batch
         dirs = [tmp_path / f"{block_size}" / name for name in ("train", "eval")]
-        counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [2, 1], block_size=block_size)
+        counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [2, 1], block_size=block_size).rows
         train, evaluation = read_records(dirs[0]), read_records(dirs[1])
         assert counts == [len(train), len(evaluation)] and sum(counts) == 3000
         assert 0.62 < counts[0] / 3000 < 0.71  # 2 buckets of 3
@@ -95,7 +95,7 @@ def test_the_eval_cap_moves_the_rest_to_train_and_leaves_small_data_split_as_tfx
     assert csv_logic.count_rows([write_csv(tmp_path, "id,value\n", "header.csv"), write_csv(tmp_path, "", "empty.csv")]) == 0
     buckets = csv_logic.capped_hash_buckets([2, 1], 1, csv_logic.count_rows([path]), max_rows=300)
     dirs = [tmp_path / name for name in ("train", "eval")]
-    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], buckets)
+    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], buckets).rows
     assert sum(counts) == 3000 and 240 < counts[1] < 360  # about 300 of 3000, by hash
 
 
@@ -130,7 +130,7 @@ def test_files_rotate_and_are_named_of_n_and_an_empty_split_still_has_a_readable
 def test_a_word_after_the_first_batch_makes_the_column_text_as_in_a_whole_file_read(tmp_path):
     path = write_csv(tmp_path, "id,fare\n" + "\n".join(f"{i},{i}.5" for i in range(2000)) + "\n2000,unknown\n")
     dirs = [tmp_path / "train", tmp_path / "eval"]
-    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1, 1], block_size=1 << 10)
+    counts = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1, 1], block_size=1 << 10).rows
     assert sum(counts) == 2001
     fares = {e.features.feature["fare"].bytes_list.value[0] for e in read_records(dirs[0]) + read_records(dirs[1])}
     assert b"unknown" in fares and b"3.5" in fares  # a string column, as csv.read_csv would make it
@@ -144,8 +144,60 @@ def test_uris_are_read_and_written_through_tfxs_file_system_layer():
         f.write("id,value,kind\n" + ROWS + "\n")
     files = csv_logic.matching_files("ram://bucket/in", "*.csv")
     assert files == ["ram://bucket/in/data.csv"]
-    counts = csv_logic.write_splits(files, [""], ["ram://bucket/out/Split-train", "ram://bucket/out/Split-eval"], [2, 1])
+    counts = csv_logic.write_splits(files, [""], ["ram://bucket/out/Split-train", "ram://bucket/out/Split-eval"], [2, 1]).rows
     assert sum(counts) == 3000
     assert tf.io.gfile.listdir("ram://bucket/out/Split-train") == ["data_tfrecord-00000-of-00001.gz"]
     records = tf.data.TFRecordDataset(tf.io.gfile.glob("ram://bucket/out/Split-*/*"), compression_type="GZIP")
     assert sum(1 for _ in records) == 3000
+
+
+# --- missing labels and the schema's value types ---------------------------------------------------------
+
+
+def test_rows_missing_their_label_are_counted_per_split_and_never_written(tmp_path):
+    rows = "\n".join(f"{i},{i * 0.5},{'' if i % 4 == 0 else 'A' if i % 3 else 'B'}" for i in range(600))
+    path = write_csv(tmp_path, "id,value,species\n" + rows + "\n")
+    dirs = [tmp_path / name for name in ("train", "eval")]
+    written = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [2, 1], block_size=1 << 10,
+                                     label_columns=["species"])
+    examples = read_records(dirs[0]) + read_records(dirs[1])
+    assert sum(written.unlabelled) == 150 and all(n > 0 for n in written.unlabelled)  # every 4th row, in both splits
+    assert written.rows == [len(read_records(dirs[0])), len(read_records(dirs[1]))] and sum(written.rows) == 450
+    assert all(e.features.feature["species"].bytes_list.value for e in examples)
+    assert 0 not in ids_of(examples) and 1 in ids_of(examples)
+    # The same rows split as they would without the label check: a row's split does not depend on it.
+    plain = [tmp_path / "plain" / name for name in ("train", "eval")]
+    csv_logic.write_splits([path], [""], [str(d) for d in plain], [2, 1])
+    assert set(ids_of(read_records(dirs[0]))) <= set(ids_of(read_records(plain[0])))
+
+
+def test_a_label_computed_from_two_columns_is_missing_when_either_is(tmp_path):
+    path = write_csv(tmp_path, "tips,fare,x\n1,10,a\n,10,b\n1,,c\n2,20,d\n")
+    dirs = [tmp_path / "all"]
+    written = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1], label_columns=["tips", "fare"])
+    assert written.rows == [2] and written.unlabelled == [1 + 1]
+
+
+def test_whole_numbers_in_a_float_column_are_floats_when_the_schema_says_so(tmp_path):
+    import tensorflow as tf
+
+    path = write_csv(tmp_path, "age,zip,count\n30,007,1\n40,010,2\n")
+    types = {"age": "FLOAT", "zip": "BYTES", "count": "INT"}
+    [first, _] = [tf.train.Example.FromString(e).features.feature for e in csv_logic.csv_to_examples(path, [""], types)]
+    assert first["age"].float_list.value == [30.0] and first["zip"].bytes_list.value == [b"007"]
+    assert first["count"].int64_list.value == [1]
+    dirs = [tmp_path / "split"]
+    csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1], value_types=types)
+    assert read_records(dirs[0])[0].features.feature["age"].float_list.value == [30.0]
+
+
+def test_a_cell_that_does_not_fit_the_schemas_type_names_file_line_column_and_type(tmp_path):
+    path = write_csv(tmp_path, "age,name\n30,a\n40,b\nforty,c\n")
+    with pytest.raises(csv_logic.ValueNotOfType) as info:
+        csv_logic.read_csv(path, [""], {"age": "FLOAT"})
+    assert str(info.value) == f"{path}, line 4, column 'age': 'forty' is not a number (the schema's type for it is FLOAT)"
+    # Ingestion reads that file's column as text instead, so the schema check lists it at the gate.
+    dirs = [tmp_path / "split"]
+    written = csv_logic.write_splits([path], [""], [str(d) for d in dirs], [1], value_types={"age": "FLOAT"})
+    assert written.rows == [3]
+    assert read_records(dirs[0])[0].features.feature["age"].bytes_list.value == [b"30"]

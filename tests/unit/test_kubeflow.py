@@ -28,7 +28,7 @@ EXPECTED_DEPENDENCIES = {
     "CsvExampleGen": set(), "ImportSchemaGen": set(), "StatisticsGen": {"CsvExampleGen"},
     "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"},
     "DriftCheck": {"ImportSchemaGen", "StatisticsGen", "latest_pushed_model_resolver"},
-    "DataGate": {"DriftCheck", "ExampleValidator", "StatisticsGen"},
+    "DataGate": {"CsvExampleGen", "DriftCheck", "ExampleValidator", "StatisticsGen"},
     "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"}, "Trainer": {"ImportSchemaGen", "Transform"},
     "InfraValidator": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
