@@ -102,10 +102,10 @@ def test_too_many_missing_labels_is_an_anomaly_of_its_split_and_a_few_are_not():
     from pipelines.metadata.runs import missing_labels_line
 
     counts = {"train": {"examples": 1700, "unlabelled": 100}, "eval": {"examples": 800, "unlabelled": 100}}
-    [anomaly] = logic.missing_label_anomalies(counts, 0.1, "species")
+    [anomaly] = gate.missing_label_anomalies(counts, 0.1, "species")
     assert str(anomaly) == ("[eval] species: label missing on 100 of 900 rows (11.1%), more than "
                             "label.max_missing_fraction (0.1)")
-    assert logic.missing_label_anomalies(counts, 0.2, "species") == []
+    assert gate.missing_label_anomalies(counts, 0.2, "species") == []
     assert missing_labels_line(counts) == ("Missing labels: 200 of 2700 rows (7.4%) left out of training and "
                                            "evaluation (train 100 of 1800, eval 100 of 900)")
     assert missing_labels_line({"train": {"examples": 5, "unlabelled": 0}}) == "Missing labels: none"
