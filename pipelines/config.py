@@ -182,20 +182,35 @@ class _FeatureKind(_Strict):
         raise ValueError(f"{self.name}: {self.kind} is not categorical")
 
 
-class NumericFeature(_FeatureKind):
+class _Imputed(_FeatureKind):
+    """A number whose missing cells are filled from the training data (or with a fixed value)."""
+
+    impute: Literal["mean", "median"] = Field(
+        "mean", description="what a missing cell becomes: the mean or the median of the training data's values, "
+                            "computed by Transform (the same graph fills requests at serving)")
+    default: Optional[float] = Field(None, allow_inf_nan=False,
+                                     description="a fixed value for missing cells instead of `impute`")
+
+    @property
+    def filled_with(self) -> str:
+        """How a missing cell is filled, in words: "mean", "median" or "0.0"."""
+        return self.impute if self.default is None else f"{self.default:g}"
+
+
+class NumericFeature(_Imputed):
     kind: Literal["numeric"]
     name: str
     scaling: Literal["z_score", "min_max"] = "z_score"
-    default: float = Field(0.0, description="value used where the cell is missing")
+    missing_indicator: bool = Field(False, description="also give the model a 0/1 input saying the cell was missing "
+                                                       "(worth it when a column's missing share is material)")
 
 
-class BucketizedFeature(_FeatureKind):
+class BucketizedFeature(_Imputed):
     categorical: ClassVar[bool] = True
 
     kind: Literal["bucketized"]
     name: str
     buckets: int = Field(ge=2)
-    default: float = 0.0
 
     def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
         return self.buckets
@@ -217,7 +232,8 @@ class StringCategoricalFeature(_FeatureKind):
 
 
 class IntCategoricalFeature(_FeatureKind):
-    """Integers in [min, max]; values outside the range (and missing ones) share one extra bucket."""
+    """Integers in [min, max]; values outside the range share one extra id, missing cells have their own
+    (or are `default`, when set)."""
 
     categorical: ClassVar[bool] = True
 
@@ -238,8 +254,13 @@ class IntCategoricalFeature(_FeatureKind):
         """The id shared by values outside [min, max]; ids 0 .. max-min are the values in range."""
         return self.max - self.min + 1
 
-    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+    @property
+    def missing_id(self) -> int:
+        """The id of a missing cell: never a value's id, nor the id of values outside the range."""
         return self.outside_id + 1
+
+    def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
+        return self.missing_id + 1
 
 
 Feature = Annotated[

@@ -18,6 +18,11 @@ def transformed_name(name: str) -> str:
     return name + TRANSFORMED_SUFFIX
 
 
+def missing_indicator_name(feature: Feature) -> str:
+    """The model input that says a numeric feature's cell was missing (with `missing_indicator: true`)."""
+    return feature.name + "_missing" + TRANSFORMED_SUFFIX
+
+
 def vocabulary_name(feature: Feature) -> str:
     """The file name of a string feature's vocabulary inside the transform graph."""
     return feature.name

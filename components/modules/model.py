@@ -34,6 +34,10 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
         if not feature.categorical:
             inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
             deep.append(keras.layers.Reshape((1,))(inputs[key]))
+            if getattr(feature, "missing_indicator", False):
+                indicator = F.missing_indicator_name(feature)
+                inputs[indicator] = keras.Input(shape=(), name=indicator, dtype=tf.float32)
+                deep.append(keras.layers.Reshape((1,))(inputs[indicator]))
             continue
         vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
                            if feature.has_vocabulary else None)
@@ -80,7 +84,7 @@ def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
     raw_spec = tf_transform_output.raw_feature_spec()
     # Requests carry the model's raw features only: not the label's columns, not unused columns.
     serving_spec = {f.name: raw_spec[f.name] for f in cfg.features}
-    feature_keys = [F.transformed_name(f.name) for f in cfg.features]
+    feature_keys = list(model.input_names)  # the transformed features and any missing indicators
 
     def predict(serialized):
         transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))

@@ -17,30 +17,55 @@ def preprocessing_fn(inputs, custom_config):
     outputs = {}
     for feature in cfg.features:
         outputs[F.transformed_name(feature.name)] = TRANSFORMS[feature.kind](feature, inputs[feature.name])
+        if getattr(feature, "missing_indicator", False):
+            outputs[F.missing_indicator_name(feature)] = tf.cast(tf.logical_not(present(inputs[feature.name])),
+                                                                 tf.float32)
     outputs[cfg.label.name] = transform_label(cfg.label, inputs)
     return outputs
 
 
+def imputed(feature, raw):
+    """A numeric column as float32 with its missing cells filled: with `default` when set, else with the
+    mean or median of the values present in the analyzed (training) data, which Transform computes once
+    and the serving graph keeps as a constant. An entirely empty column fills with 0."""
+    value = tf.cast(dense_column(raw, 0), tf.float32)
+    if feature.default is not None:
+        fill = tf.constant(feature.default, tf.float32)
+    else:
+        values = tf.cast(raw.values if isinstance(raw, tf.sparse.SparseTensor) else tf.reshape(raw, [-1]), tf.float32)
+        if feature.impute == "mean":
+            fill = tft.mean(values)
+        else:  # the one boundary of two quantile buckets
+            fill = tf.reshape(tft.quantiles(values, num_buckets=2, epsilon=0.001), [-1])[0]
+        fill = tf.where(tf.math.is_finite(fill), fill, 0.0)
+    return tf.where(present(raw), value, fill)
+
+
 def transform_numeric(feature, raw):
-    value = tf.cast(dense_column(raw, feature.default), tf.float32)
+    value = imputed(feature, raw)
     return tft.scale_to_z_score(value) if feature.scaling == "z_score" else tft.scale_to_0_1(value)
 
 
 def transform_bucketized(feature, raw):
-    return tft.bucketize(tf.cast(dense_column(raw, feature.default), tf.float32), feature.buckets)
+    return tft.bucketize(imputed(feature, raw), feature.buckets)
+
+
+MISSING_TOKEN = "__missing__"  # a missing string cell's own vocabulary entry, never a real value's
 
 
 def transform_string_categorical(feature, raw):
     return tft.compute_and_apply_vocabulary(
-        dense_column(raw, ""), top_k=feature.top_k, num_oov_buckets=feature.oov_buckets,
+        dense_column(raw, MISSING_TOKEN), top_k=feature.top_k, num_oov_buckets=feature.oov_buckets,
         vocab_filename=F.vocabulary_name(feature))
 
 
 def transform_int_categorical(feature, raw):
-    missing = feature.min - 1 if feature.default is None else feature.default
-    value = tf.cast(dense_column(raw, missing), tf.int64)
+    value = tf.cast(dense_column(raw, feature.min if feature.default is None else feature.default), tf.int64)
     in_range = tf.logical_and(value >= feature.min, value <= feature.max)
-    return tf.where(in_range, value - feature.min, tf.constant(feature.outside_id, tf.int64))
+    ids = tf.where(in_range, value - feature.min, tf.constant(feature.outside_id, tf.int64))
+    if feature.default is not None:
+        return ids
+    return tf.where(present(raw), ids, tf.constant(feature.missing_id, tf.int64))
 
 
 # One transform per feature kind of pipelines.config.Feature (a test runs every kind through it).
@@ -77,6 +102,14 @@ def class_constant(name, dtype, column: str):
         return tf.cast(tf.constant(float(name)), dtype)
     except ValueError:
         raise ValueError(f"label.classes: {name!r} is not a number, but column {column!r} holds numbers") from None
+
+
+def present(raw):
+    """[batch] booleans: whether each row has a value in the column."""
+    if isinstance(raw, tf.sparse.SparseTensor):
+        marks = tf.SparseTensor(raw.indices, tf.ones_like(raw.values, tf.int32), [raw.dense_shape[0], 1])
+        return tf.squeeze(tf.sparse.to_dense(marks, default_value=0), axis=1) > 0
+    return tf.ones(tf.shape(dense_column(raw, 0))[:1], tf.bool)
 
 
 def dense_column(raw, default):

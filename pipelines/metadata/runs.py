@@ -35,6 +35,7 @@ class RunSummary:
     anomalies: list = field(default_factory=list)
     spans: str = ""                     # the span(s) the run read
     label_counts: dict = field(default_factory=dict)  # split -> {"examples", "unlabelled"}: rows left out
+    filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
     drift: list = field(default_factory=list)   # drift_check.logic.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -90,6 +91,10 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     if examples is not None:
         summary.spans = spans_of(examples)
         summary.label_counts = json.loads(string_property(examples, LABEL_COUNTS_PROPERTY) or "{}")
+    statistics = summary.output(ids.STATISTICS_GEN, "statistics")
+    transform = next((e for e in reader.run_executions(run_id) if reader.node_name(e) == ids.TRANSFORM), None)
+    if statistics is not None and transform is not None:
+        summary.filled = missing_values(string_property(transform, "custom_config") or "{}", statistics.uri)
     drift = summary.output(ids.DRIFT_CHECK, "drift")
     if drift is not None:
         from components.drift_check import logic as drift_logic
@@ -117,6 +122,56 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         summary.pushed_path = string_property(pushed, "pushed_destination")
     summary.outcome = run_outcome(summary.components, pipeline_running)
     return summary
+
+
+@dataclass(frozen=True)
+class Filled:
+    feature: str
+    missing: float  # the share of training examples without a value
+    becomes: str    # "mean 29.7", "median 3", "0 (default)", "its own category"
+
+
+def missing_values(transform_custom_config: str, statistics_uri: str) -> list[Filled]:
+    """Each feature with missing cells in the training split, and what Transform filled them with: the
+    config Transform ran with (its custom_config) says how; the training statistics give the mean or median
+    it computed over the same values (TFDV's median is approximate, as Transform's quantile is)."""
+    from components.data_gate.logic import STATISTICS_FILE, per_split
+    from pipelines.config import features_config_from_json
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    config_json = json.loads(transform_custom_config).get("config")
+    if not config_json:
+        return []
+    features = features_config_from_json(config_json).features
+    train = next((proto for split, proto in per_split(statistics_uri, STATISTICS_FILE,
+                                                       statistics_pb2.DatasetFeatureStatisticsList) if split == "train"),
+                 None)
+    if train is None or not train.datasets:
+        return []
+    dataset = train.datasets[0]
+    stats = {".".join(f.path.step) or f.name: f for f in dataset.features}
+    filled = []
+    for feature in features:
+        found = stats.get(feature.name)
+        if found is None or not dataset.num_examples:
+            continue
+        numeric = found.HasField("num_stats")
+        common = found.num_stats.common_stats if numeric else found.string_stats.common_stats
+        if not common.num_missing:
+            continue
+        if feature.kind in ("numeric", "bucketized"):
+            if feature.default is not None:
+                becomes = f"{feature.default:g} (default)"
+            else:
+                becomes = f"{feature.impute} {getattr(found.num_stats, feature.impute):.4g}"
+            if getattr(feature, "missing_indicator", False):
+                becomes += ", with a missing-indicator input"
+        elif feature.kind == "int_categorical" and feature.default is not None:
+            becomes = f"{feature.default} (default)"
+        else:
+            becomes = "its own category"
+        filled.append(Filled(feature.name, common.num_missing / dataset.num_examples, becomes))
+    return filled
 
 
 # --- mlops runs --------------------------------------------------------------
@@ -197,6 +252,9 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
 
     if summary.label_counts:
         lines.append(missing_labels_line(summary.label_counts))
+    if summary.filled:
+        lines.append("Missing values (share of training rows -> what they became):")
+        lines += [f"  {f.feature:<28} {f.missing:6.1%} -> {f.becomes}" for f in summary.filled]
 
     if summary.drift_note:
         drifted = [c for c in summary.drift if c.exceeded]

@@ -101,6 +101,10 @@ def data_section(report: Report) -> str:
                 rows.append((value, row))
             chart = charts.bars(rows, series=splits, width=330, label_width=110, digits=2)
         missing = ", ".join(f"{escape(s)} {feature.missing.get(s, 0):.1%}" for s in splits)
+        filled = next((f.becomes for f in report.summary.filled if f.feature == feature.name), None)
+        if filled:
+            missing += f' <span data-filled="{escape(feature.name)}">&rarr; {escape(filled)}</span>'
+
         flagged = "".join(f'<p class="bad">{escape(a)}</p>' for a in feature.anomalies)
         distance = distance_of.get(feature.name)
         if distance is not None:

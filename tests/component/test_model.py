@@ -45,7 +45,7 @@ def test_binary_taxi_model(project):
     assert [layer.units for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)] == [16, 8, 1]
     # The vocabulary size plus the OOV buckets sizes the company embedding.
     embeddings = [layer.input_dim for layer in model.layers if isinstance(layer, tf.keras.layers.Embedding)]
-    assert 110 in embeddings and 25 in embeddings
+    assert 110 in embeddings and 26 in embeddings
 
 
 def test_multiclass_penguin_model_learns(project):

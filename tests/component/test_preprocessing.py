@@ -35,7 +35,7 @@ def test_each_feature_kind_and_a_binary_threshold_label(tmp_path):
          {"name": "hour", "kind": "int_categorical", "min": 0, "max": 23}])
     spec = {
         "fare": tf.io.FixedLenFeature([], tf.float32),
-        "miles": tf.io.VarLenFeature(tf.float32),  # optional column: missing cells take the default (0)
+        "miles": tf.io.VarLenFeature(tf.float32),  # optional column: missing cells take the training mean
         "lat": tf.io.FixedLenFeature([], tf.float32),
         "payment": tf.io.FixedLenFeature([], tf.string),
         "hour": tf.io.VarLenFeature(tf.int64),
@@ -51,10 +51,11 @@ def test_each_feature_kind_and_a_binary_threshold_label(tmp_path):
 
     std = math.sqrt(sum((x - 25.0) ** 2 for x in (10, 20, 30, 40)) / 4)
     assert [round(r["fare_xf"], 5) for r in out] == [round((x - 25.0) / std, 5) for x in (10, 20, 30, 40)]
-    assert [r["miles_xf"] for r in out] == [0.5, 1.0, 0.0, 0.25]  # min-max over 0 (missing), 1, 2, 4
+    # min-max over 2, 4, the mean 7/3 (missing) and 1
+    assert [round(r["miles_xf"], 5) for r in out] == [round(v, 5) for v in (1 / 3, 1.0, (7 / 3 - 1) / 3, 0.0)]
     assert [r["lat_xf"] for r in out] == [0, 0, 1, 1]  # two quantile buckets
     assert [r["payment_xf"] for r in out] == [1, 0, 0, 0]  # most frequent value gets id 0
-    assert [r["hour_xf"] for r in out] == [5, 24, 24, 23]  # out of range and missing share bucket 24
+    assert [r["hour_xf"] for r in out] == [5, 24, 25, 23]  # out of range: 24; missing: its own id, 25
     assert [r["big_tipper"] for r in out] == [0, 1, 1, 0]  # tips > 0.2 * fare, strictly: 6.1 > 6.0, 8.0 = 8.0
 
 
@@ -101,3 +102,37 @@ def test_vocabulary_is_stored_under_the_feature_name(tmp_path):
     output_dir = str(tmp_path / "transform_fn")
     _ = transform_fn | tft_beam.WriteTransformFn(output_dir)
     assert tft.TFTransformOutput(output_dir).vocabulary_size_by_name("payment") == 2
+
+
+@pytest.mark.parametrize("impute, expected", [("mean", 5.0), ("median", 3.0)])
+def test_a_missing_number_becomes_the_training_mean_or_median_and_may_be_flagged(impute, expected, tmp_path):
+    cfg_json = config({"kind": "regression", "name": "y", "column": "target"},
+                      [{"name": "fare", "kind": "numeric"},
+                       {"name": "age", "kind": "numeric", "scaling": "min_max", "impute": impute,
+                        "missing_indicator": True}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "age": tf.io.VarLenFeature(tf.float32),
+            "target": tf.io.FixedLenFeature([], tf.float32)}
+    ages = [[1.0], [2.0], [3.0], [], [4.0], [15.0]]  # mean 5, median 3
+    rows = [{"fare": float(i), "age": a, "target": 0.0} for i, a in enumerate(ages)]
+    out, _ = run_transform(rows, spec, cfg_json, tmp_path)
+    low, high = 1.0, 15.0
+    assert round(out[3]["age_xf"], 4) == round((expected - low) / (high - low), 4)  # the row without an age
+    assert [r["age_missing_xf"] for r in out] == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_a_fixed_default_is_used_as_given_and_a_missing_category_is_its_own_value(tmp_path):
+    cfg_json = config({"kind": "regression", "name": "y", "column": "target"},
+                      [{"name": "fare", "kind": "numeric", "scaling": "min_max", "default": -10.0},
+                       {"name": "payment", "kind": "string_categorical"}])
+    spec = {"fare": tf.io.VarLenFeature(tf.float32), "payment": tf.io.VarLenFeature(tf.string),
+            "target": tf.io.FixedLenFeature([], tf.float32)}
+    rows = [{"fare": [0.0], "payment": [b""], "target": 0.0}, {"fare": [], "payment": [], "target": 1.0},
+            {"fare": [10.0], "payment": [b""], "target": 2.0}]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (out, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing_fn(inputs, {"config": cfg_json}), output_record_batches=False)
+    by_target = {r["y"]: r for r in out}
+    assert [round(by_target[t]["fare_xf"], 4) for t in (0.0, 1.0, 2.0)] == [0.5, 0.0, 1.0]  # -10 is the minimum
+    # An empty string is a value; a missing cell is another: never merged.
+    assert by_target[0.0]["payment_xf"] == by_target[2.0]["payment_xf"] != by_target[1.0]["payment_xf"]

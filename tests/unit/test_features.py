@@ -15,7 +15,7 @@ def feature(cfg, name):
 
 
 def test_cardinalities(taxi):
-    assert feature(taxi, "trip_start_hour").cardinality() == 25  # 0..23 and one bucket for the rest
+    assert feature(taxi, "trip_start_hour").cardinality() == 26  # 0..23, one id for the rest, one for missing
     assert feature(taxi, "pickup_latitude").cardinality() == 10
     assert feature(taxi, "company").cardinality(vocabulary_size=100) == 110  # + 10 OOV buckets
     with pytest.raises(ValueError, match="vocabulary size"):
