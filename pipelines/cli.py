@@ -343,8 +343,14 @@ def init_project(args) -> int:
     print(f"wrote {written.config}\n  label: {plan.label['column']} ({plan.label['kind']}"
           + (f": {', '.join(map(str, plan.label['classes']))}" if plan.label["kind"] == "classes" else "") + ")")
     print(f"  features: {len(plan.features)} ({', '.join(sorted({f['kind'] for f in plan.features}))})")
+    if plan.label_note:
+        print(f"  label {plan.label['column']}: {plan.label_note}")
     for column, why in plan.left_out.items():
         print(f"  left out {column}: {why}")
+    for column, why in plan.suspects.items():
+        print(f"  SUSPECT {column}: {why}")
+    for column, why in plan.notes.items():
+        print(f"  {column}: {why}")
     print(f"wrote {written.schema} (TFDV's inference; the label's columns are not in SERVING)")
     if plan.id_column:
         print(f"  {plan.id_column} identifies rows in `mlops predict`'s output (batch_inference.id_column)")

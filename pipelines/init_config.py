@@ -6,7 +6,11 @@ Plain functions over a pyarrow table, so each rule is unit-tested on small table
   classes, listed as they are in the data (two make a binary model);
 - each other column: numeric, int_categorical (integers with few values, by range) or
   string_categorical (top_k for large vocabularies); left out, with the reason as a YAML comment:
-  constant, an ID (a distinct value on every row), or a likely leak (predicts the label almost alone);
+  constant, an ID (a distinct value on every row), or a likely leak (alone it explains the label almost
+  perfectly, measured against the trivial model, rank correlations included); a lower band of suspects
+  is kept and flagged;
+- missing numbers: imputed with the mean, or the median for skewed columns, with a missing-indicator
+  input when the missing share is material;
 - metrics and thresholds for the label's kind, judged against the trivial model (the commonest class,
   or the median), and a slice on a low-cardinality categorical column.
 """
@@ -27,7 +31,12 @@ MAX_CLASSES = 20            # an integer label with at most this many values is 
 MAX_INT_CATEGORIES = 50     # an integer feature with at most this many values (and range) is categorical
 TOP_K = 100                 # string features with more values keep the most frequent ones
 MAX_SLICE_VALUES = 10       # a categorical feature with at most this many values is sliced on
-LEAK_SCORE = 0.99           # alone, the column explains the label this well: likely leakage
+# How much better than the trivial model the column alone explains the label (0: no better, 1: perfectly):
+LEAK_SKILL = 0.98           # this well or better: likely leakage, left out
+SUSPECT_SKILL = 0.90        # this well or better: kept, but flagged as a suspect to check
+MISSING_INDICATOR_ABOVE = 0.05  # a numeric column missing on more rows gets a missing-indicator input
+SKEWED = 1.0                # |skewness| above this: missing cells take the median rather than the mean
+MAX_MISSING_LABELS = 0.1    # the config's default for label.max_missing_fraction
 
 
 @dataclass
@@ -51,6 +60,9 @@ class Plan:
     null_values: list[str] = field(default_factory=lambda: [""])
     evaluation: dict = field(default_factory=dict)
     id_column: Optional[str] = None  # the first column left out as an ID: what `mlops predict` carries through
+    suspects: dict[str, str] = field(default_factory=dict)  # kept, but it explains the label suspiciously well
+    notes: dict[str, str] = field(default_factory=dict)     # feature -> why it is set as it is (missing values)
+    label_note: str = ""                                    # the label's missing share, when there is one
 
 
 # --- reading -------------------------------------------------------------------------
@@ -152,31 +164,69 @@ def feature_spec(column: Column, rows: int) -> tuple[Optional[dict], Optional[st
     return spec, None
 
 
-def leak_score(values: pa.Array, label: pa.Array, regression: bool, bins: int) -> float:
-    """How well the column alone explains the label: R² of the label's mean per value group
-    (regression) or the accuracy of the commonest label per group (classes). Numbers are cut into
-    `bins` quantile bins first, so each group has rows enough not to fit by chance."""
+def leak_skill(values: pa.Array, label: pa.Array, regression: bool, bins: int) -> float:
+    """How well the column alone explains the label, as a share of what the trivial model leaves to explain
+    (0: no better than the mean or the commonest class, 1: perfectly), so that a heavily imbalanced label does
+    not make every column look like a leak. The most of:
+    - grouped: R² of the label's mean per value group (regression), or accuracy of the commonest label per
+      group scaled between the commonest class's share and 1 (classes). Numbers are cut into `bins` quantile
+      bins first, so each group has rows enough not to fit by chance;
+    - for numbers, ranks, which catch any monotone transform of the label (a log of it, say): the squared
+      Spearman correlation (regression), or the Gini coefficient 2·|AUC - 0.5| (two classes)."""
+    from scipy import stats
+
     present = pc.and_(pc.is_valid(values), pc.is_valid(label)).to_numpy(zero_copy_only=False)
     x = values.to_numpy(zero_copy_only=False)[present]
     y = label.to_numpy(zero_copy_only=False)[present]
-    if len(y) == 0:
+    if len(y) < 2:
         return 0.0
-    if x.dtype.kind in "fiu" and len(np.unique(x)) > bins:
+    numeric = x.dtype.kind in "fiu"
+    if numeric and len(np.unique(x)) > bins:
         edges = np.unique(np.quantile(x.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
         groups = np.searchsorted(edges, x.astype(float))
     else:
         groups = np.unique(x.astype(str), return_inverse=True)[1]
-    if len(np.unique(groups)) > len(y) / 20:  # too many groups to be evidence
-        return 0.0
-    if regression:
-        y = y.astype(float)
-        total = ((y - y.mean()) ** 2).sum()
-        means = np.bincount(groups, weights=y) / np.maximum(np.bincount(groups), 1)
-        return float(1 - ((y - means[groups]) ** 2).sum() / total) if total > 0 else 0.0
-    labels = np.unique(y.astype(str), return_inverse=True)[1]
-    counts = np.zeros((groups.max() + 1, labels.max() + 1))
-    np.add.at(counts, (groups, labels), 1)
-    return float(counts.max(axis=1).sum() / len(y))
+    skills = []
+    if len(np.unique(groups)) <= len(y) / 20:  # else too many groups to be evidence
+        if regression:
+            y_float = y.astype(float)
+            total = ((y_float - y_float.mean()) ** 2).sum()
+            means = np.bincount(groups, weights=y_float) / np.maximum(np.bincount(groups), 1)
+            skills.append(float(1 - ((y_float - means[groups]) ** 2).sum() / total) if total > 0 else 0.0)
+        else:
+            labels = np.unique(y.astype(str), return_inverse=True)[1]
+            counts = np.zeros((groups.max() + 1, labels.max() + 1))
+            np.add.at(counts, (groups, labels), 1)
+            accuracy, trivial = counts.max(axis=1).sum() / len(y), counts.sum(axis=0).max() / len(y)
+            skills.append(float((accuracy - trivial) / (1 - trivial)) if trivial < 1 else 0.0)
+    if numeric and len(np.unique(x)) > 1:
+        if regression:
+            rho = stats.spearmanr(x.astype(float), y.astype(float)).statistic
+            skills.append(float(rho ** 2) if np.isfinite(rho) else 0.0)
+        elif len(np.unique(y.astype(str))) == 2:
+            positive = y.astype(str) == np.unique(y.astype(str))[1]
+            ranks = stats.rankdata(x.astype(float))
+            n_pos, n_neg = positive.sum(), (~positive).sum()
+            auc = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+            skills.append(float(2 * abs(auc - 0.5)))
+    return max(skills, default=0.0)
+
+
+def imputation(column: Column, values: pa.Array, rows: int) -> tuple[dict, str]:
+    """(settings, why) for a numeric column with missing cells: the median when the values are skewed, else
+    the mean; a missing-indicator input when more than MISSING_INDICATOR_ABOVE of the rows miss it."""
+    if not column.missing:
+        return {}, ""
+    x = pc.drop_null(values).to_numpy(zero_copy_only=False).astype(float)
+    skewness = float(np.nan_to_num(((x - x.mean()) ** 3).mean() / max(x.std(), 1e-12) ** 3)) if len(x) else 0.0
+    settings = {"impute": "median" if abs(skewness) > SKEWED else "mean"}
+    share = column.missing / rows
+    why = f"missing on {share:.1%} of rows, filled with the training {settings['impute']}"
+    why += f" (skewness {skewness:.1f})" if settings["impute"] == "median" else ""
+    if share > MISSING_INDICATOR_ABOVE:
+        settings["missing_indicator"] = True
+        why += ", and the model is told it was missing"
+    return settings, why
 
 
 def evaluation_spec(label: dict, table: pa.Table, features: list[dict], columns: dict[str, Column]) -> dict:
@@ -213,15 +263,30 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
     result = Plan(label=label, features=[], null_values=null_values,
                   left_out={label_column: "the label"})
     label_values = table.column(label_column).combine_chunks()
+    missing_labels = columns[label_column].missing / table.num_rows if table.num_rows else 0.0
+    if missing_labels:
+        result.label_note = f"missing on {missing_labels:.1%} of rows: those rows are left out of training and evaluation"
+        if missing_labels > MAX_MISSING_LABELS:  # what the data already has must not stop its first run
+            label["max_missing_fraction"] = min(1.0, round(missing_labels + 0.05, 2))
+            result.label_note += "; max_missing_fraction is set just above that share"
     bins = max(2, min(50, table.num_rows // 20))
     for name, column in columns.items():
         if name == label_column:
             continue
         spec, why = feature_spec(column, table.num_rows)
         if spec is not None:
-            score = leak_score(table.column(name).combine_chunks(), label_values, label["kind"] == "regression", bins)
-            if score >= LEAK_SCORE:
-                spec, why = None, f"alone it explains the label almost perfectly ({score:.3f}): likely leakage"
+            skill = leak_skill(table.column(name).combine_chunks(), label_values, label["kind"] == "regression", bins)
+            if skill >= LEAK_SKILL:
+                spec, why = None, (f"alone it explains the label almost perfectly (skill {skill:.3f} over the trivial "
+                                   "model): likely leakage")
+            elif skill >= SUSPECT_SKILL:
+                result.suspects[name] = (f"alone it explains the label suspiciously well (skill {skill:.3f} over the "
+                                         "trivial model): check it is known before the outcome")
+        if spec is not None and spec["kind"] == "numeric":
+            settings, note = imputation(column, table.column(name).combine_chunks(), table.num_rows)
+            spec.update(settings)
+            if note:
+                result.notes[name] = note
         if spec is None:
             result.left_out[name] = why
             if why == ID_REASON and result.id_column is None:
@@ -249,8 +314,13 @@ def config_text(name: str, data_path: str, pattern: str, source: str, result: Pl
              f"name: {name}", f"output_root: ../outputs/{name}", "",
              block({"data": {"path": data_path, "pattern": pattern, "null_values": result.null_values}}), "",
              block({"label": result.label}), "", "features:"]
-    lines += [f"  - {yaml.safe_dump(f, default_flow_style=True, sort_keys=False, width=200).strip()}"
-              for f in result.features]
+    if result.label_note:
+        lines.insert(lines.index("features:") - 1, f"# label {result.label['column']}: {result.label_note}")
+    for spec in result.features:
+        suspect = result.suspects.get(spec["name"])
+        comments = [c for c in (suspect and f"SUSPECT: {suspect}", result.notes.get(spec["name"])) if c]
+        comment = f"  # {'; '.join(comments)}" if comments else ""
+        lines.append(f"  - {yaml.safe_dump(spec, default_flow_style=True, sort_keys=False, width=200).strip()}{comment}")
     lines += [f"  # left out {column}: {why}" for column, why in result.left_out.items()]
     lines += ["", block({"evaluation": result.evaluation}), "",
               "infra_validation: {platform: auto}", "metadata: {backend: sqlite}", ""]

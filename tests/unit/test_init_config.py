@@ -126,3 +126,47 @@ def test_the_written_config_is_valid_and_says_why_columns_were_left_out(tmp_path
         I.init_project(str(data), "label", "toy", str(tmp_path / "project"))
     with pytest.raises(ValueError, match="--label 'lable' is not a column; columns: id, size, color, label"):
         I.init_project(str(data), "lable", "toy2", str(tmp_path / "project"))
+
+
+def test_monotone_transforms_of_the_label_are_leaks_and_strong_columns_are_suspects():
+    wage = rng.lognormal(3, 0.6, 1000)
+    data = table(logwage=np.log(wage).tolist(),                                   # the label, log-transformed
+                 age=(wage / 10 + rng.normal(scale=12, size=1000)).tolist(),       # informative, honest
+                 wage=wage.tolist())
+    result = I.plan(data, "wage", [""])
+    assert "likely leakage" in result.left_out["logwage"] and [f["name"] for f in result.features] == ["age"]
+    assert result.suspects == {}
+
+    outcome = rng.integers(0, 2, 1000)
+    strong = outcome + rng.normal(scale=0.4, size=1000)  # alone an AUC of about 0.96: kept, flagged
+    result = I.plan(table(strong=strong.tolist(), x=noise(1000), y=outcome.tolist()), "y", [""])
+    assert [f["name"] for f in result.features] == ["strong", "x"]
+    assert "suspiciously well" in result.suspects["strong"] and "x" not in result.suspects
+
+
+def test_a_rare_positive_class_does_not_make_every_column_a_leak():
+    outcome = [1 if i % 1000 == 0 else 0 for i in range(5000)]  # 0.1% positives
+    data = table(x=noise(5000), city=[["a", "b", "c"][i % 3] for i in range(5000)], y=outcome)
+    result = I.plan(data, "y", [""])
+    assert [f["name"] for f in result.features] == ["x", "city"] and not result.suspects
+
+
+def test_missing_numbers_are_imputed_by_their_shape_and_flagged_when_material():
+    n = 1000
+    income = rng.lognormal(10, 1, n)                 # skewed: the median
+    age = rng.normal(40, 10, n)                       # symmetric: the mean
+    data = table(income=pa.array([None if i % 5 == 0 else v for i, v in enumerate(income)]),
+                 age=pa.array([None if i % 50 == 0 else v for i, v in enumerate(age)]),
+                 full=noise(n), y=[i % 2 for i in range(n)])
+    features = {f["name"]: f for f in I.plan(data, "y", [""]).features}
+    assert features["income"]["impute"] == "median" and features["income"]["missing_indicator"] is True  # 20%
+    assert features["age"]["impute"] == "mean" and "missing_indicator" not in features["age"]           # 2%
+    assert "impute" not in features["full"]
+
+
+def test_a_label_missing_on_many_rows_raises_the_gates_share_with_a_note():
+    y = [None if i % 4 == 0 else i % 2 for i in range(ROWS)]  # 25% missing
+    result = I.plan(table(x=noise(), y=pa.array(y)), "y", [""])
+    assert result.label["max_missing_fraction"] == 0.3 and "25.0%" in result.label_note
+    few = I.plan(table(x=noise(), y=pa.array([None if i == 0 else i % 2 for i in range(ROWS)])), "y", [""])
+    assert "max_missing_fraction" not in few.label and "0.5%" in few.label_note
