@@ -285,15 +285,36 @@ def score(cfg, args) -> int:
             with quiet_libraries():
                 written = predict_online(cfg, open_reader(cfg), files, output, file_format)
             print(f"wrote {output}: {written.rows} rows, by label: {written.by_label}")
-            return EXIT_OK
-        from pipelines.runners import local
+        else:
+            from pipelines.runners import local
 
-        scored = local.predict(cfg, data, files, output, file_format)
+            scored = local.predict(cfg, data, files, output, file_format)
+            print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
+        with quiet_libraries():
+            unseen = unseen_values_line(cfg, files)
+        print(unseen)
     except (MetadataConnectionError, LookupError, RuntimeError, OSError, ValueError) as e:
         print(f"error: {error_text(e)}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
     return EXIT_OK
+
+
+def unseen_values_line(cfg, files: list[str]) -> str:
+    """How many rows of the scored files hold a categorical value the served model never saw in training."""
+    import pyarrow as pa
+
+    from components.csv_example_gen.logic import read_csv
+    from pipelines.metadata.registry import stable_model
+    from pipelines.metadata.store import open_reader
+    from pipelines.serving.unseen import read_vocabularies, unseen_counts
+
+    version, _ = stable_model(open_reader(cfg), cfg.serving_dir)
+    table = pa.concat_tables([read_csv(f, cfg.data.null_values) for f in files], promote=True)
+    counts = unseen_counts(cfg.features, table, read_vocabularies(version.serving_path, cfg.features))
+    if not counts:
+        return "values never seen in training: none"
+    return "values never seen in training (scored as unknown): " + ", ".join(
+        f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
 
 
 def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str]:
