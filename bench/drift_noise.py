@@ -5,6 +5,12 @@ samples of the same data (noise: must stay under the threshold), and the distanc
 make (trips one mile longer; two card payments in three made in cash instead).
 
     python bench/drift_noise.py [--rows 1000 2000] [--seeds 6]
+
+With --significance, the tests `mlops monitor` uses below skew.min_examples instead: for samples of N rows
+against training statistics of 5,000 other rows, the share of checks that flag any feature (false alarms,
+on the same data) and that flag the drifted features (detection), at skew.significance.
+
+    python bench/drift_noise.py --significance [--rows 50 100 300 1000] [--seeds 100]
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1000, 2000])
     parser.add_argument("--seeds", type=int, default=6)
+    parser.add_argument("--significance", action="store_true", help="false alarms of the significance tests")
     args = parser.parse_args()
 
     import pyarrow as pa
@@ -48,6 +55,31 @@ def main() -> None:
         payment = pc.if_else(moved, "Cash", rows.column("payment_type"))
         rows = rows.set_column(rows.column_names.index("trip_miles"), "trip_miles", miles)
         return rows.set_column(rows.column_names.index("payment_type"), "payment_type", payment)
+
+    if args.significance:
+        from components.drift_check import significance
+
+        level = cfg.skew.significance
+        print(f"significance {level} over {len(comparators)} features; training: 5000 rows")
+        print(f"  {'rows':>6} {'false alarms':>13} {'drift caught':>13}")
+        for rows in args.rows:
+            alarms = caught = 0
+            for seed in range(args.seeds):
+                order = np.random.default_rng(seed).permutation(table.num_rows)
+                train = table.take(pa.array(order[:5000]))
+                same = table.take(pa.array(order[5000:5000 + rows]))
+                moved = drifted(table.take(pa.array(order[5000 + rows:5000 + 2 * rows])))
+                reference = logic.whole_dataset(statistics(train))
+                for sample, is_drift in ((same, False), (moved, True)):
+                    batch = csv_logic.table_to_record_batch(sample)
+                    found = significance.judged_skewed(significance.p_values(
+                        reference, logic.whole_dataset(statistics(sample)), batch, comparators), level)
+                    if is_drift:
+                        caught += bool(found & {"trip_miles", "payment_type"})
+                    else:
+                        alarms += bool(found)
+            print(f"  {rows:>6} {alarms / args.seeds:>13.1%} {caught / args.seeds:>13.1%}")
+        return
 
     for rows in args.rows:
         noise = {name: 0.0 for name in comparators}

@@ -402,7 +402,10 @@ class SkewConfig(DistributionCheck):
     # Between two samples of the same taxi data the distances reach 0.15 at 300 rows, 0.05 at 1000
     # (bench/drift_noise.py): on fewer examples a 0.1 threshold would flag chance.
     min_examples: Optional[int] = Field(1000, ge=1, description="fewer serving examples than this: the distances "
-                                        "are shown, not judged; null: always judged")
+                                        "are shown, and each feature is judged by a significance test instead "
+                                        "(chi-square or Kolmogorov-Smirnov); null: always judged by distance")
+    significance: float = Field(0.01, gt=0, lt=1, description="below min_examples: the chance of a false alarm "
+                                "on the whole check (Bonferroni-corrected over the features)")
 
 
 class InfraValidationConfig(_Strict):

@@ -130,16 +130,24 @@ class SkewResult:
     examples: int
     comparisons: list = field(default_factory=list)   # drift_check.logic.Comparison
     anomalies: list[str] = field(default_factory=list)  # the serving data against the schema (SERVING)
-    min_examples: Optional[int] = None                  # skew.min_examples: fewer, and nothing is judged skewed
+    min_examples: Optional[int] = None                  # skew.min_examples: fewer, and a significance test judges
     recorded_as: Optional[int] = None                   # the MLMD execution id
+    p_values: dict = field(default_factory=dict)        # feature -> p-value of the significance test
+    significance: float = 0.01                          # skew.significance, for the whole check
 
     @property
     def judged(self) -> bool:
+        """Judged by distance (else, on fewer than min_examples, by the significance tests)."""
         return self.min_examples is None or self.examples >= self.min_examples
 
     @property
     def skewed(self) -> list:
-        return [c for c in self.comparisons if c.exceeded] if self.judged else []
+        if self.judged:
+            return [c for c in self.comparisons if c.exceeded]
+        from components.drift_check.significance import judged_skewed
+
+        flagged = judged_skewed(self.p_values, self.significance)
+        return [c for c in self.comparisons if c.feature in flagged]
 
     @property
     def failed(self) -> bool:
@@ -170,19 +178,39 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
                                                       drift_logic.SKEW, environment=SERVING)
     serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)
     anomalies = [str(a) for a in anomalies_in(serving_anomalies, SERVING_SPLIT)]
-    return (SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies, cfg.skew.min_examples),
-            statistics, skew_anomalies)
+    result = SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies, cfg.skew.min_examples,
+                        significance=cfg.skew.significance)
+    if not result.judged:
+        from components.drift_check.significance import p_values
+
+        result.p_values = p_values(drift_logic.whole_dataset(served.statistics), drift_logic.whole_dataset(statistics),
+                                   batch, cfg.comparators("skew"))
+    return result, statistics, skew_anomalies
+
+
+def format_p(p: Optional[float]) -> str:
+    return f"{'-':>9}" if p is None else f"{p:9.2g}"
 
 
 def format_result(result: SkewResult) -> str:
     from components.drift_check.logic import format_comparisons
 
-    verdict = (f"{len(result.skewed)} of {len(result.comparisons)} features over their threshold" if result.judged
-               else f"not judged, fewer than skew.min_examples ({result.min_examples}): on so few, samples of the "
-                    "same data differ by as much as the thresholds")
+    if result.judged:
+        verdict = f"{len(result.skewed)} of {len(result.comparisons)} features over their threshold"
+        table = format_comparisons(result.comparisons, judged=True)
+    else:
+        level = result.significance / max(len(result.p_values), 1)
+        verdict = (f"fewer than skew.min_examples ({result.min_examples}), so judged by significance tests, not "
+                   f"distances: {len(result.skewed)} of {len(result.p_values)} features with p < {level:.2g} "
+                   f"({result.significance:g} over {len(result.p_values)} features)")
+        skewed = {c.feature for c in result.skewed}
+        table = [f"{line}  {'p-value':>9}" if i == 0 else  # the distance's own verdict ("-") gives way to the test's
+                 f"{line[:-1]}{format_p(result.p_values.get(c.feature))} {'SKEWED' if c.feature in skewed else 'ok'}"
+                 for i, (line, c) in enumerate(zip(format_comparisons(result.comparisons, judged=False),
+                                                   [None, *result.comparisons]))]
     lines = [f"Skew: {result.examples} serving examples from {result.serving_path} against the training data of "
              f"served version {result.served_version}: {verdict}",
-             *[f"  {line}" for line in format_comparisons(result.comparisons, result.judged)]]
+             *[f"  {line}" for line in table]]
     if result.anomalies:
         lines += [f"Serving data anomalies ({len(result.anomalies)}):", *[f"  {a}" for a in result.anomalies]]
     if result.recorded_as is not None:

@@ -2,6 +2,7 @@
 statistics, serving-log decoding."""
 import json
 import math
+import numpy as np
 
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -160,17 +161,39 @@ def test_serving_data_is_validated_on_the_model_inputs_only(project):
     assert anomalies(names[:1]) == {names[1]: "Column dropped"}
 
 
-def test_skew_on_fewer_serving_examples_than_min_examples_is_shown_not_judged():
+def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significance_not_distance():
     from pipelines.monitor import SkewResult, format_result
 
     comparisons = [logic.Comparison("sex", "l_infinity", 0.1037, 0.1), logic.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
-    few = SkewResult("1", "/logs", 42, comparisons, min_examples=1000)
-    assert not few.judged and few.skewed == [] and not few.failed
+    few = SkewResult("1", "/logs", 42, comparisons, min_examples=1000, p_values={"sex": 0.03, "bmi": 0.8})
+    assert not few.judged and few.skewed == [] and not few.failed  # 0.03 is chance at 0.01 over 2 features
     text = format_result(few)
-    assert "not judged, fewer than skew.min_examples (1000)" in text and "DRIFTED" not in text and "0.1037" in text
+    assert "judged by significance tests" in text and "SKEWED" not in text and "0.1037" in text
+    shifted = SkewResult("1", "/logs", 42, comparisons, min_examples=1000, p_values={"sex": 1e-6, "bmi": 0.8})
+    assert [c.feature for c in shifted.skewed] == ["sex"] and shifted.failed and "SKEWED" in format_result(shifted)
     assert SkewResult("1", "/logs", 42, comparisons, anomalies=["[serving] bmi: Column dropped"],
                       min_examples=1000).failed  # the schema still holds, whatever the sample's size
     for enough in (SkewResult("1", "/logs", 1000, comparisons, min_examples=1000),
                    SkewResult("1", "/logs", 42, comparisons, min_examples=None)):
         assert enough.judged and [c.feature for c in enough.skewed] == ["sex"] and enough.failed
         assert "1 of 2 features over their threshold" in format_result(enough) and "DRIFTED" in format_result(enough)
+
+
+def test_significance_tests_catch_a_gross_shift_on_a_few_hundred_rows_and_not_chance():
+    from components.drift_check import significance as S
+
+    rng = np.random.default_rng(3)
+    training = {"F": 640.0, "M": 660.0}
+    assert S.categorical_p_value(training, {"F": 466.0}) < 1e-10  # 466 rows all of one sex
+    same = [S.categorical_p_value(training, {"F": float(k), "M": float(300 - k)})
+            for k in rng.binomial(300, 640 / 1300, 200)]
+    assert np.mean(np.array(same) < 0.01) <= 0.03
+
+    population = np.round(rng.lognormal(1, 0.8, 20000), 1)  # ties, as real columns have
+    deciles = np.quantile(population, np.linspace(0.1, 0.9, 9))
+    cumulative = [np.mean(population <= q) for q in deciles]
+    assert S.numeric_p_value(deciles, cumulative, 20000, population[:300] + 1.5) < 1e-6  # trips 1.5 miles longer
+    alarms = [S.numeric_p_value(deciles, cumulative, 20000, rng.choice(population, n)) < 0.01
+              for n in (50, 300, 1000) for _ in range(100)]
+    assert np.mean(alarms) <= 0.03
+    assert S.judged_skewed({"a": 0.004, "b": 0.006}, 0.01) == {"a"}  # 0.01 over two features: 0.005 each
