@@ -118,19 +118,21 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         custom_config=training_config,
     ).with_id(ids.TRAINER)
 
-    # Kubeflow's compiler knows only TFX's own strategy (two inputs, no candidate); the cluster caches.
-    candidate = {"candidate": trainer.outputs["model"]} if target == "local" else {}
-    baseline = tfx.dsl.Resolver(
-        strategy_class=LatestBlessedOtherModelStrategy if target == "local" else LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        **candidate,
-    ).with_id(ids.BASELINE_RESOLVER)
+    baseline = None
+    if cfg.evaluation.baseline == "latest_blessed":
+        # Kubeflow's compiler knows only TFX's own strategy (two inputs, no candidate); the cluster caches.
+        candidate = {"candidate": trainer.outputs["model"]} if target == "local" else {}
+        baseline = tfx.dsl.Resolver(
+            strategy_class=LatestBlessedOtherModelStrategy if target == "local" else LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            **candidate,
+        ).with_id(ids.BASELINE_RESOLVER)
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
+        baseline_model=baseline.outputs["model"] if baseline else None,  # none: the Evaluator records no baseline input
         example_splits=["eval"],
         eval_config=eval_config(cfg),
     ).with_id(ids.EVALUATOR)

@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("-o", "--output", help="the HTML file (default: <output_root>/reports/<run>.html)")
     monitor.add_argument("--serving", metavar="PATH", help="serving data folder (default: skew.serving_data)")
     monitor.add_argument("--retrain", action="store_true", help="on skew, run the pipeline on the latest data")
+    run.add_argument("--no-baseline", action="store_true",
+                     help="judge the model on its thresholds alone, not against the served one (to replace a model "
+                          "that should never have been blessed); the same as --set evaluation.baseline=none")
     args = parser.parse_args(argv)
+    if getattr(args, "no_baseline", False):
+        args.overrides.append("evaluation.baseline=none")
     if args.command == "init":
         return init_project(args)
 

@@ -335,6 +335,10 @@ class Threshold(_Strict):
 
 
 class EvaluationConfig(_Strict):
+    baseline: Literal["latest_blessed", "none"] = Field(
+        "latest_blessed", description="what change thresholds compare with: the latest blessed model, or none (the "
+                                      "thresholds' bounds alone judge: to start over from a model that should never "
+                                      "have been blessed; `mlops run --no-baseline`)")
     metrics: Optional[list[str]] = Field(None, min_length=1, description="TFMA/Keras metric class names; "
                                          "default: DEFAULT_METRICS of the label's kind")
     slices: list[list[str]] = Field(default_factory=list, description="feature-key lists; the overall slice is always there")

@@ -277,6 +277,8 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
 
     if summary.blessed is not None:
         lines.append("")
+        if summary.component(ids.EVALUATOR) and not summary.component(ids.BASELINE_RESOLVER):
+            lines.append("Baseline: none (evaluation.baseline: none): judged on the thresholds' bounds alone")
         if summary.blessed:
             lines.append("Blessed: yes, every threshold met")
         else:

@@ -143,3 +143,28 @@ def test_editing_the_schema_file_changes_import_schema_gen_parameters(project, t
     schema.write_text(schema.read_text().replace("max: 10000.0", "max: 20000.0", 1))
     after = import_parameters()
     assert after["schema_file"] == before["schema_file"] and after != before
+
+
+def test_without_a_baseline_the_evaluator_has_no_baseline_input_and_no_resolver(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.baseline=none"])
+    pipeline = create_pipeline(cfg)
+    nodes = {c.id: c for c in pipeline.components}
+    assert component_ids.BASELINE_RESOLVER not in nodes
+    assert "baseline_model" not in nodes[component_ids.EVALUATOR].inputs
+    with_baseline = {c.id: c for c in create_pipeline(load_config(project / "configs" / "taxi.yaml")).components}
+    assert "baseline_model" in with_baseline[component_ids.EVALUATOR].inputs
+
+
+def test_rows_without_a_label_are_left_out_by_example_gen_and_counted_at_the_gate(project):
+    from components.csv_example_gen import executor
+
+    cfg = load_config(project / "configs" / "taxi.yaml", ["label.max_missing_fraction=0.25"])
+    nodes = {c.id: c for c in create_pipeline(cfg).components}
+    options = executor.custom_options(nodes[component_ids.EXAMPLE_GEN].exec_properties)
+    assert options["label_columns"] == ["fare", "tips"]  # tips > 0.2 * fare needs both
+    assert options["value_types"]["fare"] == "FLOAT" and options["value_types"]["payment_type"] == "BYTES"
+    gate = nodes[component_ids.DATA_GATE]
+    assert gate.exec_properties["max_missing_labels"] == 0.25 and "examples" in gate.inputs
+    # The gate's share is not Transform's business: changing it keeps Transform's cache key.
+    other = {c.id: c for c in create_pipeline(load_config(project / "configs" / "taxi.yaml")).components}
+    assert other[component_ids.TRANSFORM].exec_properties == nodes[component_ids.TRANSFORM].exec_properties
