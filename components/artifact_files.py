@@ -37,3 +37,19 @@ def listdir(path: str) -> list[str]:
 
 def open_file(path: str, mode: str = "r"):
     return fileio().open(path, mode) if is_uri(path) else builtins.open(path, mode)
+
+
+def schema_value_types(schema) -> dict[str, str]:
+    """{feature: FLOAT|INT|BYTES} of a tensorflow_metadata Schema proto (its features with a type): how CSV
+    cells must be encoded in tf.Examples for a model trained with it."""
+    names = {1: "BYTES", 2: "INT", 3: "FLOAT"}  # schema_pb2.FeatureType
+    return {f.name: names[f.type] for f in schema.feature if f.type in names}
+
+
+def schema_file_value_types(path: str) -> dict[str, str]:
+    """schema_value_types of a schema.pbtxt file (text protobuf; no TensorFlow)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with open_file(path, "r") as f:
+        return schema_value_types(text_format.Parse(f.read(), schema_pb2.Schema()))

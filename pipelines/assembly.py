@@ -14,7 +14,7 @@ from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
 from components.csv_example_gen import spans
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
-from components.csv_example_gen.logic import schema_file_value_types
+from components.artifact_files import schema_file_value_types
 from components.data_gate.component import DataGate
 from components.drift_check import logic as drift_logic
 from components.drift_check.component import DriftCheck

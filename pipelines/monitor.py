@@ -168,7 +168,7 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
     if served is None:
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
-    from components.csv_example_gen.logic import schema_value_types
+    from components.artifact_files import schema_value_types
 
     batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values,
                                  schema_value_types(schema))

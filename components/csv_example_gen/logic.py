@@ -110,21 +110,6 @@ def _convert_options(null_values: list[str], column_types: Optional[dict] = None
 ARROW_TYPES = {"FLOAT": pa.float64(), "INT": pa.int64(), "BYTES": pa.string()}
 
 
-def schema_value_types(schema) -> dict[str, str]:
-    """{feature: FLOAT|INT|BYTES} of a tensorflow_metadata Schema proto (its features with a type)."""
-    names = {1: "BYTES", 2: "INT", 3: "FLOAT"}  # schema_pb2.FeatureType
-    return {f.name: names[f.type] for f in schema.feature if f.type in names}
-
-
-def schema_file_value_types(path: str) -> dict[str, str]:
-    """schema_value_types of a schema.pbtxt file."""
-    from google.protobuf import text_format
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    with _open(path, "r") as f:
-        return schema_value_types(text_format.Parse(f.read(), schema_pb2.Schema()))
-
-
 def arrow_types(value_types: Optional[dict[str, str]], header: list[str]) -> dict:
     """{column: Arrow type} of the columns of `header` that value_types ({column: FLOAT|INT|BYTES}) names."""
     return {name: ARROW_TYPES[kind] for name, kind in (value_types or {}).items() if name in header}

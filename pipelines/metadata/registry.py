@@ -1,8 +1,10 @@
 """A model registry on ML Metadata: versions of the pushed models, and which ones are served under labels.
 
 Versions are MAJOR.MINOR.PIPELINE, computed from the sequence of pushes (so nothing extra has to be
-kept in sync): MAJOR when the data contract changes (the schema the Trainer used, or the label
-definition), MINOR when a newly trained model is pushed on the same contract, PIPELINE when the same
+kept in sync). They describe the serving contract, what a client must send and what it gets back:
+MAJOR when a request needs an input it did not need (or an input's type changed) or the label means
+something else, since existing clients break; MINOR when a newly trained model is pushed without such a
+change (an input dropped, the schema changed otherwise, or just new training); PIPELINE when the same
 model is pushed again because only the pipeline around it changed (a threshold, infra validation).
 Each version is one folder of the serving directory. Which folders are served, under which labels
 (`stable`, `canary`), is the latest rollout's (pipelines/metadata/rollouts.py); before any rollout, TF
@@ -47,14 +49,33 @@ class ModelVersion:
         return STABLE in self.labels
 
 
-def next_version(previous: Optional[tuple], previous_contract: Optional[str], previous_model: Optional[int],
-                 contract: str, model_id: int) -> tuple:
+@dataclass(frozen=True)
+class Contract:
+    """What a model's requests and answers mean: its raw inputs with their types, the label definition, and a
+    digest of the whole schema it was trained with."""
+    inputs: tuple = ()   # ((feature, FLOAT|INT|BYTES), ...), sorted
+    label: str = ""      # the label's definition, as JSON
+    schema: str = ""     # digest of the schema file
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps([self.inputs, self.label, self.schema]).encode()).hexdigest()[:12]
+
+
+def breaks_clients(previous: Contract, contract: Contract) -> bool:
+    """A request that worked before may fail now: a new input, an input of another type, another label."""
+    before = dict(previous.inputs)
+    return contract.label != previous.label or any(before.get(name) != kind for name, kind in contract.inputs)
+
+
+def next_version(previous: Optional[tuple], previous_contract: Optional[Contract], previous_model: Optional[int],
+                 contract: Contract, model_id: int) -> tuple:
     if previous is None:
         return (1, 0, 0)
     major, minor, patch = previous
-    if contract != previous_contract:
+    if breaks_clients(previous_contract, contract):
         return (major + 1, 0, 0)
-    if model_id != previous_model:
+    if model_id != previous_model or contract != previous_contract:
         return (major, minor + 1, 0)
     return (major, minor, patch + 1)
 
@@ -73,23 +94,33 @@ def pushed_models(reader: MetadataReader) -> list:
             and not int_property(a, "rollback_of")]  # copies made by the rollback of earlier releases
 
 
-def data_contract(reader: MetadataReader, model) -> str:
-    """A digest of what the model's inputs mean: the schema the Trainer read and the label definition."""
+def data_contract(reader: MetadataReader, model) -> Contract:
+    """The model's serving contract: the features its Trainer was configured with, typed by the schema it read,
+    and the label definition."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from components.artifact_files import schema_value_types
+
     trainer, inputs = producer_inputs(reader, model.id)
-    digest = hashlib.sha256()
+    digest, types = hashlib.sha256(), {}
     for schema in inputs.get("schema", []):
         schema_file = os.path.join(schema.uri, "schema.pbtxt")
         if os.path.exists(schema_file):
             with open(schema_file, "rb") as f:
-                digest.update(f.read())
+                text = f.read()
+            digest.update(text)
+            types = schema_value_types(text_format.Parse(text.decode(), schema_pb2.Schema()))
+    label, features = "", []
     if trainer is not None:
         config = string_property(trainer, "custom_config")
         try:
-            label = json.loads(json.loads(config)["config"])["label"]
+            training = json.loads(json.loads(config)["config"])
+            label, features = training["label"], [f["name"] for f in training["features"]]
         except (ValueError, KeyError, TypeError):
             label = config
-        digest.update(json.dumps(label, sort_keys=True).encode())
-    return digest.hexdigest()[:12]
+    return Contract(tuple(sorted((name, types.get(name, "")) for name in features)),
+                    json.dumps(label, sort_keys=True), digest.hexdigest()[:12])
 
 
 def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
@@ -104,7 +135,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
                               contract, model.id)
         previous = (number, contract, model.id)
         entry = ModelVersion(".".join(map(str, number)), pushed.id, model.id, pushed.create_time_since_epoch / 1000,
-                             string_property(pushed, "pushed_destination"), contract)
+                             string_property(pushed, "pushed_destination"), contract.digest)
         if inputs.get("infra_blessing"):
             entry.infra_platform = string_property(inputs["infra_blessing"][0], "platform") or None
         if with_metrics and inputs.get("model_blessing"):

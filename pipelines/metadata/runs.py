@@ -36,6 +36,7 @@ class RunSummary:
     spans: str = ""                     # the span(s) the run read
     label_counts: dict = field(default_factory=dict)  # split -> {"examples", "unlabelled"}: rows left out
     filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
+    too_good: str = ""                  # why the model's overall skill over the trivial one is implausible
     drift: list = field(default_factory=list)   # drift_check.logic.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -107,6 +108,9 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     evaluation = summary.output(ids.EVALUATOR, "evaluation")
     if evaluation is not None:
         summary.metrics, summary.blessing_reasons = read_evaluation(evaluation.uri)
+        if statistics is not None and transform is not None:
+            summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, statistics.uri,
+                                             string_property(transform, "custom_config") or "{}")
     blessing = summary.output(ids.EVALUATOR, "blessing")
     if blessing is not None:
         summary.blessed = int_property(blessing, "blessed") == 1
@@ -172,6 +176,61 @@ def missing_values(transform_custom_config: str, statistics_uri: str) -> list[Fi
             becomes = "its own category"
         filled.append(Filled(feature.name, common.num_missing / dataset.num_examples, becomes))
     return filled
+
+
+TOO_GOOD_SKILL = 0.98  # the model removes this share of the trivial model's error, or more: check for leaks
+
+
+def skill_over_trivial(metrics: dict[str, float], positives: Optional[float], negatives: Optional[float],
+                       majority_share: Optional[float], label_variance: Optional[float]) -> Optional[tuple[str, float]]:
+    """(what was compared, the share of the trivial model's error the model removes): accuracy against always
+    answering the commonest class, mean squared error against always answering the mean. None when the
+    numbers for it are missing."""
+    if "binary_accuracy" in metrics and positives is not None and negatives and positives:
+        trivial = max(positives, negatives) / (positives + negatives)
+        return "binary_accuracy", (metrics["binary_accuracy"] - trivial) / (1 - trivial)
+    if "sparse_categorical_accuracy" in metrics and majority_share is not None and majority_share < 1:
+        return "sparse_categorical_accuracy", (metrics["sparse_categorical_accuracy"] - majority_share) / (1 - majority_share)
+    if "mean_squared_error" in metrics and label_variance:
+        return "mean_squared_error", 1 - metrics["mean_squared_error"] / label_variance
+    return None
+
+
+def too_good_note(overall: dict[str, float], evaluation_uri: str, statistics_uri: str, transform_config: str) -> str:
+    """A warning when the model is implausibly good: a near-perfect AUC, or nearly all of the trivial model's
+    error removed. Such a model most often learns from a column that gives the label away."""
+    import math
+
+    from components.data_gate.logic import STATISTICS_FILE, per_split
+    from pipelines.config import features_config_from_json
+    from pipelines.metadata.evaluation import read_confusion_matrices
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    if overall.get("auc", 0) >= 0.995 and not math.isnan(overall["auc"]):
+        return (f"AUC {overall['auc']:.4f} on the eval split is too good to be true for most data: check that no "
+                "feature gives the label away (a column known only after the outcome, or computed from it)")
+    matrix = next(iter(read_confusion_matrices(evaluation_uri).get("overall", {}).values()), None)
+    positives, negatives = (matrix["tp"] + matrix["fn"], matrix["fp"] + matrix["tn"]) if matrix else (None, None)
+    majority, variance = None, None
+    config_json = json.loads(transform_config).get("config")
+    if config_json:
+        label = features_config_from_json(config_json).label
+        evaluation = next((p for split, p in per_split(statistics_uri, STATISTICS_FILE,
+                                                        statistics_pb2.DatasetFeatureStatisticsList)
+                           if split == "eval" and p.datasets), None)
+        column = next((f for f in evaluation.datasets[0].features
+                       if (".".join(f.path.step) or f.name) == label.column), None) if evaluation else None
+        if column is not None and column.HasField("num_stats"):
+            variance = column.num_stats.std_dev ** 2
+        if column is not None and column.HasField("string_stats") and column.string_stats.top_values:
+            present = column.string_stats.common_stats.num_non_missing
+            majority = column.string_stats.top_values[0].frequency / present if present else None
+    skill = skill_over_trivial(overall, positives, negatives, majority, variance)
+    if skill is None or math.isnan(skill[1]) or skill[1] < TOO_GOOD_SKILL:
+        return ""
+    return (f"{skill[0]} removes {skill[1]:.1%} of the trivial model's error on the eval split: too good to be true "
+            "for most data; check that no feature gives the label away (a column known only after the outcome, or "
+            "computed from it)")
 
 
 # --- mlops runs --------------------------------------------------------------
@@ -275,6 +334,8 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
             values = summary.metrics[slice_key]
             lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))
 
+    if summary.too_good:
+        lines += ["", f"Too good to be true? {summary.too_good}"]
     if summary.blessed is not None:
         lines.append("")
         if summary.component(ids.EVALUATOR) and not summary.component(ids.BASELINE_RESOLVER):

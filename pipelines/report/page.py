@@ -139,6 +139,8 @@ def model_section(report: Report) -> str:
         return '<section id="model"><h2>Model</h2><p class="muted">Not evaluated in this run.</p></section>'
     blessed = ('<p>Blessed: <span id="blessed" class="ok">yes</span>, every threshold met</p>' if summary.blessed else
                '<p>Blessed: <span id="blessed" class="bad">no</span></p>')
+    if summary.too_good:
+        blessed += f'<p id="too-good" class="bad">Too good to be true? {escape(summary.too_good)}</p>'
     verdict_rows = [[escape(v.metric), escape(v.slice), escape(v.kind), escape(v.requirement),
                      f'<span class="num">{charts.number_text(v.value)}</span>',
                      f'<span class="{"ok" if v.met else "bad"}" data-verdict="{escape(v.metric)}:{v.kind}">'

@@ -104,8 +104,14 @@ def repush_run(taxi, tfx_cli_run) -> Step:
 
 @pytest.fixture(scope="session")
 def new_contract_run(taxi, repush_run) -> Step:
-    """The schema changes (the data stays valid): a new model on a new data contract, 2.0.0."""
+    """The schema changes (the data stays valid) and the model takes one more input, which requests must now
+    carry: a new model on a new serving contract, 2.0.0."""
+    import yaml
+
     taxi.schema.write_text(taxi.schema.read_text().replace("max: 10000.0", "max: 20000.0", 1))
+    raw = yaml.safe_load(taxi.config.read_text())
+    raw["features"].append({"name": "dropoff_census_tract", "kind": "numeric"})
+    taxi.config.write_text(yaml.safe_dump(raw))
     return taxi.step("--set", "infra_validation.num_examples=5")
 
 

@@ -1,6 +1,6 @@
 """Runs, lineage and the model registry, read back from ML Metadata after the shared taxi history
 (conftest.py): 1.0.0 is the first push; the same model pushed again after an infra validation change
-is 1.0.1; a schema change retrains on a new data contract: 2.0.0. Then a rollback to 1.0.0.
+is 1.0.1; a new required input (and a schema change) retrains on a new serving contract: 2.0.0. Then a rollback to 1.0.0.
 """
 import json
 

@@ -15,11 +15,22 @@ def test_summary_orders_slices_overall_first_then_numerically():
                                                "trip_start_hour=2", "trip_start_hour=10"]
 
 
-def test_version_numbers_follow_contract_model_and_pipeline():
-    assert next_version(None, None, None, "schema-a", 7) == (1, 0, 0)
-    assert next_version((1, 0, 0), "schema-a", 7, "schema-a", 7) == (1, 0, 1)  # same model pushed again
-    assert next_version((1, 0, 1), "schema-a", 7, "schema-a", 9) == (1, 1, 0)  # retrained, same contract
-    assert next_version((1, 1, 0), "schema-a", 9, "schema-b", 11) == (2, 0, 0)  # new data contract
+def test_version_numbers_follow_the_serving_contract_model_and_pipeline():
+    from pipelines.metadata.registry import Contract
+
+    a = Contract((("age", "FLOAT"), ("city", "BYTES")), '{"kind": "classes"}', "schema-a")
+    assert next_version(None, None, None, a, 7) == (1, 0, 0)
+    assert next_version((1, 0, 0), a, 7, a, 7) == (1, 0, 1)  # same model pushed again
+    assert next_version((1, 0, 1), a, 7, a, 9) == (1, 1, 0)  # retrained, same contract
+    dropped = Contract((("age", "FLOAT"),), a.label, "schema-b")
+    assert next_version((1, 1, 0), a, 9, dropped, 11) == (1, 2, 0)  # an input removed: old requests still work
+    assert next_version((1, 1, 0), a, 9, Contract(a.inputs, a.label, "schema-c"), 11) == (1, 2, 0)  # schema edited
+    added = Contract(a.inputs + (("income", "FLOAT"),), a.label, "schema-d")
+    assert next_version((1, 2, 0), dropped, 11, added, 12) == (2, 0, 0)  # a new required input
+    retyped = Contract((("age", "INT"), ("city", "BYTES")), a.label, "schema-e")
+    assert next_version((2, 0, 0), a, 12, retyped, 13) == (3, 0, 0)  # an input's type changed
+    relabelled = Contract(a.inputs, '{"kind": "regression"}', "schema-a")
+    assert next_version((3, 0, 0), a, 13, relabelled, 14) == (4, 0, 0)  # the answer means something else
 
 
 def write_tfrecords(path, records):
@@ -152,3 +163,16 @@ def test_no_example_leaves_only_the_count_defined():
         "mean_squared_error": "the slice has no example"}
     assert undefined_metrics(["auc", "specificity", "recall"], 10, 10, 0) == {
         "auc": "the slice holds one class only", "specificity": "the slice has no negative label"}
+
+
+def test_a_model_that_removes_nearly_all_of_the_trivial_error_is_flagged():
+    from pipelines.metadata.runs import TOO_GOOD_SKILL, skill_over_trivial
+
+    # 90% negatives: 0.99 accuracy removes 90% of the trivial error; 0.999 removes 99%.
+    assert skill_over_trivial({"binary_accuracy": 0.99}, 10, 90, None, None)[1] == pytest.approx(0.9)
+    assert skill_over_trivial({"binary_accuracy": 0.999}, 10, 90, None, None)[1] >= TOO_GOOD_SKILL
+    # Regression: a mean squared error of 0.3 against a label variance of 840 (wage from its own log).
+    name, skill = skill_over_trivial({"mean_squared_error": 0.3}, None, None, None, 840.0)
+    assert name == "mean_squared_error" and skill >= TOO_GOOD_SKILL
+    assert skill_over_trivial({"sparse_categorical_accuracy": 0.55}, None, None, 0.3, None)[1] < TOO_GOOD_SKILL
+    assert skill_over_trivial({"example_count": 5}, None, None, None, None) is None
