@@ -108,8 +108,10 @@ def open_store(cfg: PipelineConfig, create: bool = True):
         try:
             return mlmd.MetadataStore(config)
         except Exception as error:  # MLMD raises its own error types, with text such as the above
-            # Two processes creating MLMD's tables in an empty database at once: MLMD asks to retry.
-            if "retry" in str(error).lower() and attempt + 1 < SCHEMA_RACE_RETRIES:
+            # Two processes creating MLMD's tables in an empty database at once: MLMD asks to retry, or
+            # MySQL/MariaDB reports a deadlock ("try restarting transaction"), which is as retryable.
+            text = str(error).lower()
+            if ("retry" in text or "deadlock" in text) and attempt + 1 < SCHEMA_RACE_RETRIES:
                 time.sleep(1 + attempt)
                 continue
             raise _explained(cfg, config, error) from None

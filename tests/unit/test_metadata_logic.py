@@ -176,3 +176,24 @@ def test_a_model_that_removes_nearly_all_of_the_trivial_error_is_flagged():
     assert name == "mean_squared_error" and skill >= TOO_GOOD_SKILL
     assert skill_over_trivial({"sparse_categorical_accuracy": 0.55}, None, None, 0.3, None)[1] < TOO_GOOD_SKILL
     assert skill_over_trivial({"example_count": 5}, None, None, None, None) is None
+
+
+def test_opening_a_store_retries_a_deadlock_of_two_processes_creating_it(tmp_path, monkeypatch):
+    import ml_metadata as mlmd
+
+    from pipelines.config import DEFAULT_CONFIG, load_config
+    from pipelines.metadata import store
+
+    cfg = load_config(DEFAULT_CONFIG, [f"output_root={tmp_path}"])
+    real, calls = mlmd.MetadataStore, []
+
+    def racing(config):
+        calls.append(config)
+        if len(calls) == 1:  # MariaDB's words when two processes create MLMD's tables at once
+            raise RuntimeError("mysql_query aborted: errno: Deadlock found when trying to get lock; "
+                               "try restarting transaction")
+        return real(config)
+
+    monkeypatch.setattr(mlmd, "MetadataStore", racing)
+    monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
+    assert store.open_store(cfg) is not None and len(calls) == 2
