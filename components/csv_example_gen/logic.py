@@ -126,18 +126,23 @@ class ValueNotOfType(ValueError):
 
 
 def first_value_not_of_type(path: str, null_values: list[str], value_types: dict[str, str]) -> Optional[ValueNotOfType]:
-    """The first cell of the file that its column's type cannot hold; None when every cell fits."""
-    table = csv.read_csv(path if not artifact_files.is_uri(path) else _open(path, "rb"),
-                         convert_options=csv.ConvertOptions(null_values=null_values, strings_can_be_null=True,
-                                                            column_types={n: pa.string() for n in value_types}))
+    """The first cell of the file that its column's type cannot hold; None when every cell fits. Each
+    column is converted whole; only a column that fails is searched cell by cell."""
+    convert = csv.ConvertOptions(null_values=null_values, strings_can_be_null=True,
+                                 column_types={n: pa.string() for n in value_types})
+    with _open(path, "rb") as source:
+        table = csv.read_csv(source, convert_options=convert)
     for name, kind in value_types.items():
         if name not in table.column_names or kind == "BYTES":
             continue
+        try:
+            table.column(name).cast(ARROW_TYPES[kind])
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         for row, text in enumerate(table.column(name).to_pylist()):
-            if text is None:
-                continue
             try:
-                pa.array([text]).cast(ARROW_TYPES[kind])
+                pa.array([text], pa.string()).cast(ARROW_TYPES[kind])
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return ValueNotOfType(path, name, kind, row + 2, text)  # line 1 is the header
     return None
