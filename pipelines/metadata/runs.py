@@ -311,7 +311,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         lines.append(missing_labels_line(summary.label_counts))
     if summary.filled:
         lines.append("Missing values (share of training rows -> what they became):")
-        lines += [f"  {f.feature:<28} {f.missing:6.1%} -> {f.becomes}" for f in summary.filled]
+        lines += [f"  {f.feature:<28} {share_text(f.missing):>6} -> {f.becomes}" for f in summary.filled]
 
     if summary.drift_note:
         drifted = [c for c in summary.drift if c.exceeded]
@@ -369,6 +369,11 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
     elif error:
         lines += ["", f"Failed: {error}"]
     return "\n".join(lines)
+
+
+def share_text(share: float) -> str:
+    """A share as a percentage; "<0.1%" rather than a misleading "0.0%" for a few rows."""
+    return "<0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
 
 
 def missing_labels_line(label_counts: dict) -> str:
