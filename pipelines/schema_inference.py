@@ -1,7 +1,8 @@
 """`mlops schema`: a starting point for schemas/<name>/schema.pbtxt, inferred by TFDV from the config's data.
 
 The data is read as the pipeline's ExampleGen reads it, so the types are the ones it will see; the
-label's source columns are put out of the SERVING environment (requests do not carry them).
+label's source columns are put out of the SERVING environment (requests do not carry them), and no float
+column may hold NaN or infinity (one `inf` made a model answer NaN to everything, and it was pushed).
 """
 from __future__ import annotations
 
@@ -25,9 +26,21 @@ def write_inferred_schema(cfg: PipelineConfig, output: str):
     table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
     stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
     schema = tfdv.infer_schema(stats)
+    disallow_non_finite(schema)
     schema.default_environment.extend(["TRAINING", "SERVING"])
     for column in label_columns(cfg):
         tfdv.get_feature(schema, column).not_in_environment.append("SERVING")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     tfdv.write_schema_text(schema, output)
     return schema
+
+
+def disallow_non_finite(schema) -> None:
+    """Every FLOAT feature of the schema refuses NaN and infinity (a value beyond float32's range is read as
+    infinity), so the data gate stops such data before Transform, naming the column."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    for feature in schema.feature:
+        if feature.type == schema_pb2.FLOAT:
+            feature.float_domain.disallow_nan = True
+            feature.float_domain.disallow_inf = True

@@ -42,12 +42,18 @@ def read_anomalies(anomalies_uri: str) -> list[Anomaly]:
 
 
 def anomalies_in(proto: anomalies_pb2.Anomalies, split: str) -> list[Anomaly]:
-    found = [Anomaly(split, feature, info.short_description or info.description)
-             for feature, info in sorted(proto.anomaly_info.items())]
+    found = [Anomaly(split, feature, described(info)) for feature, info in sorted(proto.anomaly_info.items())]
     if proto.HasField("dataset_anomaly_info"):
         info = proto.dataset_anomaly_info
-        found.append(Anomaly(split, "(dataset)", info.short_description or info.description))
+        found.append(Anomaly(split, "(dataset)", described(info)))
     return found
+
+
+def described(info) -> str:
+    """TFDV's short description, or its whole one where the short one only says "Multiple errors"."""
+    if info.short_description and info.short_description != "Multiple errors":
+        return info.short_description
+    return info.description or info.short_description
 
 
 def gate_message(anomalies: list[Anomaly]) -> str:

@@ -7,7 +7,7 @@ the INFRA_BLESSED / INFRA_NOT_BLESSED contract Pusher reads. It adds two propert
 `platform` (what validated the model) and, when not blessed, `reason`.
 
 Only the model's failures make a "not blessed" verdict: signatures that cannot serve the requests, a
-load that fails or times out, a request the model rejects. The validator's own failures (a copy of the
+load that fails or times out, a request the model rejects, an answer that is not a finite number. The validator's own failures (a copy of the
 model that fails, a server process that cannot be started, a bug) fail the component instead, as any
 other component's would: a verdict on the model would be a lie.
 """
@@ -31,6 +31,10 @@ class InfraValidatorError(RuntimeError):
     """The validator itself failed, not the model."""
 
 
+class NonFiniteOutputs(RuntimeError):
+    """The model answered NaN or infinity: a verdict on the model, the same on every try."""
+
+
 class Executor(tfx_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         settings = json.loads(exec_properties[PLATFORM_CONFIG_KEY])
@@ -40,6 +44,7 @@ class Executor(tfx_executor.Executor):
                                                logic.docker_engine_answers, settings.get("model_server_path"))
         self._failures: list[str] = []
         self._setup_error: Optional[BaseException] = None  # the last attempt's, when the server did not start
+        self._non_finite: Optional[str] = None  # set once the model answered NaN or infinity: no use retrying
         logging.info("Infra validation platform: %s (%s)", self._platform, logic.DESCRIPTIONS[self._platform])
 
         blessing = output_dict[keys.BLESSING_KEY][0]
@@ -81,6 +86,8 @@ class Executor(tfx_executor.Executor):
                 self._failures.append(logic.failure_reason(error, None, timed_out(error)))
                 raise
 
+        if self._non_finite:  # deterministic: TFX's retry loop need not start the server again
+            raise NonFiniteOutputs(self._non_finite)
         deadline = time.time() + validation_spec.max_loading_time_seconds
         self._setup_error = None
         try:
@@ -95,6 +102,9 @@ class Executor(tfx_executor.Executor):
             client.WaitUntilModelLoaded(deadline, polling_interval_sec=1)
             if requests:
                 client.SendRequests(requests)
+                self._non_finite = logic.non_finite_outputs(predict_outputs(runner.GetEndpoint(), requests))
+                if self._non_finite:
+                    raise NonFiniteOutputs(self._non_finite)
         except Exception as error:
             log = runner.GetLogs()
             logging.error("Infra validation on %s failed. Model server log:\n%s", self._platform, log)
@@ -109,6 +119,18 @@ class Executor(tfx_executor.Executor):
         # The stand-in exits by itself well after the validator's own deadline: a backstop, not a limit.
         return runners.local_process_runner(model_path, model_name, self._settings["memory_limit_mb"],
                                             max_lifetime_seconds=max_loading_time_seconds + 600)
+
+
+def predict_outputs(endpoint: str, requests) -> list[dict]:
+    """The outputs of each Predict request, as arrays by name (TFX's client sends them but keeps no answer)."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    with grpc.insecure_channel(endpoint) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        return [{name: tf.make_ndarray(tensor) for name, tensor in stub.Predict(request, timeout=60).outputs.items()}
+                for request in requests if isinstance(request, predict_pb2.PredictRequest)]
 
 
 def timed_out(error: BaseException) -> bool:

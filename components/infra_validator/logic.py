@@ -110,6 +110,24 @@ def server_error_line(log: str) -> Optional[str]:
     return None
 
 
+def non_finite_outputs(answers: list[dict]) -> str:
+    """Why the model's answers cannot be served: "" when every number in every output is finite, else which
+    outputs held NaN or infinity and in how many of the requests (a model trained on an `inf` answers NaN to
+    everything; argmax of NaN still names a class, so accuracy alone does not show it)."""
+    import numpy as np
+
+    bad: dict[str, int] = {}
+    for outputs in answers:
+        for name, values in outputs.items():
+            array = np.asarray(values)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                bad[name] = bad.get(name, 0) + 1
+    if not bad:
+        return ""
+    listed = ", ".join(f"{name!r} in {count} of {len(answers)} requests" for name, count in sorted(bad.items()))
+    return f"the model answers NaN or infinity ({listed}): it would serve no usable prediction"
+
+
 def shorten(text: str, limit: int = 400) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

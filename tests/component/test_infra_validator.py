@@ -119,6 +119,22 @@ def test_a_model_failing_on_the_request_examples_is_not_blessed(tmp_path):
     assert reason.startswith("a request failed") and "x must be >= 0" in reason, reason
 
 
+def test_a_model_answering_nan_is_not_blessed_and_not_tried_again(tmp_path, monkeypatch):
+    module = Doubler()
+    module.factor.assign(float("nan"))  # what one `inf` in the training data made of a whole model
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")
+    tf.saved_model.save(module, os.path.join(model.uri, "Format-Serving"), signatures={"serving_default": module.serve})
+    started = []
+    real = runners.local_process_runner
+    monkeypatch.setattr(runners, "local_process_runner", lambda *a, **k: started.append(1) or real(*a, **k))
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [1.0, 2.0]), num_examples=2, tries=3)
+    assert not blessed(blessing)
+    reason = blessing.get_string_custom_property("reason")
+    assert reason.startswith("the model answers NaN or infinity ('outputs' in 2 of 2 requests)"), reason
+    assert len(started) == 1  # a deterministic verdict: no server started again for the other tries
+
+
 def test_load_only_sends_no_request(tmp_path):
     model = save_model(tmp_path, strict=True)
     blessing = validate(tmp_path, model, write_examples(tmp_path, [-3.0]), load_and_query=False)

@@ -81,3 +81,23 @@ def test_a_dataset_with_no_rows_stops_at_the_gate(tmp_path):
     assert "[train] (dataset): no examples" in result.stdout and "[eval] (dataset): no examples" in result.stdout
     states = {c.node: c.state for c in summary_of(config).components}
     assert states["DataGate"] == "failed" and "Trainer" not in states
+
+
+def non_finite_numbers(header, lines):
+    """One fare of `inf`, and a trip of 1e300 miles (beyond float32: read as infinity)."""
+    columns = header.split(",")
+    fare, miles = columns.index("fare"), columns.index("trip_miles")
+    first, second = lines[3].split(","), lines[4].split(",")
+    first[fare], second[miles] = "inf", "1e300"
+    return header, [*lines[:3], ",".join(first), ",".join(second), *lines[5:]]
+
+
+def test_non_finite_numbers_are_stopped_at_the_gate_naming_each_column(tmp_path):
+    csv_path = small_csv("taxi", tmp_path / "data", rows=400, edit=non_finite_numbers)
+    config = make_config("taxi", tmp_path, csv_path.parent, model__train_steps=5)
+    result = mlops("run", config)
+    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+    assert "Stopped: the data gate found anomalies; nothing was trained or pushed" in result.stdout
+    flagged = {a.feature: a.description for a in summary_of(config).anomalies}
+    assert "Inf values" in flagged["fare"] and "Inf values" in flagged["trip_miles"], flagged
+    assert versions(tmp_path / "out" / "serving_model") == []

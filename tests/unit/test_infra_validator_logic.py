@@ -2,7 +2,7 @@
 import pytest
 
 from components.infra_validator.logic import (PlatformUnavailable, choose_platform, failure_reason, find_model_server,
-                                              wait_until)
+                                              non_finite_outputs, wait_until)
 
 
 def test_auto_platform_prefers_the_binary_then_docker_then_the_local_process():
@@ -81,3 +81,13 @@ def test_failure_reason_names_the_failed_request_or_the_server_error():
     assert len(failure_reason(RuntimeError("y" * 2000), None)) == 400
     assert failure_reason(TimeoutError("server: not within the max loading time"), None, timed_out=True) == (
         "server: not within the max loading time (infra_validation.max_loading_time_seconds)")
+
+
+def test_non_finite_answers_are_named_with_how_many_requests_held_them():
+    import numpy as np
+
+    assert non_finite_outputs([{"outputs": np.array([[0.2]]), "classes": np.array([[b"A"]])}]) == ""
+    answers = [{"outputs": np.array([[np.nan]]), "scores": np.array([[0.1, np.inf]])},
+               {"outputs": np.array([[np.nan]]), "scores": np.array([[0.1, 0.9]])}]
+    assert non_finite_outputs(answers) == ("the model answers NaN or infinity ('outputs' in 2 of 2 requests, "
+                                                 "'scores' in 1 of 2 requests): it would serve no usable prediction")

@@ -121,6 +121,7 @@ def test_the_written_config_is_valid_and_says_why_columns_were_left_out(tmp_path
     assert cfg.schema_path == written.schema  # found by name: schemas/toy/schema.pbtxt
     schema = open(written.schema).read()
     assert 'name: "label"' in schema and 'not_in_environment: "SERVING"' in schema
+    assert "disallow_nan: true" in schema and "disallow_inf: true" in schema  # `size`, a float column
 
     with pytest.raises(FileExistsError, match="--force overwrites it"):
         I.init_project(str(data), "label", "toy", str(tmp_path / "project"))
