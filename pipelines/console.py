@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.secrets import secret_forms
+
 
 def mask_secrets(secrets: list[str]) -> None:
-    """From now on, every log record of this process has each secret replaced by ***, whichever handler
-    writes it, including handlers made later (absl makes its own on first use). LocalDagRunner logs its
-    whole connection config, MySQL password included."""
-    secrets = [s for s in secrets if s]
+    """From now on, every log record of this process has each secret, in every form a library may write it
+    (secret_forms), replaced by ***, whichever handler writes it, including handlers made later (absl makes
+    its own on first use). LocalDagRunner logs its whole connection config, MySQL password included."""
+    secrets = sorted({form for s in secrets if s for form in secret_forms(s)}, key=len, reverse=True)
     if not secrets:
         return
     make_record = logging.getLogRecordFactory()

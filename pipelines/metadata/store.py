@@ -12,6 +12,7 @@ import socket
 import time
 
 from pipelines.config import PipelineConfig
+from pipelines.secrets import mask
 
 PROBE_TIMEOUT_SECONDS = 3
 SCHEMA_RACE_RETRIES = 5
@@ -118,7 +119,7 @@ def open_store(cfg: PipelineConfig, create: bool = True):
 
 
 def _explained(cfg: PipelineConfig, config, error: Exception) -> MetadataConnectionError:
-    text = str(error).replace(config.mysql.password, "***") if config.mysql.password else str(error)
+    text = mask(str(error), [config.mysql.password])
     if cfg.metadata.backend == "mysql" and "mysql_real_connect" in text:
         mysql = cfg.metadata.mysql
         hint = (f"the password comes from ${mysql.password_env}" if mysql.password_env

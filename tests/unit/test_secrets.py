@@ -1,0 +1,41 @@
+"""A secret is masked in every form a library may write it: raw, protobuf text, JSON, repr."""
+import json
+import logging
+
+import pytest
+
+from pipelines.console import mask_secrets
+from pipelines.secrets import mask
+
+AWKWARD = ['pa"ss', "back\\slash", "it's", "tab\there", "pässwörd", "日本語-key", "new\nline"]
+
+
+@pytest.mark.parametrize("password", AWKWARD)
+def test_every_encoding_of_a_password_is_masked(password):
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.mysql.host, config.mysql.password = "127.0.0.1", password
+    for written in (str(config), config.SerializeToString().decode("utf-8", "replace"), json.dumps(password),
+                    json.dumps(password, ensure_ascii=False), repr(password), repr(password.encode()),
+                    f"password={password}"):
+        assert "***" in mask(written, [password]), written
+        assert password not in mask(written, [password])
+    # protobuf text, where LocalDagRunner logs it: nothing of the password is left
+    text = mask(str(config), [password])
+    assert 'password: "***"' in text, text
+
+
+def test_log_records_are_masked_in_their_protobuf_form(caplog):
+    from ml_metadata.proto import metadata_store_pb2
+
+    factory = logging.getLogRecordFactory()
+    try:
+        mask_secrets(['s3cr"t-ü'])
+        config = metadata_store_pb2.ConnectionConfig()
+        config.mysql.password = 's3cr"t-ü'
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("tfx").info("MetadataStore with config %s", config)
+        assert 'password: "***"' in caplog.text and "s3cr" not in caplog.text
+    finally:
+        logging.setLogRecordFactory(factory)
