@@ -348,6 +348,8 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         missing = [f.name for f in cfg.features if f.name not in header]
         if missing:  # else the model's parsing fails deep in Beam
             raise ConfigError(f"{path} lacks the model's features {', '.join(missing)} (features in {cfg.source})")
+    if os.path.abspath(output) in {os.path.abspath(f) for f in files}:
+        raise ConfigError(f"-o {output}: that is one of the files to score; predictions never write over their input")
     extension = os.path.splitext(output)[1].lstrip(".")
     return os.path.abspath(data), files, extension if extension in ("csv", "parquet") else cfg.batch_inference.format
 

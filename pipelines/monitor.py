@@ -120,6 +120,8 @@ def model_inputs(batch, schema, features):
     cut.CopyFrom(schema)
     del cut.feature[:]
     cut.feature.extend(f for f in schema.feature if f.name in wanted)
+    if SERVING not in cut.default_environment:  # SchemaGen's schemas name no environment; the features all serve
+        cut.default_environment.append(SERVING)
     return pa.RecordBatch.from_arrays([batch.column(name) for name in names], names), cut
 
 

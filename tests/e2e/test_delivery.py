@@ -170,6 +170,10 @@ def test_predict_without_an_id_column_or_a_model_is_a_clear_error(taxi, scoring_
     no_feature = mlops("predict", taxi.config, tmp_path / "no_fare", "-o", tmp_path / "p.csv", "--set",
                        "batch_inference.id_column=trip_id")
     assert no_feature.returncode == 2 and "trips.csv lacks the model's features fare " in no_feature.stderr
-    for result in (no_id, wrong_id, nothing_served, no_feature):
+    before = scoring_csv.read_bytes()
+    over_input = mlops("predict", taxi.config, scoring_csv, "-o", scoring_csv, "--set", "batch_inference.id_column=trip_id")
+    assert over_input.returncode == 2 and "predictions never write over their input" in over_input.stderr
+    assert scoring_csv.read_bytes() == before
+    for result in (no_id, wrong_id, nothing_served, no_feature, over_input):
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.csv").exists()

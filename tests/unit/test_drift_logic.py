@@ -159,6 +159,9 @@ def test_serving_data_is_validated_on_the_model_inputs_only(project):
     assert anomalies(names) == {}
     assert anomalies([*names, "trip_id", "tips"]) == {}
     assert anomalies(names[:1]) == {names[1]: "Column dropped"}
+    # A schema SchemaGen inferred names no environment: the model's features are still checked in SERVING.
+    del schema.default_environment[:]
+    assert anomalies(names) == {} and anomalies(names[:1]) == {names[1]: "Column dropped"}
 
 
 def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significance_not_distance():
