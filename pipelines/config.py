@@ -473,7 +473,9 @@ class MySqlConfig(_Strict):
     port: int = Field(3306, ge=1, le=65535)
     database: str = Field(pattern=r"^[A-Za-z0-9_]+$")
     user: str
-    password_env: Optional[str] = Field(None, description="name of the environment variable holding the password")
+    password_env: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                        description="name of the environment variable holding the password "
+                                                    "(letters, digits and '_'; never the password itself)")
     socket: Optional[str] = Field(None, description="unix socket path; used instead of host and port")
     ssl: Optional[MySqlSslConfig] = None
 
@@ -1010,11 +1012,12 @@ def apply_override(raw: dict, override: str, path: str) -> None:
     """`model.train_steps=50` or `features.0.scaling=min_max`; the value is parsed as YAML."""
     key, sep, value_text = override.partition("=")
     if not sep or not key:
-        raise ConfigError(f"{path}: --set {override!r}: expected key.path=value")
+        raise ConfigError(f"{path}: --set {key if sep else '...'}: expected key.path=value")
+    shown = f"{key}=..." if any(word in key.lower() for word in SECRET_WORDS) else override
     try:
         value = yaml.safe_load(value_text) if value_text else ""
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: --set {override!r}: the value is not valid YAML "
+        raise ConfigError(f"{path}: --set {shown!r}: the value is not valid YAML "
                           f"({getattr(e, 'problem', None) or e}); quote it, e.g. --set '{key}=\"...\"'") from None
     node: Any = raw
     parts = key.split(".")
@@ -1046,7 +1049,8 @@ def format_validation_error(path: str, error: ValidationError) -> str:
         elif item["type"] == "missing":
             message = "required field is missing"
         got = item.get("input")
-        shown = "" if item["type"] == "missing" or isinstance(got, (dict, list)) else f" (got {got!r})"
+        secret = any(word in field.lower() for word in SECRET_WORDS)  # a password pasted in is never echoed
+        shown = "" if item["type"] == "missing" or isinstance(got, (dict, list)) or secret else f" (got {got!r})"
         lines.append(f"  {field}: {message}{shown}")
     return "\n".join(lines)
 

@@ -39,3 +39,18 @@ def test_log_records_are_masked_in_their_protobuf_form(caplog):
         assert 'password: "***"' in caplog.text and "s3cr" not in caplog.text
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_a_password_given_where_it_does_not_belong_is_never_echoed(project):
+    from pipelines.config import ConfigError, load_config
+
+    config = project / "configs" / "taxi.yaml"
+    for overrides in (["metadata.backend=mysql", "metadata.mysql.database=m", "metadata.mysql.user=u",
+                       "metadata.mysql.password=hunter2-secret"],
+                      ["metadata.backend=mysql", "metadata.mysql.database=m", "metadata.mysql.user=u",
+                       "metadata.mysql.password_env=hunter2 secret!"],
+                      ["metadata.mysql.password=[hunter2-secret"]):
+        with pytest.raises(ConfigError) as error:
+            load_config(config, overrides)
+        assert "hunter2" not in str(error.value), str(error.value)
+        assert "password" in str(error.value)
