@@ -130,7 +130,7 @@ def run_locally(cfg) -> int:
 
     try:
         report = local.run_and_report(cfg)
-    except MetadataConnectionError as e:
+    except (MetadataConnectionError, local.PipelineBusy) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as e:  # logs, run locks and artifacts are written under output_root

@@ -56,11 +56,22 @@ def local_pipeline(cfg: PipelineConfig):
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
 
 
+class PipelineBusy(RuntimeError):
+    """Another process runs the same pipeline on the same pipeline root; the message names it."""
+
+
 @contextmanager
 def own_run(cfg: PipelineConfig):
-    """This process's claim on the pipeline for as long as it runs it. When no other process runs it,
-    what killed runs left behind is recovered first; yields the recovered executions."""
+    """This process's claim on the pipeline for as long as it runs it; PipelineBusy at once when another
+    process claimed it first (two runs would train and push twice, and each report the other's run).
+    What killed runs left behind is recovered first; yields the recovered executions."""
     with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what=cfg.source) as lock:
+        first = next(iter(lock.earlier()), None)
+        if first is not None:
+            since = datetime.fromtimestamp(first.get("started", 0)).strftime("%Y-%m-%d %H:%M:%S")
+            raise PipelineBusy(f"pipeline {cfg.name} is already running on {cfg.pipeline_root}: process "
+                               f"{first.get('pid')} on {first.get('host')} since {since} ({first.get('what')}); "
+                               "wait for it to end, or stop it")
         recovered = []
         if not lock.others():  # another live run's RUNNING executions are its own, not debris
             metadata = store.open_store(cfg)

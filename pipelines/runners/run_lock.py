@@ -28,6 +28,7 @@ class RunLock:
     def __init__(self, directory: str, what: str = ""):
         self.directory, self.what = directory, what
         self.path: Optional[str] = None
+        self.started: float = 0.0
         self._file = None
 
     def __enter__(self) -> "RunLock":
@@ -37,7 +38,8 @@ class RunLock:
         claiming = os.path.join(self.directory, name + ".claiming")
         self._file = open(claiming, "w")
         fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "what": self.what},
+        self.started = time.time()
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": self.started, "what": self.what},
                   self._file)
         self._file.flush()
         self.path = os.path.join(self.directory, name + SUFFIX)
@@ -52,6 +54,12 @@ class RunLock:
     def others(self) -> list[dict]:
         """The other processes holding a lock here (each lock file's content); removes stale files."""
         return live_runs(self.directory, exclude=self.path, remove_stale=True)
+
+    def earlier(self) -> list[dict]:
+        """The other holders that claimed before this one: of two runs started together, exactly one sees
+        none (ties broken by process id)."""
+        mine = (self.started, os.getpid())
+        return [o for o in self.others() if (o.get("started", 0.0), o.get("pid", 0)) < mine]
 
 
 def live_runs(directory: str, exclude: Optional[str] = None, remove_stale: bool = False) -> list[dict]:

@@ -173,7 +173,7 @@ def test_a_lock_is_alive_while_its_process_lives_and_stale_once_it_is_killed(tmp
     assert os.listdir(directory) == []
 
 
-def test_no_recovery_while_another_process_runs_the_pipeline(tmp_path, project, holder):
+def test_no_recovery_and_no_second_run_while_another_process_runs_the_pipeline(tmp_path, project, holder):
     cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path / 'out'}"])
     os.makedirs(cfg.pipeline_root)
     os.rename(tmp_path / "locks", run_lock.lock_dir(cfg.pipeline_root))  # the holder's lock, for this pipeline
@@ -181,9 +181,11 @@ def test_no_recovery_while_another_process_runs_the_pipeline(tmp_path, project, 
     running = db.execution("run-1", "Trainer", mlmd.Execution.RUNNING)
     partial = folders(tmp_path / "out" / "pipeline_root", "Trainer", running)
 
-    with local.own_run(cfg) as recovered:
-        assert recovered == []
+    with pytest.raises(local.PipelineBusy, match=f"already running on .*: process {holder.pid} on .* \\(holder\\)"):
+        with local.own_run(cfg):
+            pass
     assert db.state(running) == mlmd.Execution.RUNNING and all(p.exists() for p in partial)
+    assert [r["pid"] for r in run_lock.live_runs(run_lock.lock_dir(cfg.pipeline_root))] == [holder.pid]
 
     holder.kill()
     holder.wait()
@@ -191,3 +193,10 @@ def test_no_recovery_while_another_process_runs_the_pipeline(tmp_path, project, 
     with local.own_run(cfg) as recovered:
         assert [r.execution_id for r in recovered] == [running]
     assert db.state(running) == mlmd.Execution.CANCELED and not any(p.exists() for p in partial)
+
+
+def test_of_two_claims_only_the_later_sees_an_earlier_one(tmp_path):
+    directory = str(tmp_path / "locks")
+    with run_lock.RunLock(directory, what="first") as first, run_lock.RunLock(directory, what="second") as second:
+        assert first.earlier() == []
+        assert [r["what"] for r in second.earlier()] == ["first"]
