@@ -432,6 +432,9 @@ class RequestLogConfig(_Strict):
     """Requests and responses logged by the server as PredictionLog TFRecords (what `mlops monitor` reads)."""
     dir: Optional[str] = Field(None, description="default: <output_root>/request_logs")
     sampling_rate: float = Field(1.0, ge=0, le=1, description="the share of requests logged; 0: none")
+    max_file_mb: float = Field(64, gt=0, le=1 << 20, description="a new log file past this size")
+    max_total_mb: float = Field(1024, gt=0, le=1 << 30, description="the oldest log files are deleted past this "
+                                                                    "size of them all")
 
 
 class ServingConfig(_Strict):

@@ -43,14 +43,24 @@ def data_format(files: list[str], configured: str) -> str:
 
 
 def _records(path: str):
+    """The file's records. A file whose last record is cut short (a server stopped or a disk filled mid-write)
+    gives the records before it, with a warning; a file that is no TFRecord file at all is an error."""
+    import sys
+
     import tensorflow as tf
 
     compression = "GZIP" if path.endswith(".gz") else ""
+    read = 0
     try:
         for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            read += 1
             yield record.numpy()
     except tf.errors.OpError as error:  # not TFRecords (or not gzipped as named): said, not a traceback
         reason = error.message.split("}} ")[-1].split(" [Op:")[0]  # TensorFlow's words without its op names
+        if read and isinstance(error, tf.errors.DataLossError) and "truncated" in reason.lower():
+            print(f"warning: {path}: the last record is cut short ({reason}); the {read} before it are read",
+                  file=sys.stderr)
+            return
         raise ValueError(f"{path}: not a {'gzipped ' if compression else ''}TFRecord file ({reason})") from None
 
 

@@ -88,16 +88,19 @@ class Version:
 
 
 class RequestLog:
-    """Sampled requests and responses as PredictionLog records in one TFRecord file per logging config (a
-    reload that changes the config closes this one and starts another)."""
+    """Sampled requests and responses as PredictionLog records in TFRecord files: a new file per logging config
+    (a reload that changes it closes this one), per `max_file_bytes`, and after a failed write; the oldest files
+    of the prefix are deleted beyond `max_total_bytes`. A write that fails (a full disk) never fails the
+    request: it is counted and said in the server's log, and logging resumes in a new file when it can."""
 
-    def __init__(self, logging_config):
+    def __init__(self, logging_config, max_file_bytes: int = 64 << 20, max_total_bytes: int = 1 << 30):
         self.config = logging_config
         self.rate = logging_config.sampling_config.sampling_rate
-        prefix = logging_config.log_collector_config.filename_prefix
-        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-        self.path = f"{prefix}-{int(time.time() * 1000)}-{os.getpid()}.tfrecord"  # ms: a reload starts a new file
+        self.prefix = logging_config.log_collector_config.filename_prefix
+        self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
+        os.makedirs(os.path.dirname(os.path.abspath(self.prefix)), exist_ok=True)
         self.writer, self.lock, self.closed = None, threading.Lock(), False
+        self.path, self.written, self.files, self.failures = "", 0, 0, 0
 
     def write(self, log: prediction_log_pb2.PredictionLog) -> None:
         if random.random() >= self.rate:
@@ -105,16 +108,53 @@ class RequestLog:
         with self.lock:
             if self.closed:  # a reload replaced this log while the request ran
                 return
-            if self.writer is None:
-                self.writer = tf.io.TFRecordWriter(self.path)
-            self.writer.write(log.SerializeToString())
-            self.writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
+            try:
+                if self.writer is None:
+                    self._open()
+                record = log.SerializeToString()
+                self.writer.write(record)
+                self.writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
+                self.written += len(record) + 16  # TFRecord framing: length, its CRC, the record's CRC
+                if self.written >= self.max_file_bytes:
+                    self._finish()
+            except Exception as error:  # noqa: BLE001 - a full disk, a removed folder: the request still answers
+                self.failures += 1
+                print(f"request log: write failed ({self.failures} so far; the request was answered): "
+                      f"{str(error).splitlines()[0] if str(error) else type(error).__name__}", flush=True)
+                self._finish()
+
+    def _open(self) -> None:
+        # ms and a counter: a reload, a rotation or a failure starts a new file
+        self.path = f"{self.prefix}-{int(time.time() * 1000)}-{os.getpid()}-{self.files:04d}.tfrecord"
+        self.files += 1
+        self.writer, self.written = tf.io.TFRecordWriter(self.path), 0
+        self._bound_total()
+
+    def _finish(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - closing a file on a full disk may fail too
+                pass
+
+    def _bound_total(self) -> None:
+        """Deletes the prefix's oldest files until the rest fits in max_total_bytes."""
+        folder, stem = os.path.split(os.path.abspath(self.prefix))
+        files = sorted((os.path.join(folder, n) for n in os.listdir(folder) if n.startswith(stem + "-")),
+                       key=os.path.getmtime)
+        sizes = {f: os.path.getsize(f) for f in files}
+        total = sum(sizes.values())
+        for oldest in files:
+            if total <= self.max_total_bytes or oldest == self.path:
+                break
+            os.remove(oldest)
+            total -= sizes[oldest]
 
     def close(self) -> None:
         with self.lock:
             self.closed = True
-            if self.writer is not None:
-                self.writer.close()
+            self._finish()
 
 
 class Model:
@@ -135,9 +175,10 @@ class Model:
 class Servables:
     """Every model the server has, behind one lock; `apply` is a config (at start-up or a reload)."""
 
-    def __init__(self, allow_labels_for_unavailable: bool):
+    def __init__(self, allow_labels_for_unavailable: bool, request_log_limits: tuple[int, int] = (64 << 20, 1 << 30)):
         self.models: dict[str, Model] = {}
         self.allow_labels_for_unavailable = allow_labels_for_unavailable
+        self.request_log_limits = request_log_limits  # (bytes per file, bytes in all files of a prefix)
         self.lock = threading.Lock()
 
     def apply(self, config: model_server_config_pb2.ModelServerConfig) -> None:
@@ -165,15 +206,14 @@ class Servables:
             model.ended.pop(number, None)
             threading.Thread(target=version.load, daemon=True).start()
 
-    @staticmethod
-    def _set_request_log(model: Model, model_config) -> None:
+    def _set_request_log(self, model: Model, model_config) -> None:
         """As TF Serving: a reload that changes the logging config (rate, prefix, or none) applies it."""
         wanted = model_config.logging_config if model_config.HasField("logging_config") else None
         if wanted == (model.request_log.config if model.request_log else None):
             return
         if model.request_log is not None:
             model.request_log.close()
-        model.request_log = RequestLog(wanted) if wanted is not None else None
+        model.request_log = RequestLog(wanted, *self.request_log_limits) if wanted is not None else None
 
     @staticmethod
     def _unload(model: Model, numbers: set) -> None:
@@ -316,6 +356,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
         model, version = self.servables.version_for(request.model_spec)
         name, signature = version.signature(request.model_spec.signature_name, tf.saved_model.PREDICT_METHOD_NAME)
+        for key, tensor in request.inputs.items():  # before anything is allocated: a few bytes may declare gigabytes
+            check_size(key, tensor)
         inputs = {key: tf.constant(tf.make_ndarray(tensor)) for key, tensor in request.inputs.items()}
         outputs = run(signature, **inputs)
         response = predict_pb2.PredictResponse()
@@ -350,6 +392,23 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         name, signature = version.signature(request.model_spec.signature_name, method)
         examples = tf.constant(serialized_examples(request))
         return model, version, name, run(signature, **{single_string_input(signature): examples})
+
+
+MAX_TENSOR_ELEMENTS = 10_000_000  # per input tensor: 40 MB of floats, far more than any batch of examples
+MAX_MESSAGE_BYTES = 64 << 20     # per request, as received
+
+
+def check_size(key: str, tensor) -> None:
+    """Rejects an input tensor whose declared shape holds more than MAX_TENSOR_ELEMENTS values, or whose
+    shape does not match the values it carries (a request may declare more than it sends)."""
+    elements = 1
+    for dim in tensor.tensor_shape.dim:
+        if dim.size < 0:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"input {key!r}: a dimension of size {dim.size}")
+        elements *= dim.size
+        if elements > MAX_TENSOR_ELEMENTS:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {key!r} declares more than {MAX_TENSOR_ELEMENTS} values: refused")
 
 
 def prediction_log(request, response, sampling_rate: float) -> prediction_log_pb2.PredictionLog:
@@ -396,6 +455,9 @@ def startup_config(args) -> model_server_config_pb2.ModelServerConfig:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
+    parser.add_argument("--request_log_max_file_mb", type=float, default=64)
+    parser.add_argument("--request_log_max_total_mb", type=float, default=1024)
     parser.add_argument("--model_name")
     parser.add_argument("--model_base_path")
     parser.add_argument("--model_config_file", help="a ModelServerConfig in text format")
@@ -407,18 +469,28 @@ def main(argv=None) -> int:
     parent = os.getppid()
     deadline = time.time() + args.max_lifetime_seconds if args.max_lifetime_seconds else float("inf")
 
-    servables = Servables(args.allow_version_labels_for_unavailable_models)
+    servables = Servables(args.allow_version_labels_for_unavailable_models,
+                          (int(args.request_log_max_file_mb * (1 << 20)), int(args.request_log_max_total_mb * (1 << 20))))
     try:
         servables.apply(startup_config(args))  # loads in the background: status answers LOADING meanwhile
     except Rejected as rejected:
         print(f"config refused: {rejected.message}", flush=True)
         return 1
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # No SO_REUSEPORT (gRPC's default): with it a second server binds the same port and clients are split.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(servables), server)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(servables), server)
-    server.add_insecure_port(f"127.0.0.1:{args.port}")
+    address = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:  # newer gRPC raises where older returns 0
+        bound = 0
+    if not bound:
+        print(f"cannot listen on {address}: the port is taken by another process", flush=True)
+        return 1
     server.start()
-    print(f"listening on 127.0.0.1:{args.port}", flush=True)
+    print(f"listening on {address}", flush=True)
 
     # Never outlive the process that started it: stop when the parent is gone or the lifetime is over.
     while os.getppid() == parent and time.time() < deadline:

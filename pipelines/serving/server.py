@@ -242,8 +242,25 @@ def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config
                 f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
     from components.infra_validator.runners import LOCAL_MODEL_SERVER
 
-    return [sys.executable, "-I", LOCAL_MODEL_SERVER, f"--port={cfg.serving.port}",
-            f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
+    log = cfg.serving.request_log
+    return [sys.executable, "-I", LOCAL_MODEL_SERVER, f"--host={cfg.serving.host}", f"--port={cfg.serving.port}",
+            f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models",
+            f"--request_log_max_file_mb={log.max_file_mb:g}", f"--request_log_max_total_mb={log.max_total_mb:g}"]
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (any program: a second gRPC server would bind it too,
+    SO_REUSEPORT being gRPC's default, and clients would be split between the two)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
@@ -256,6 +273,10 @@ def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
     if admin.answers():
         admin.close()
         raise ServingError(f"a model server already answers at {endpoint(cfg)} (serving.port)")
+    if port_taken(cfg.serving.host, cfg.serving.port):
+        admin.close()
+        raise ServingError(f"port {cfg.serving.port} on {cfg.serving.host} is taken by another program "
+                           "(serving.port): stop it, or choose another port")
     config_path = models_config_path(cfg)
     write_models_config(config_path, models_config(cfg, state.versions, state.labels, log_requests=kind == STAND_IN))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}

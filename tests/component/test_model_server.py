@@ -197,3 +197,86 @@ def test_a_reload_that_changes_the_request_log_applies_it(serving, tmp_path):
         admin.reload(server.models_config(cfg, (1,), {"stable": 1}, log_requests=True))
     answer(cfg, x=103.0)
     assert 206.0 in logged_answers(cfg)["stable"] and 202.0 not in logged_answers(cfg)["stable"]
+
+
+def test_a_request_declaring_gigabytes_in_a_few_bytes_is_refused_without_allocating(serving):
+    import psutil
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    cfg, _ = serving
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = cfg.name, "serving_default"
+    tensor = request.inputs["examples"]
+    tensor.dtype = tf.float32.as_datatype_enum
+    tensor.tensor_shape.dim.add().size = 500_000_000
+    tensor.float_val.append(1.0)
+    assert len(request.SerializeToString()) < 100
+    stand_in = next(p for p in psutil.process_iter(["cmdline"]) if any("local_model_server" in c for c in p.info["cmdline"] or [])
+                    and f"--port={cfg.serving.port}" in p.info["cmdline"])
+    before = stand_in.memory_info().rss
+    with grpc.insecure_channel(server.endpoint(cfg)) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "declares more than 10000000 values" in refused.value.details()
+    assert stand_in.memory_info().rss - before < 200 << 20
+    assert answer(cfg).version == 1  # and it still serves
+
+
+def test_a_port_taken_by_another_program_is_found_before_serving(tmp_path):
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        assert server.port_taken("127.0.0.1", port)
+        cfg = load_config(PROJECT / "configs" / "taxi.yaml", [f"output_root={tmp_path}", f"serving.port={port}",
+                                                               "serving.model_server=local_process"])
+        os.makedirs(os.path.join(cfg.serving_dir, "1"))
+        config_path = server.models_config_path(cfg)
+        server.write_models_config(config_path, server.models_config(cfg, (), {}, log_requests=False))
+        # The stand-in itself refuses too (gRPC would otherwise share the port with SO_REUSEPORT).
+        result = subprocess.run(server.server_command(cfg, server.STAND_IN, None, config_path), capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 1 and "the port is taken by another process" in result.stdout, result.stdout
+    finally:
+        taken.close()
+    assert not server.port_taken("127.0.0.1", port)
+
+
+def test_request_log_failures_never_fail_a_request_and_logging_resumes(serving, tmp_path):
+    """Logs rotate at a size (here every record); when the folder cannot be written, requests are answered,
+    the failures counted in the server's log, and logging resumes in a new file once it can."""
+    import shutil
+
+    cfg, _ = serving
+    small = cfg.model_copy(deep=True)
+    small.serving.port = free_loopback_port()
+    small.serving.request_log.dir = str(tmp_path / "logs")
+    small.serving.request_log.max_file_mb = 0.0001  # about 100 bytes: a new file for every record
+    config_path = str(tmp_path / "models.config")
+    server.write_models_config(config_path, server.models_config(small, (1,), {"stable": 1}, log_requests=True))
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(server.server_command(small, server.STAND_IN, None, config_path), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    admin = server.ModelServerAdmin(server.endpoint(small), small.name)
+    try:
+        deadline = time.time() + 120
+        while not admin.answers() and time.time() < deadline:
+            time.sleep(0.2)
+        admin.wait_available([1], 120)
+        assert answer(small, x=1.0).version == 1 and answer(small, x=2.0).version == 1
+        assert len(os.listdir(small.request_log_dir)) == 2  # rotated
+        shutil.rmtree(small.request_log_dir)
+        (tmp_path / "logs").write_text("not a folder")  # nothing can be written there now
+        assert [answer(small, x=x).outputs["outputs"][0][0] for x in (3.0, 4.0)] == [6.0, 8.0]
+        os.remove(tmp_path / "logs")
+        os.makedirs(small.request_log_dir)
+        answer(small, x=5.0)
+        assert logged_answers(small) == {"stable": [10.0]}
+    finally:
+        admin.close()
+        stop_process_group(process)
+    assert "request log: write failed (2 so far; the request was answered)" in (tmp_path / "server.log").read_text()

@@ -200,3 +200,26 @@ def test_significance_tests_catch_a_gross_shift_on_a_few_hundred_rows_and_not_ch
               for n in (50, 300, 1000) for _ in range(100)]
     assert np.mean(alarms) <= 0.03
     assert S.judged_skewed({"a": 0.004, "b": 0.006}, 0.01) == {"a"}  # 0.01 over two features: 0.005 each
+
+
+def test_a_request_log_cut_short_is_read_up_to_its_last_whole_record(tmp_path, capsys):
+    import tensorflow as tf
+
+    from pipelines import monitor
+
+    def example(x):
+        e = tf.train.Example()
+        e.features.feature["x"].float_list.value.append(x)
+        return e.SerializeToString()
+
+    path = tmp_path / "requests.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for x in (1.0, 2.0, 3.0):
+            writer.write(example(x))
+    path.write_bytes(path.read_bytes()[:-7])  # the server stopped, or the disk filled, mid-record
+    batch = monitor.serving_record_batch([str(path)], monitor.TF_EXAMPLE, [""])
+    assert batch.num_rows == 2
+    assert "the last record is cut short" in capsys.readouterr().err
+    (tmp_path / "garbage.tfrecord").write_bytes(b"not a tfrecord file at all, not even close")
+    with pytest.raises(ValueError, match="not a TFRecord file"):
+        monitor.serving_record_batch([str(tmp_path / "garbage.tfrecord")], monitor.TF_EXAMPLE, [""])
