@@ -58,13 +58,23 @@ def models_config(cfg: PipelineConfig, versions, version_labels: dict, log_reque
 
 def write_models_config(path: str, config) -> None:
     """Written to a temporary file and renamed over the old one: a reader never sees half a config."""
+    os.replace(stage_models_config(path, config), path)
+
+
+def stage_models_config(path: str, config) -> str:
+    """The config written beside `path` under a temporary name (proof that `path` can be written); the
+    caller renames it into place or removes it."""
     from google.protobuf import text_format
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".models.config-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text_format.MessageToString(config))
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text_format.MessageToString(config))
+    except BaseException:
+        os.remove(temporary)
+        raise
+    return temporary
 
 
 # --- talking to a running server -------------------------------------------------------
@@ -195,17 +205,58 @@ def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: 
     except labels.RolloutError as error:
         raise ServingError(str(error)) from None
     log_requests = logs_requests(cfg)
+    by_folder = {v.folder: v for v in versions}
+    pushed_by_label = _pushed_by_label(reader, target, by_folder)
+    path = models_config_path(cfg)
+    # All or nothing: what can be checked is checked before the server is touched (models.config is staged
+    # beside its place, which proves it can be written); a later failure puts everything back as it was.
+    try:
+        staged = stage_models_config(path, models_config(cfg, target.versions, target.labels, log_requests))
+    except OSError as error:
+        raise ServingError(f"{action} not done: cannot write {path} ({error.strerror or error}); {AS_BEFORE}") from None
+    previous = open(path, "rb").read() if os.path.exists(path) else None
     admin = ModelServerAdmin(endpoint(cfg), cfg.name)
+    live = False
     try:
         live = admin.answers()
         if live:
-            apply(admin, cfg, current, target, log_requests)
+            apply(admin, cfg, current, target, log_requests)  # on a failure it puts `current` back itself
+        os.replace(staged, path)
+        rollouts.record_rollout(reader, action, target, pushed_by_label)
+    except Exception as error:  # noqa: BLE001 - whatever failed, the three places must agree again
+        raise ServingError(_undo(admin, cfg, action, error, live, current, target, log_requests, path, previous,
+                                 staged)) from None
     finally:
         admin.close()
-    write_models_config(models_config_path(cfg), models_config(cfg, target.versions, target.labels, log_requests))
-    by_folder = {v.folder: v for v in versions}
-    rollouts.record_rollout(reader, action, target, _pushed_by_label(reader, target, by_folder))
     return RolloutResult(target, live, {f: by_folder[f].version for f in target.versions if f in by_folder})
+
+
+AS_BEFORE = "the server, models.config and ML Metadata are as before"
+
+
+def _undo(admin, cfg, action, error, live, current, target, log_requests, path, previous, staged) -> str:
+    """Puts models.config and the server back as they were after a failed rollout; the message says what
+    failed and where everything stands now."""
+    cause = f"{type(error).__name__}: {error}" if not isinstance(error, ServingError) else str(error)
+    left = []
+    try:
+        if os.path.exists(staged):
+            os.remove(staged)
+        elif previous is not None:
+            with open(path, "wb") as f:
+                f.write(previous)
+        elif os.path.exists(path):
+            os.remove(path)
+    except OSError as restoring:
+        left.append(f"models.config could not be put back ({restoring.strerror or restoring})")
+    if live and not isinstance(error, ServingError):  # a ServingError came from apply, which restored already
+        try:
+            apply(admin, cfg, target, current, log_requests)
+        except ServingError as restoring:
+            left.append(f"the server could not be put back ({restoring}): it may serve the new labels")
+    if left:
+        return f"{action} failed: {cause}; " + "; ".join(left)
+    return f"{action} not done: {cause}; {AS_BEFORE}"
 
 
 def _pushed_by_label(reader: MetadataReader, state: ServingState, by_folder: dict) -> dict:

@@ -115,3 +115,63 @@ def test_a_rollout_with_no_server_running_is_recorded_and_written_for_the_next_s
     with pytest.raises(server.ServingError, match="no canary to abort"):
         server.roll_out(history.reader, cfg, "abort")
     assert len(rollouts.rollout_executions(history.reader)) == 2  # a refused step records nothing
+
+
+class FakeServer:
+    """A running model server as ModelServerAdmin sees it: the labels of the last config it took; reload
+    number `fail_at` (1-based) is refused."""
+    instances: list = []
+
+    def __init__(self, endpoint, model_name, fail_at=None):
+        self.labels, self.reloads, self.fail_at = {"stable": 200}, 0, fail_at
+        FakeServer.instances.append(self)
+
+    def answers(self):
+        return True
+
+    def reload(self, config):
+        self.reloads += 1
+        if self.reloads == self.fail_at:
+            raise server.ServingError("the server refused the config")
+        self.labels = dict(config.model_config_list.config[0].version_labels)
+
+    def wait_available(self, versions, timeout_seconds):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("failing", ["models.config", "server", "ml metadata", None])
+def test_a_rollout_is_all_or_nothing_whichever_step_fails(history, project, tmp_path, monkeypatch, failing):
+    history.push(100)
+    history.push(200)
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path / 'out'}",
+                                                          f"push.serving_dir={history.serving_dir}"])
+    server.write_models_config(server.models_config_path(cfg), server.models_config(cfg, (200,), {"stable": 200}, False))
+    before = (tmp_path / "out" / "models.config").read_text()
+    FakeServer.instances = []
+    monkeypatch.setattr(server, "ModelServerAdmin",
+                        lambda e, m: FakeServer(e, m, fail_at=2 if failing == "server" else None))
+    if failing == "models.config":
+        def disk_full(path, config):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(server, "stage_models_config", disk_full)
+    if failing == "ml metadata":
+        def store_gone(*args):
+            raise RuntimeError("database is locked")
+        monkeypatch.setattr(rollouts, "record_rollout", store_gone)
+
+    if failing is None:
+        result = server.roll_out(history.reader, cfg, "rollback", "1.0.0")
+        assert result.live and FakeServer.instances[0].labels == {"stable": 100}
+        assert rollouts.current_state(history.reader) == ServingState({"stable": 100})
+        assert "versions: 100" in (tmp_path / "out" / "models.config").read_text()
+        return
+    with pytest.raises(server.ServingError) as error:
+        server.roll_out(history.reader, cfg, "rollback", "1.0.0")
+    assert "the server, models.config and ML Metadata are as before" in str(error.value)
+    assert FakeServer.instances == [] or FakeServer.instances[0].labels == {"stable": 200}  # the server, as before
+    assert (tmp_path / "out" / "models.config").read_text() == before                      # models.config too
+    assert rollouts.rollout_executions(history.reader) == []                               # nothing recorded
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".models.config")] == []
