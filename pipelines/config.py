@@ -100,6 +100,11 @@ DEFAULT_METRICS = {
 }
 
 
+# The label's key in the transformed examples, which TensorFlow uses in names: the raw column may be anything.
+LABEL_NAME = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="the label's name in the transformed data: "
+                   "letters, digits and '_', starting with a letter")
+
+
 class _LabelCommon(_Strict):
     max_missing_fraction: float = Field(
         0.1, ge=0, le=1, allow_inf_nan=False,
@@ -111,7 +116,7 @@ class BinaryThresholdLabel(_LabelCommon):
     """label = column > greater_than (* relative_to, when given); e.g. tips > 0.2 * fare."""
 
     kind: Literal["binary_threshold"]
-    name: str
+    name: str = LABEL_NAME
     column: str
     greater_than: float
     relative_to: Optional[str] = None
@@ -130,7 +135,7 @@ class ClassesLabel(_LabelCommon):
     booleans), in this order: the index is the class id. Two classes make a binary model."""
 
     kind: Literal["classes"]
-    name: str
+    name: str = LABEL_NAME
     column: str
     classes: list[Union[bool, int, str]] = Field(min_length=2)
 
@@ -155,7 +160,7 @@ class RegressionLabel(_LabelCommon):
     """A numeric column predicted as a number (one linear output, mean squared error loss)."""
 
     kind: Literal["regression"]
-    name: str
+    name: str = LABEL_NAME
     column: str
 
     @property
@@ -717,6 +722,12 @@ class FeaturesConfig(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+        by_case = {}
+        for name in names:  # "Age" and "age": one file on some disks, and one column to most readers
+            by_case.setdefault(name.lower(), []).append(name)
+        clashes = [found for found in by_case.values() if len(found) > 1]
+        if clashes:
+            raise ValueError(f"feature names must differ by more than case: {', '.join(' and '.join(c) for c in clashes)}")
         return features
 
 
@@ -989,6 +1000,10 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
                 columns = next(csv.reader(f), [])
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{cfg.source}: data: cannot read the header of {path}: {e}") from None
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ConfigError(f"{cfg.source}: data: {path} has the column name {', '.join(map(repr, repeated))} more "
+                              "than once: a column must have one name of its own")
         missing = [f"  {field}: {name!r} is not a column" for field, name in named if name not in columns]
         if missing:
             raise ConfigError("\n".join([f"{cfg.source}: the config names columns that {path} does not have:",

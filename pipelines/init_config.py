@@ -17,6 +17,7 @@ Plain functions over a pyarrow table, so each rule is unit-tested on small table
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -126,6 +127,12 @@ def profile(table: pa.Table) -> dict[str, Column]:
 
 
 # --- deciding --------------------------------------------------------------------------
+
+
+def label_name(column: str) -> str:
+    """The label's name in the transformed data, from its column's: "Survived?" -> "Survived__label"."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", column.encode("ascii", "replace").decode())
+    return f"{name if name[:1].isalpha() else 'y_' + name}_label"
 
 
 def label_spec(column: Column, name: str) -> dict:
@@ -259,7 +266,7 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
     if label_column not in table.column_names:
         raise ValueError(f"--label {label_column!r} is not a column; columns: {', '.join(table.column_names)}")
     columns = profile(table)
-    label = label_spec(columns[label_column], f"{label_column}_label")
+    label = label_spec(columns[label_column], label_name(label_column))
     result = Plan(label=label, features=[], null_values=null_values,
                   left_out={label_column: "the label"})
     label_values = table.column(label_column).combine_chunks()

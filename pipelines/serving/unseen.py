@@ -12,9 +12,11 @@ import pyarrow.compute as pc
 
 def read_vocabularies(version_dir: str, features) -> dict[str, set[str]]:
     """feature -> the values in its vocabulary, for each string feature whose vocabulary the version carries."""
+    from components.modules.features import vocabulary_name
+
     found = {}
     for feature in features:
-        path = os.path.join(version_dir, "assets", feature.name)
+        path = os.path.join(version_dir, "assets", vocabulary_name(feature))
         if feature.kind == "string_categorical" and os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as f:
                 found[feature.name] = {line.rstrip("\n") for line in f}
