@@ -17,6 +17,9 @@ from pipelines.config import DEFAULT_CONFIG, ConfigError, check_data_columns, de
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
+DEBUG_ENV = "MLOPS_DEBUG"  # set to 1 to see the traceback of an unexpected error
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return run_command(argv)
@@ -24,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail again otherwise
         return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:  # noqa: BLE001 - the last net: an input no check foresaw gets one line, not a traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        text = str(e).splitlines()[0] if str(e) else ""
+        print(f"error: {type(e).__name__}: {text[:500]}\n  (not an error mlops knows how to explain: set "
+              f"{DEBUG_ENV}=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run_command(argv: list[str] | None = None) -> int:

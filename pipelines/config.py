@@ -33,7 +33,8 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity mean nothing in any field (a threshold, a learning rate): refused everywhere.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # --- data -----------------------------------------------------------------
@@ -968,6 +969,10 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         raise ConfigError(f"{path}: not a UTF-8 text file (byte {e.start}: {e.reason})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+    except ValueError as e:  # a NUL byte in the path, and the like
+        raise ConfigError(f"{path!r}: cannot read: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     for override in overrides or []:
@@ -976,6 +981,8 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(format_validation_error(path, e)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     cfg._source = str(Path(path).resolve())
     return cfg
 

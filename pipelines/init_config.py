@@ -35,6 +35,7 @@ MAX_SLICE_VALUES = 10       # a categorical feature with at most this many value
 # How much better than the trivial model the column alone explains the label (0: no better, 1: perfectly):
 LEAK_SKILL = 0.98           # this well or better: likely leakage, left out
 SUSPECT_SKILL = 0.90        # this well or better: kept, but flagged as a suspect to check
+MIN_LEAK_EVIDENCE = 40      # rows with both values below which no column is judged a leak
 MISSING_INDICATOR_ABOVE = 0.05  # a numeric column missing on more rows gets a missing-indicator input
 SKEWED = 1.0                # |skewness| above this: missing cells take the median rather than the mean
 MAX_MISSING_LABELS = 0.1    # the config's default for label.max_missing_fraction
@@ -106,10 +107,36 @@ def _all_numbers(values: pa.Array) -> bool:
 
 
 def read_table(files: list[str], null_values: list[str]) -> pa.Table:
-    """The data as ExampleGen reads it (components/csv_example_gen/logic.py)."""
+    """The data as ExampleGen reads it (components/csv_example_gen/logic.py); ValueError for text that is not
+    UTF-8, which a config cannot be written from (check_readable_csv comes first)."""
     from components.csv_example_gen.logic import read_csv
 
-    return pa.concat_tables([read_csv(f, null_values) for f in files], promote=True)
+    tables = []
+    for path in files:
+        table = read_csv(path, null_values)
+        binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+        if binary:
+            raise ValueError(f"{path}: column {binary[0]!r} is not UTF-8 text: save the file as UTF-8 "
+                             "(e.g. iconv -f latin1 -t utf-8 FILE)")
+        tables.append(table)
+    return pa.concat_tables(tables, promote=True)
+
+
+def check_readable_csv(path: str) -> None:
+    """ValueError for a compressed file (a CSV reader would take it for garbage) or a column named twice."""
+    from components.csv_example_gen.logic import read_header
+
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    for signature, kind, tool in ((b"\x1f\x8b", "gzip", "gunzip"), (b"PK\x03\x04", "zip", "unzip"),
+                                  (b"BZh", "bzip2", "bunzip2"), (b"\xfd7zX", "xz", "unxz")):
+        if magic.startswith(signature):
+            raise ValueError(f"{path} is {kind}-compressed: decompress it first ({tool} {path})")
+    header = read_header(path)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{path}: the column name {', '.join(map(repr, repeated))} appears more than once: "
+                         "give each column a name of its own")
 
 
 def profile(table: pa.Table) -> dict[str, Column]:
@@ -185,7 +212,7 @@ def leak_skill(values: pa.Array, label: pa.Array, regression: bool, bins: int) -
     present = pc.and_(pc.is_valid(values), pc.is_valid(label)).to_numpy(zero_copy_only=False)
     x = values.to_numpy(zero_copy_only=False)[present]
     y = label.to_numpy(zero_copy_only=False)[present]
-    if len(y) < 2:
+    if len(y) < MIN_LEAK_EVIDENCE:  # on a handful of rows any column can order the label perfectly by chance
         return 0.0
     numeric = x.dtype.kind in "fiu"
     if numeric and len(np.unique(x)) > bins:
@@ -301,7 +328,9 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
         else:
             result.features.append(spec)
     if not result.features:
-        raise ValueError("no column is left to learn from: " + "; ".join(f"{k}: {v}" for k, v in result.left_out.items()))
+        reasons = [f"{k}: {v}" for k, v in result.left_out.items()]
+        more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
+        raise ValueError("no column is left to learn from: " + "; ".join(reasons[:10]) + more)
     result.evaluation = evaluation_spec(label, table, result.features, columns)
     return result
 
@@ -359,6 +388,8 @@ def init_project(data: str, label_column: str, name: Optional[str], project_dir:
     for path in (config_path, schema_path):
         if os.path.exists(path) and not force:
             raise FileExistsError(f"{path} exists; --force overwrites it")
+    for path in files:
+        check_readable_csv(path)
     null_values = detect_null_markers(files)
     result = plan(read_table(files, null_values), label_column, null_values)
 

@@ -184,6 +184,8 @@ def find(versions: list[ModelVersion], version: str) -> ModelVersion:
 def pushed_model_id(reader: MetadataReader, which: str) -> int:
     """The PushedModel artifact id for `latest`, a version ("1.2.0") or an artifact id."""
     if which.isdigit():
+        if int(which) >= 2 ** 63:  # MLMD ids are int64
+            raise LookupError(f"no artifact has id {which}: ids are below 2^63 (see `mlops models` for versions)")
         return int(which)
     versions = model_versions(reader, with_metrics=False)
     if not versions:

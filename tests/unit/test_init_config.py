@@ -171,3 +171,21 @@ def test_a_label_missing_on_many_rows_raises_the_gates_share_with_a_note():
     assert result.label["max_missing_fraction"] == 0.3 and "25.0%" in result.label_note
     few = I.plan(table(x=noise(), y=pa.array([None if i == 0 else i % 2 for i in range(ROWS)])), "y", [""])
     assert "max_missing_fraction" not in few.label and "0.5%" in few.label_note
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"a,b,a,y\n1,2,3,0\n", "the column name 'a' appears more than once"),
+    (__import__("gzip").compress(b"a,y\n1,0\n"), "is gzip-compressed: decompress it first (gunzip"),
+    (b"name,y\ncaf\xe9,1\nbar,0\n", "column 'name' is not UTF-8 text: save the file as UTF-8"),
+])
+def test_files_a_config_cannot_be_written_from_are_refused_with_what_to_do(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=__import__("re").escape(message)):
+        I.init_project(str(path), "y", "toy", str(tmp_path / "project"))
+    assert not (tmp_path / "project" / "configs" / "toy.yaml").exists()
+
+
+def test_a_handful_of_rows_is_no_evidence_of_a_leak():
+    result = I.plan(table(x=[1.0, 2.0, 3.0], y=[0, 1, 1]), "y", [""])
+    assert [f["name"] for f in result.features] == ["x"] and not result.suspects
