@@ -32,6 +32,9 @@ class ConfigError(Exception):
     """A config that cannot be used; the message names the file and the field."""
 
 
+INT32_MAX = 2 ** 31 - 1  # TFX's protos hold steps, counts and seconds as int32: a larger value fails the run
+
+
 class _Strict(BaseModel):
     # NaN and infinity mean nothing in any field (a threshold, a learning rate): refused everywhere.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -103,10 +106,17 @@ DEFAULT_METRICS = {
 
 # The label's key in the transformed examples, which TensorFlow uses in names: the raw column may be anything.
 LABEL_NAME = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="the label's name in the transformed data: "
-                   "letters, digits and '_', starting with a letter")
+                   "letters, digits and '_', starting with a letter, not ending in _xf")
 
 
 class _LabelCommon(_Strict):
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _not_a_transformed_name(cls, name: str) -> str:
+        if name.endswith("_xf"):  # Transform's outputs would hold it twice: as the label and as a feature
+            raise ValueError(f"{name!r} ends in _xf, the suffix of the transformed features: choose another name")
+        return name
+
     max_missing_fraction: float = Field(
         0.1, ge=0, le=1, allow_inf_nan=False,
         description="rows whose label is missing are left out of training and evaluation and counted; above this "
@@ -295,9 +305,9 @@ class ModelConfig(_Strict):
     hidden_units: list[PositiveInt] = Field(default_factory=lambda: [64, 32], min_length=1)
     embedding_dim: int = Field(8, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_steps: int = Field(1000, ge=1)
-    eval_steps: int = Field(100, ge=1)
+    batch_size: int = Field(64, ge=1, le=INT32_MAX)
+    train_steps: int = Field(1000, ge=1, le=INT32_MAX)
+    eval_steps: int = Field(100, ge=1, le=INT32_MAX)
 
 
 class SearchSpace(_Strict):
@@ -309,8 +319,8 @@ class SearchSpace(_Strict):
 class TuningConfig(_Strict):
     enabled: bool = False
     max_trials: int = Field(4, ge=1)
-    train_steps: int = Field(200, ge=1, description="steps per trial")
-    eval_steps: int = Field(50, ge=1)
+    train_steps: int = Field(200, ge=1, le=INT32_MAX, description="steps per trial")
+    eval_steps: int = Field(50, ge=1, le=INT32_MAX)
     search_space: SearchSpace = Field(default_factory=SearchSpace)
 
 
@@ -421,9 +431,9 @@ class SkewConfig(DistributionCheck):
 class InfraValidationConfig(_Strict):
     """Load the candidate in a model server (and query it) before Pusher may push it."""
     mode: Literal["load_and_query", "load_only"] = "load_and_query"
-    num_examples: int = Field(10, ge=1, description="eval-split examples sent as requests (load_and_query)")
-    max_loading_time_seconds: int = Field(120, ge=1)
-    tries: int = Field(3, ge=1, description="attempts before the model is declared not blessed")
+    num_examples: int = Field(10, ge=1, le=INT32_MAX, description="eval-split examples sent as requests (load_and_query)")
+    max_loading_time_seconds: int = Field(120, ge=1, le=INT32_MAX)
+    tries: int = Field(3, ge=1, le=INT32_MAX, description="attempts before the model is declared not blessed")
     platform: Literal["auto", "tf_serving_binary", "docker", "local_process"] = Field(
         "auto", description="auto: tensorflow_model_server if found, else Docker if an engine answers, else local_process")
     model_server_path: Optional[str] = Field(None, description="tensorflow_model_server; default: found on PATH")
@@ -610,6 +620,28 @@ CRON_FIELDS = (("seconds", 0, 59, ()), ("minutes", 0, 59, ()), ("hours", 0, 23, 
                ("month", 1, 12, MONTH_NAMES), ("day of week", 0, 6, DAY_NAMES))
 
 
+DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def cron_values(text: str, low: int, high: int, names: tuple) -> set[int]:
+    """The values a (valid) cron field matches: '*/15' -> {0, 15, 30, 45}, 'FEB' -> {2}."""
+    def number(bound: str) -> int:
+        return int(bound) if bound.isdigit() else names.index(bound.upper()) + (1 if low == 1 else 0)
+
+    found = set()
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if base in ("*", "?"):
+            first, last = low, high
+        else:
+            bounds = base.split("-")
+            first, last = number(bounds[0]), number(bounds[-1])
+            if step and len(bounds) == 1:
+                last = high
+        found.update(range(first, last + 1, int(step) if step else 1))
+    return found
+
+
 def cron_field_ok(text: str, low: int, high: int, names: tuple) -> bool:
     """One field of KFP's cron (robfig/cron): *, ?, values, names, ranges a-b, steps /n, lists a,b."""
     for part in text.split(","):
@@ -643,6 +675,10 @@ class ScheduleConfig(_Strict):
             if not cron_field_ok(text, low, high, names):
                 raise ValueError(f"{cron!r}: the {what} field {text!r} is not a cron field ({what}: {low}-{high}"
                                  f"{', names ' + '/'.join(names[:2]) + '...' if names else ''}; *, ?, a-b, */n, a,b)")
+        days, months = (cron_values(text, low, high, names) for (_, low, high, names), text in
+                        zip(CRON_FIELDS[3:5], fields[3:5]))
+        if fields[3] not in ("*", "?") and not any(day <= DAYS_IN_MONTH[month - 1] for day in days for month in months):
+            raise ValueError(f"{cron!r} never fires: no month of {fields[4]!r} has a day {fields[3]!r}")
         return cron
 
 
@@ -1000,6 +1036,8 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
     named.append(("label.column", cfg.label.column))
     if getattr(cfg.label, "relative_to", None):
         named.append(("label.relative_to", cfg.label.relative_to))
+    if cfg.schema_path:
+        check_schema_file(cfg)
     first = None
     for path in files:
         try:
@@ -1017,6 +1055,22 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
                                          *missing, f"  columns found: {', '.join(columns) or '(none)'}"]))
         first = first or columns
     return first
+
+
+def check_schema_file(cfg: "PipelineConfig") -> None:
+    """ConfigError when the schema file is missing or not a TFDV schema in protobuf text."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    field = "schema_file" if cfg.schema_file else "the schema found by name"
+    try:
+        with open(cfg.schema_path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), schema_pb2.Schema())
+    except OSError as e:
+        raise ConfigError(f"{cfg.source}: {field}: cannot read {cfg.schema_path} ({e.strerror})") from None
+    except (text_format.ParseError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{cfg.source}: {field}: {cfg.schema_path} is not a TFDV schema in text format "
+                          f"({str(e).splitlines()[0]})") from None
 
 
 def load_config_from_environment() -> PipelineConfig:

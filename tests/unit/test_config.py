@@ -295,3 +295,32 @@ def test_serving_and_batch_inference_mistakes_name_the_field(tmp_path):
     assert "serving.request_log.sampling_rate: Input should be less than or equal to 1" in error_of(
         tmp_path, MINIMAL + "serving: {request_log: {sampling_rate: 2}}\n")
     assert "serving.model_server: Input should be" in error_of(tmp_path, MINIMAL + "serving: {model_server: docker}\n")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.learning_rate=.nan"], "model.learning_rate: Input should be a finite number"),
+    (["evaluation.thresholds.0.lower_bound=.inf"], "evaluation.thresholds[0].lower_bound: Input should be a finite number"),
+    (["model.train_steps=99999999999999"], "model.train_steps: Input should be less than or equal to 2147483647"),
+    (["label.name=fare_xf"], "'fare_xf' ends in _xf, the suffix of the transformed features"),
+    (["kubeflow.schedule.cron=0 0 0 30 2 *"], "'0 0 0 30 2 *' never fires: no month of '2' has a day '30'"),
+    (["kubeflow.schedule.cron=0 0 0 31 APR,JUN *"], "never fires: no month of 'APR,JUN' has a day '31'"),
+])
+def test_values_that_validate_then_fail_are_refused_by_validate(tmp_path, overrides, message):
+    assert message in error_of(tmp_path, MINIMAL, overrides)
+
+
+def test_a_cron_that_fires_on_february_29th_is_kept(project):
+    cfg = load_config(project / "configs" / "taxi.yaml", ["kubeflow.schedule.cron=0 0 0 29 FEB *"])
+    assert cfg.kubeflow.schedule.cron == "0 0 0 29 FEB *"
+
+
+def test_a_missing_or_broken_schema_file_is_refused_before_anything_runs(tmp_path, project):
+    from pipelines.config import check_data_columns
+
+    missing = load_config(project / "configs" / "taxi.yaml", [f"schema_file={tmp_path / 'nope.pbtxt'}"])
+    with pytest.raises(ConfigError, match="schema_file: cannot read .*nope.pbtxt"):
+        check_data_columns(missing)
+    (tmp_path / "broken.pbtxt").write_text("feature { name: 'x' type: NOT_A_TYPE }")
+    broken = load_config(project / "configs" / "taxi.yaml", [f"schema_file={tmp_path / 'broken.pbtxt'}"])
+    with pytest.raises(ConfigError, match="is not a TFDV schema in text format"):
+        check_data_columns(broken)
