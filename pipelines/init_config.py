@@ -83,10 +83,15 @@ def csv_files(data: str) -> list[str]:
 
 def detect_null_markers(files: list[str]) -> list[str]:
     """"" plus each marker found as a whole cell in a column whose other cells are numbers."""
+    from components.csv_example_gen.logic import UnreadableCsv, unreadable_message
+
     found = set()
     for path in files:
         # No null markers: a column of numbers with a marker among them stays a column of strings.
-        text = csv.read_csv(path, convert_options=csv.ConvertOptions(null_values=[], timestamp_parsers=[]))
+        try:
+            text = csv.read_csv(path, convert_options=csv.ConvertOptions(null_values=[], timestamp_parsers=[]))
+        except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+            raise UnreadableCsv(unreadable_message(path, error)) from None
         for name in text.column_names:
             column = text.column(name)
             if not pa.types.is_string(column.type):
@@ -132,6 +137,13 @@ def check_readable_csv(path: str) -> None:
                                   (b"BZh", "bzip2", "bunzip2"), (b"\xfd7zX", "xz", "unxz")):
         if magic.startswith(signature):
             raise ValueError(f"{path} is {kind}-compressed: decompress it first ({tool} {path})")
+    with open(path, "rb") as f:
+        first_line = f.readline()
+    try:
+        first_line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: the header is not UTF-8 text (byte {error.start + 1} of line 1): save the file "
+                         "as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE)") from None
     header = read_header(path)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
@@ -339,30 +351,33 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
 
 
 def config_text(name: str, data_path: str, pattern: str, source: str, result: Plan) -> str:
-    """The config as YAML, with a comment per column left out."""
+    """The config as YAML, with a comment per column left out. Column names in comments are shown with their
+    control characters escaped: YAML takes some of them (U+0085, U+2028) for line breaks."""
     import yaml
+
+    from components.csv_example_gen.logic import printable
 
     def block(value) -> str:
         return yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=120).rstrip()
 
-    lines = [f"# Written by `mlops init {source} --label {result.label['column']}`: check it, then",
+    lines = [printable(f"# Written by `mlops init {source} --label {result.label['column']}`: check it, then"),
              f"# `mlops run configs/{name}.yaml`. Relative paths are relative to this file's folder.",
              f"name: {name}", f"output_root: ../outputs/{name}", "",
              block({"data": {"path": data_path, "pattern": pattern, "null_values": result.null_values}}), "",
              block({"label": result.label}), "", "features:"]
     if result.label_note:
-        lines.insert(lines.index("features:") - 1, f"# label {result.label['column']}: {result.label_note}")
+        lines.insert(lines.index("features:") - 1, printable(f"# label {result.label['column']}: {result.label_note}"))
     for spec in result.features:
         suspect = result.suspects.get(spec["name"])
         comments = [c for c in (suspect and f"SUSPECT: {suspect}", result.notes.get(spec["name"])) if c]
-        comment = f"  # {'; '.join(comments)}" if comments else ""
+        comment = printable(f"  # {'; '.join(comments)}") if comments else ""
         lines.append(f"  - {yaml.safe_dump(spec, default_flow_style=True, sort_keys=False, width=200).strip()}{comment}")
-    lines += [f"  # left out {column}: {why}" for column, why in result.left_out.items()]
+    lines += [printable(f"  # left out {column}: {why}") for column, why in result.left_out.items()]
     lines += ["", block({"evaluation": result.evaluation}), "",
               "infra_validation: {platform: auto}", "metadata: {backend: sqlite}", ""]
     if result.id_column:
-        lines += [f"# `mlops predict` writes {result.id_column} beside each prediction, to join them back",
-                  f"batch_inference: {{id_column: {result.id_column}}}", ""]
+        lines += [printable(f"# `mlops predict` writes {result.id_column} beside each prediction, to join them back"),
+                  block({"batch_inference": {"id_column": result.id_column}}), ""]
     return "\n".join(lines)
 
 
