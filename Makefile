@@ -47,7 +47,8 @@ run: $(STAMP)
 # fail, and headless Chromium for the report's browser tests. pytest's exit code 5 (nothing
 # collected) fails like any other.
 MARIADB_DIR := $(CURDIR)/.mariadb
-export MLOPS_TEST_MYSQL_PASSWORD := throwaway-test-server-only
+# Every character that escapes differently in protobuf text, JSON and repr: the tests grep for each form.
+export MLOPS_TEST_MYSQL_PASSWORD := throwaway "quoted" it's back\slash	tab-pässwörd
 test: $(STAMP)
 	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
 	browser=$$(tests/services/chromium.sh) && \

@@ -33,8 +33,10 @@ start)
     mariadb-admin --no-defaults --socket="$dir/mariadbd.sock" -uroot ping >/dev/null 2>&1 && break
     sleep 0.5
   done
-  mariadb --no-defaults --socket="$dir/mariadbd.sock" -uroot -e "
-    CREATE USER 'mlops'@'127.0.0.1' IDENTIFIED BY '${MLOPS_TEST_MYSQL_PASSWORD:?}';
+  password=${MLOPS_TEST_MYSQL_PASSWORD:?}
+  password=${password//\\/\\\\}; password=${password//\'/\\\'}  # a SQL string literal: \ and ' escaped
+  mariadb --no-defaults --default-character-set=utf8mb4 --socket="$dir/mariadbd.sock" -uroot -e "
+    CREATE USER 'mlops'@'127.0.0.1' IDENTIFIED BY '$password';
     GRANT ALL PRIVILEGES ON *.* TO 'mlops'@'127.0.0.1';" \
     || { echo "MariaDB did not start; see $dir/server.log" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
   echo "MariaDB $(mariadbd --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)"
