@@ -19,5 +19,8 @@ try:
 except ConfigError as e:
     sys.exit(f"error: {e}")
 console.mask_secrets(store.secrets(cfg))  # LocalDagRunner logs its whole connection config, password included
-with local.own_run(cfg):  # recovers what killed runs left, unless another process runs the pipeline
-    local.run(local.local_pipeline(cfg))
+try:
+    with local.own_run(cfg):  # recovers what killed runs left; refuses while another process runs the pipeline
+        local.run(local.local_pipeline(cfg))
+except local.PipelineBusy as e:
+    sys.exit(f"error: {e}")
