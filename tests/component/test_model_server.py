@@ -1,6 +1,7 @@
 """The model server behind `mlops serve` (the stand-in; TF Serving's gRPC API) with two versions of a small
 model: labels route requests, reloads follow TF Serving's label rules, rollouts switch `stable` while
 requests keep being answered, the client splits by key and shadows, and the request log is serving data."""
+import contextlib
 import os
 import subprocess
 import threading
@@ -49,17 +50,23 @@ def serving(tmp_path_factory):
     for version, factor in ((1, 2), (2, 3), (3, 5)):
         module = Multiplier(factor)
         tf.saved_model.save(module, os.path.join(cfg.serving_dir, str(version)), signatures={"serving_default": module.serve})
-    config_path = server.models_config_path(cfg)
+    with stand_in(cfg, server.models_config_path(cfg), subprocess.DEVNULL) as admin:
+        yield cfg, admin
+
+
+@contextlib.contextmanager
+def stand_in(cfg, config_path: str, output):
+    """The stand-in serving version 1 as stable (request log on) from `config_path`, until the block ends."""
     server.write_models_config(config_path, server.models_config(cfg, (1,), {"stable": 1}, log_requests=True))
-    process = subprocess.Popen(server.server_command(cfg, server.STAND_IN, None, config_path),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(server.server_command(cfg, server.STAND_IN, None, config_path), stdout=output,
+                               stderr=subprocess.STDOUT, start_new_session=True)
     admin = server.ModelServerAdmin(server.endpoint(cfg), cfg.name)
     try:
         deadline = time.time() + 120
         while not admin.answers() and time.time() < deadline:
             time.sleep(0.2)
         admin.wait_available([1], 120)
-        yield cfg, admin
+        yield admin
     finally:
         admin.close()
         stop_process_group(process)
@@ -256,17 +263,7 @@ def test_request_log_failures_never_fail_a_request_and_logging_resumes(serving, 
     small.serving.port = free_loopback_port()
     small.serving.request_log.dir = str(tmp_path / "logs")
     small.serving.request_log.max_file_mb = 0.0001  # about 100 bytes: a new file for every record
-    config_path = str(tmp_path / "models.config")
-    server.write_models_config(config_path, server.models_config(small, (1,), {"stable": 1}, log_requests=True))
-    with open(tmp_path / "server.log", "wb") as log:
-        process = subprocess.Popen(server.server_command(small, server.STAND_IN, None, config_path), stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    admin = server.ModelServerAdmin(server.endpoint(small), small.name)
-    try:
-        deadline = time.time() + 120
-        while not admin.answers() and time.time() < deadline:
-            time.sleep(0.2)
-        admin.wait_available([1], 120)
+    with open(tmp_path / "server.log", "wb") as log, stand_in(small, str(tmp_path / "models.config"), log):
         assert answer(small, x=1.0).version == 1 and answer(small, x=2.0).version == 1
         assert len(os.listdir(small.request_log_dir)) == 2  # rotated
         shutil.rmtree(small.request_log_dir)
@@ -276,7 +273,4 @@ def test_request_log_failures_never_fail_a_request_and_logging_resumes(serving, 
         os.makedirs(small.request_log_dir)
         answer(small, x=5.0)
         assert logged_answers(small) == {"stable": [10.0]}
-    finally:
-        admin.close()
-        stop_process_group(process)
     assert "request log: write failed (2 so far; the request was answered)" in (tmp_path / "server.log").read_text()

@@ -61,6 +61,18 @@ def reader_of(config_path: Path):
     return open_reader(load_config(config_path))
 
 
+def init_and_run(work: Path, frame, name: str, label: str = "target", *run_args):
+    """A table written as data/<name>.csv, `mlops init` on it (which must succeed), then `mlops run` of the config
+    it wrote (with `run_args`); returns (config, csv path, init's result, run's result)."""
+    data = work / "data"
+    data.mkdir(parents=True)
+    frame.to_csv(data / f"{name}.csv", index=False)
+    init = mlops("init", data / f"{name}.csv", f"--label={label}", "--project", work)
+    assert init.returncode == 0, init.stdout + init.stderr[-3000:]
+    config = work / "configs" / f"{name}.yaml"
+    return config, data / f"{name}.csv", init, mlops("run", config, *run_args)
+
+
 def summary_of(config_path: Path, run_id=None):
     """What a run recorded (the latest by default)."""
     from pipelines.metadata.runs import read_run_summary

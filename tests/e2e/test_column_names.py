@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import PROJECT, mlops, summary_of
+from helpers import PROJECT, init_and_run, mlops, summary_of
 
 ODD = ["Age (years)", "cät", 'quote"d', "Fare £"]
 
@@ -21,12 +21,7 @@ def odd(tmp_path_factory):
                           ODD[1]: rng.choice(["a", "b", "c"], rows), ODD[2]: rng.normal(y, 1.5, rows).round(2),
                           ODD[3]: (20 + 10 * y + rng.normal(0, 15, rows)).round(2), "Survived?": y})
     table.loc[rng.random(rows) < 0.1, ODD[0]] = np.nan
-    (work / "data").mkdir()
-    table.to_csv(work / "data" / "odd.csv", index=False)
-    init = mlops("init", work / "data" / "odd.csv", "--label", "Survived?", "--project", work)
-    assert init.returncode == 0, init.stdout + init.stderr[-3000:]
-    config = work / "configs" / "odd.yaml"
-    run = mlops("run", config, "--set", "model.train_steps=200")
+    config, _, _, run = init_and_run(work, table, "odd", "Survived?", "--set", "model.train_steps=200")
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     return work, table, config
 

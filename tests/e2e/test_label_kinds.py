@@ -3,17 +3,7 @@ regression target (scikit-learn's diabetes progression, 10 numeric features) and
 (its wine cultivars 0/1/2, 13 features); data that ships with scikit-learn, written out as CSV."""
 import pytest
 
-from helpers import mlops, predict_in_fresh_process, summary_of, versions
-
-
-def init_and_run(work, frame, name):
-    data = work / "data"
-    data.mkdir(parents=True)
-    frame.to_csv(data / f"{name}.csv", index=False)
-    init = mlops("init", data / f"{name}.csv", "--label", "target", "--project", work)
-    assert init.returncode == 0, init.stdout + init.stderr[-3000:]
-    config = work / "configs" / f"{name}.yaml"
-    return config, data / f"{name}.csv", init, mlops("run", config)
+from helpers import init_and_run, predict_in_fresh_process, summary_of, versions
 
 
 @pytest.fixture(scope="module")

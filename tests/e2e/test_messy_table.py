@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import mlops, summary_of
+from helpers import init_and_run, mlops, summary_of
 
 ROWS, UNLABELLED = 2700, 168
 CLASSES = ["A", "B", "C", "D"]
@@ -37,12 +37,7 @@ def grades(tmp_path_factory):
     table.loc[rng.random(ROWS) < 0.1, "income"] = np.nan
     table["grade"] = table["grade"].astype(object)
     table.loc[rng.choice(ROWS, UNLABELLED, replace=False), "grade"] = None
-    (work / "data").mkdir()
-    table.to_csv(work / "data" / "grades.csv", index=False)
-    init = mlops("init", work / "data" / "grades.csv", "--label", "grade", "--project", work)
-    assert init.returncode == 0, init.stdout + init.stderr[-3000:]
-    config = work / "configs" / "grades.yaml"
-    run = mlops("run", config, "--set", "model.train_steps=300")
+    config, _, init, run = init_and_run(work, table, "grades", "grade", "--set", "model.train_steps=300")
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     return work, table, config, init, run
 
