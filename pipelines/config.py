@@ -882,7 +882,10 @@ class PipelineConfig(FeaturesConfig):
         if "://" in path:  # an object-store URI (gs://, s3://): TFX's file I/O reads it as is
             return path
         base = Path(self.source).parent if self.source else Path.cwd()
-        return str((base / os.path.expanduser(path)).resolve())
+        try:
+            return str((base / os.path.expanduser(path)).resolve())
+        except (RuntimeError, OSError, ValueError) as e:  # a symlink loop, a NUL byte
+            raise ConfigError(f"{path!r}: not a usable path ({e})") from None
 
     @property
     def output_dir(self) -> str:
@@ -970,7 +973,10 @@ class PipelineConfig(FeaturesConfig):
 def resolve_package_path(path: str) -> str:
     """package://tfx/examples/x -> <site-packages>/tfx/examples/x, without importing the package."""
     package, _, rest = path[len(PACKAGE_SCHEME):].partition("/")
-    spec = importlib.util.find_spec(package)
+    try:
+        spec = importlib.util.find_spec(package) if all(p.isidentifier() for p in package.split(".")) else None
+    except (ImportError, ValueError):
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"{path}: package {package!r} is not installed")
     return os.path.join(list(spec.submodule_search_locations)[0], rest)
@@ -1020,6 +1026,11 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a config") from None
     cfg._source = str(Path(path).resolve())
+    for field, value in (("output_root", cfg.output_root), ("data.path", cfg.data.path)):
+        try:  # every path is resolved lazily later: a bad one is named here, before anything runs
+            cfg.resolve(value)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {field}: {e}") from None
     return cfg
 
 

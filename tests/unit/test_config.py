@@ -324,3 +324,16 @@ def test_a_missing_or_broken_schema_file_is_refused_before_anything_runs(tmp_pat
     broken = load_config(project / "configs" / "taxi.yaml", [f"schema_file={tmp_path / 'broken.pbtxt'}"])
     with pytest.raises(ConfigError, match="is not a TFDV schema in text format"):
         check_data_columns(broken)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("output_root={loop}/x", "output_root: '{loop}/x': not a usable path (Symlink loop"),
+    ("data.path={loop}", "data.path: '{loop}': not a usable path (Symlink loop"),
+    ("data.path=package://../../etc", "data.path: package://../../etc: package '..' is not installed"),
+])
+def test_paths_that_cannot_be_resolved_are_named_before_anything_runs(tmp_path, project, override, message):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(ConfigError) as error:
+        load_config(project / "configs" / "taxi.yaml", [override.format(loop=loop)])
+    assert message.format(loop=loop) in str(error.value)
