@@ -115,7 +115,20 @@ def serving_record_batch(files: list[str], kind: str, null_values: list[str], va
             examples += examples_in_prediction_log(record) if kind == PREDICTION_LOG else [record]
     if not examples:
         raise NoServingData(f"the serving data ({len(files)} files) holds no example")
-    return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
+    try:
+        return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
+    except RuntimeError:  # tfx_bsl says only "Unable to parse example": find which, for the message
+        from tensorflow.core.example import example_pb2
+        from google.protobuf.message import DecodeError
+
+        for number, example in enumerate(examples, start=1):
+            try:
+                example_pb2.Example.FromString(example)
+            except DecodeError:
+                raise ValueError(f"the serving data's example {number} of {len(examples)} is not a tf.Example "
+                                 f"(first bytes {example[:16]!r}); set skew.format if the files hold something "
+                                 "else") from None
+        raise
 
 
 def model_inputs(batch, schema, features):

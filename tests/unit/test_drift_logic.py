@@ -223,3 +223,19 @@ def test_a_request_log_cut_short_is_read_up_to_its_last_whole_record(tmp_path, c
     (tmp_path / "garbage.tfrecord").write_bytes(b"not a tfrecord file at all, not even close")
     with pytest.raises(ValueError, match="not a TFRecord file"):
         monitor.serving_record_batch([str(tmp_path / "garbage.tfrecord")], monitor.TF_EXAMPLE, [""])
+
+
+def test_a_logged_request_whose_example_cannot_be_parsed_is_named(tmp_path):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from pipelines import monitor
+
+    log = prediction_log_pb2.PredictionLog()
+    tensor = log.predict_log.request.inputs["examples"]
+    tensor.dtype = tf.string.as_datatype_enum
+    tensor.string_val.append(b"\xff\xfe not an example")
+    with tf.io.TFRecordWriter(str(tmp_path / "log.tfrecord")) as writer:
+        writer.write(log.SerializeToString())
+    with pytest.raises(ValueError, match=r"example 1 of 1 is not a tf.Example \(first bytes b'\\xff\\xfe"):
+        monitor.serving_record_batch([str(tmp_path / "log.tfrecord")], monitor.PREDICTION_LOG, [""])
