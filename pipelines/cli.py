@@ -412,13 +412,18 @@ def init_project(args) -> int:
 
 
 def infer_schema(cfg, output: str) -> int:
+    from pipelines.console import quiet_libraries
     from pipelines.schema_inference import write_inferred_schema
 
     try:
-        schema = write_inferred_schema(cfg, output)
+        with quiet_libraries():
+            schema = write_inferred_schema(cfg, output)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as e:  # a file that is not readable CSV (compressed, ragged, not text): it names file and line
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     print(f"wrote {output}: {len(schema.feature)} features; curate domains, presence and ranges before use")
     return EXIT_OK
 

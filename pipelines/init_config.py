@@ -129,14 +129,11 @@ def read_table(files: list[str], null_values: list[str]) -> pa.Table:
 
 def check_readable_csv(path: str) -> None:
     """ValueError for a compressed file (a CSV reader would take it for garbage) or a column named twice."""
-    from components.csv_example_gen.logic import read_header
+    from components.csv_example_gen.logic import compressed_message, read_header
 
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    for signature, kind, tool in ((b"\x1f\x8b", "gzip", "gunzip"), (b"PK\x03\x04", "zip", "unzip"),
-                                  (b"BZh", "bzip2", "bunzip2"), (b"\xfd7zX", "xz", "unxz")):
-        if magic.startswith(signature):
-            raise ValueError(f"{path} is {kind}-compressed: decompress it first ({tool} {path})")
+    compressed = compressed_message(path)
+    if compressed:
+        raise ValueError(compressed)
     with open(path, "rb") as f:
         first_line = f.readline()
     try:

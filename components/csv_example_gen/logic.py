@@ -206,8 +206,27 @@ def read_batches(path: str, null_values: list[str], block_size: int = BATCH_BYTE
         raise UnreadableCsv(unreadable_message(path, error)) from None
 
 
+COMPRESSED = ((b"\x1f\x8b", "gzip", "gunzip"), (b"PK\x03\x04", "zip", "unzip"), (b"BZh", "bzip2", "bunzip2"),
+              (b"\xfd7zX", "xz", "unxz"))
+
+
+def compressed_message(path: str) -> Optional[str]:
+    """What to do with a compressed file a CSV reader would take for garbage; None for any other file."""
+    try:
+        with _open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return None
+    return next((f"{path} is {kind}-compressed: decompress it first ({tool} {path})"
+                 for signature, kind, tool in COMPRESSED if magic.startswith(signature)), None)
+
+
 def unreadable_message(path: str, error: Exception) -> str:
-    """pyarrow's reason (without the raw row it echoes), the first bad line's number and a printable excerpt."""
+    """pyarrow's reason (without the raw row it echoes), the first bad line's number and a printable excerpt;
+    for a compressed file, that it is."""
+    compressed = compressed_message(path)
+    if compressed:
+        return compressed
     reason = str(error).split(":", 2)
     reason = ":".join(reason[:2]).strip() if len(reason) > 2 else str(error)
     line_number, excerpt = first_bad_line(path)
