@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from pipelines.console import mask_secrets
-from pipelines.secrets import mask
+from pipelines.masking import mask
 
 AWKWARD = ['pa"ss', "back\\slash", "it's", "tab\there", "pässwörd", "日本語-key", "new\nline"]
 
