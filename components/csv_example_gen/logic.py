@@ -133,19 +133,21 @@ def first_value_not_of_type(path: str, null_values: list[str], value_types: dict
     with _open(path, "rb") as source:
         table = csv.read_csv(source, convert_options=convert)
     for name, kind in value_types.items():
-        if name not in table.column_names or kind == "BYTES":
+        if name not in table.column_names or kind == "BYTES" or fits(table.column(name), kind):
             continue
-        try:
-            table.column(name).cast(ARROW_TYPES[kind])
-            continue
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
         for row, text in enumerate(table.column(name).to_pylist()):
-            try:
-                pa.array([text], pa.string()).cast(ARROW_TYPES[kind])
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if not fits(pa.array([text], pa.string()), kind):
                 return ValueNotOfType(path, name, kind, row + 2, text)  # line 1 is the header
     return None
+
+
+def fits(texts, kind: str) -> bool:
+    """Whether every text converts to the schema type `kind`."""
+    try:
+        texts.cast(ARROW_TYPES[kind])
+        return True
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 def read_csv(path: str, null_values: list[str], value_types: Optional[dict[str, str]] = None) -> pa.Table:
