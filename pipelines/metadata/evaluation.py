@@ -46,19 +46,29 @@ def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:
     """slice -> metric -> {"candidate": v, "baseline": v, "change": candidate - baseline}; the last two only
     when the Evaluator had a baseline. NaN stays NaN (TFMA writes it as a double), and a metric that is
     undefined on its slice (see undefined_metrics) is NaN too, whatever TFMA wrote (it writes AUC 0)."""
-    protos = tfma_protos()
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for record in tfrecords(uri, "metrics"):
-        per_slice = protos.metrics_for_slice_pb2.MetricsForSlice.FromString(record)
-        values = table.setdefault(slice_name(per_slice.slice_key), {})
+    matrices: dict[str, dict[float, dict[str, float]]] = {}
+    for per_slice in metrics_for_slices(uri):  # one pass: the values, and the matrices that say which are undefined
+        name = slice_name(per_slice.slice_key)
+        values = table.setdefault(name, {})
         for kv in per_slice.metric_keys_and_values:
             if kv.value.HasField("double_value"):  # plots and arrays are not metrics of the table
                 model = CHANGE if kv.key.is_diff else (BASELINE if kv.key.model_name == BASELINE else CANDIDATE)
                 values.setdefault(kv.key.name, {})[model] = kv.value.double_value.value
-    for name, undefined in undefined_by_slice(uri, table).items():
+        found = confusion_matrices_of(per_slice)
+        if found:
+            matrices[name] = found
+    for name, undefined in undefined_by_slice(table, matrices).items():
         for metric in undefined:
             table[name][metric] = {model: math.nan for model in table[name][metric]}
     return table
+
+
+def metrics_for_slices(uri: str):
+    """The MetricsForSlice protos TFMA wrote under an evaluation's URI."""
+    protos = tfma_protos()
+    for record in tfrecords(uri, "metrics"):
+        yield protos.metrics_for_slice_pb2.MetricsForSlice.FromString(record)
 
 
 # Binary metrics that need both classes, or one of them, among a slice's labels.
@@ -85,10 +95,10 @@ def undefined_metrics(metrics: list[str], examples: Optional[float], positives: 
     return undefined
 
 
-def undefined_by_slice(uri: str, table: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, str]]:
+def undefined_by_slice(table: dict[str, dict[str, dict[str, float]]],
+                       matrices: dict[str, dict[float, dict[str, float]]]) -> dict[str, dict[str, str]]:
     """slice -> undefined_metrics of the slice; the class counts come from the confusion matrices that the
     eval config asks for with every binary label."""
-    matrices = read_confusion_matrices(uri)
     found = {}
     for name, values in table.items():
         examples = values.get("example_count", {}).get(CANDIDATE)
@@ -104,17 +114,23 @@ def undefined_by_slice(uri: str, table: dict[str, dict[str, dict[str, float]]]) 
 def read_confusion_matrices(uri: str) -> dict[str, dict[float, dict[str, float]]]:
     """slice -> decision threshold -> {"tp", "fp", "tn", "fn"}: the candidate's confusion matrices, where the
     eval config asked for them (ConfusionMatrixAtThresholds)."""
-    protos = tfma_protos()
-    found: dict[str, dict[float, dict[str, float]]] = {}
-    for record in tfrecords(uri, "metrics"):
-        per_slice = protos.metrics_for_slice_pb2.MetricsForSlice.FromString(record)
-        for kv in per_slice.metric_keys_and_values:
-            if kv.value.HasField("confusion_matrix_at_thresholds") and not kv.key.is_diff \
-                    and kv.key.model_name != BASELINE:
-                found[slice_name(per_slice.slice_key)] = {
-                    round(m.threshold, 6): {"tp": m.true_positives, "fp": m.false_positives,
-                                            "tn": m.true_negatives, "fn": m.false_negatives}
-                    for m in kv.value.confusion_matrix_at_thresholds.matrices}
+    found = {}
+    for per_slice in metrics_for_slices(uri):
+        matrices = confusion_matrices_of(per_slice)
+        if matrices:
+            found[slice_name(per_slice.slice_key)] = matrices
+    return found
+
+
+def confusion_matrices_of(per_slice) -> dict[float, dict[str, float]]:
+    """decision threshold -> {"tp", "fp", "tn", "fn"} of the candidate in one MetricsForSlice ({} when none)."""
+    found: dict[float, dict[str, float]] = {}
+    for kv in per_slice.metric_keys_and_values:
+        if kv.value.HasField("confusion_matrix_at_thresholds") and not kv.key.is_diff \
+                and kv.key.model_name != BASELINE:
+            found = {round(m.threshold, 6): {"tp": m.true_positives, "fp": m.false_positives,
+                                             "tn": m.true_negatives, "fn": m.false_negatives}
+                     for m in kv.value.confusion_matrix_at_thresholds.matrices}
     return found
 
 
