@@ -92,10 +92,13 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     if examples is not None:
         summary.spans = spans_of(examples)
         summary.label_counts = json.loads(string_property(examples, LABEL_COUNTS_PROPERTY) or "{}")
+    # What Transform ran with (its custom_config) and the statistics of the data it read, for both what missing
+    # values became and whether the model is too good to be true: read once.
     statistics = summary.output(ids.STATISTICS_GEN, "statistics")
     transform = next((e for e in reader.run_executions(run_id) if reader.node_name(e) == ids.TRANSFORM), None)
-    if statistics is not None and transform is not None:
-        summary.filled = missing_values(string_property(transform, "custom_config") or "{}", statistics.uri)
+    features, by_split = transformed_with(transform, statistics)
+    if features is not None:
+        summary.filled = missing_values(features, by_split.get("train"))
     drift = summary.output(ids.DRIFT_CHECK, "drift")
     if drift is not None:
         from components.drift_check import logic as drift_logic
@@ -108,9 +111,9 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     evaluation = summary.output(ids.EVALUATOR, "evaluation")
     if evaluation is not None:
         summary.metrics, summary.blessing_reasons = read_evaluation(evaluation.uri)
-        if statistics is not None and transform is not None:
-            summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, statistics.uri,
-                                             string_property(transform, "custom_config") or "{}")
+        if features is not None:
+            summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, features,
+                                             by_split.get("eval"))
     blessing = summary.output(ids.EVALUATOR, "blessing")
     if blessing is not None:
         summary.blessed = int_property(blessing, "blessed") == 1
@@ -135,29 +138,36 @@ class Filled:
     becomes: str    # "mean 29.7", "median 3", "0 (default)", "its own category"
 
 
-def missing_values(transform_custom_config: str, statistics_uri: str) -> list[Filled]:
-    """Each feature with missing cells in the training split, and what Transform filled them with: the
-    config Transform ran with (its custom_config) says how; the training statistics give the mean or median
-    it computed over the same values (TFDV's median is approximate, as Transform's quantile is)."""
+def transformed_with(transform, statistics) -> tuple:
+    """(the features config Transform ran with, split -> the whole-dataset statistics of that split), or
+    (None, {}) when the run has no Transform or no statistics."""
     from components.data_gate.logic import STATISTICS_FILE, per_split
     from pipelines.config import features_config_from_json
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    config_json = json.loads(transform_custom_config).get("config")
-    if not config_json:
+    config_json = json.loads(string_property(transform, "custom_config") or "{}").get("config") if transform else None
+    if not config_json or statistics is None:
+        return None, {}
+    by_split = {split: proto.datasets[0] for split, proto in
+                per_split(statistics.uri, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList) if proto.datasets}
+    return features_config_from_json(config_json), by_split
+
+
+def feature_statistics(dataset, name: str):
+    """One feature's statistics in a dataset's, or None."""
+    return next((f for f in dataset.features if (".".join(f.path.step) or f.name) == name), None)
+
+
+def missing_values(features_config, train) -> list[Filled]:
+    """Each feature with missing cells in the training split (`train`: its statistics), and what Transform
+    filled them with: the config Transform ran with says how; the training statistics give the mean or median
+    it computed over the same values (TFDV's median is approximate, as Transform's quantile is)."""
+    if train is None or not train.num_examples:
         return []
-    features = features_config_from_json(config_json).features
-    train = next((proto for split, proto in per_split(statistics_uri, STATISTICS_FILE,
-                                                       statistics_pb2.DatasetFeatureStatisticsList) if split == "train"),
-                 None)
-    if train is None or not train.datasets:
-        return []
-    dataset = train.datasets[0]
-    stats = {".".join(f.path.step) or f.name: f for f in dataset.features}
     filled = []
-    for feature in features:
-        found = stats.get(feature.name)
-        if found is None or not dataset.num_examples:
+    for feature in features_config.features:
+        found = feature_statistics(train, feature.name)
+        if found is None:
             continue
         numeric = found.HasField("num_stats")
         common = found.num_stats.common_stats if numeric else found.string_stats.common_stats
@@ -174,7 +184,7 @@ def missing_values(transform_custom_config: str, statistics_uri: str) -> list[Fi
             becomes = f"{feature.default} (default)"
         else:
             becomes = "its own category"
-        filled.append(Filled(feature.name, common.num_missing / dataset.num_examples, becomes))
+        filled.append(Filled(feature.name, common.num_missing / train.num_examples, becomes))
     return filled
 
 
@@ -196,33 +206,23 @@ def skill_over_trivial(metrics: dict[str, float], positives: Optional[float], ne
     return None
 
 
-def too_good_note(overall: dict[str, float], evaluation_uri: str, statistics_uri: str, transform_config: str) -> str:
+def too_good_note(overall: dict[str, float], evaluation_uri: str, features_config, evaluation) -> str:
     """A warning when the model is implausibly good: nearly all of the trivial model's error removed. Such a
     model most often learns from a column that gives the label away. (Not AUC alone: honest models of easy
-    tables, breast cancer cells for one, reach 0.996.)"""
+    tables, breast cancer cells for one, reach 0.996.) `evaluation`: the eval split's statistics."""
     import math
 
-    from components.data_gate.logic import STATISTICS_FILE, per_split
-    from pipelines.config import features_config_from_json
     from pipelines.metadata.evaluation import read_confusion_matrices
-    from tensorflow_metadata.proto.v0 import statistics_pb2
 
     matrix = next(iter(read_confusion_matrices(evaluation_uri).get("overall", {}).values()), None)
     positives, negatives = (matrix["tp"] + matrix["fn"], matrix["fp"] + matrix["tn"]) if matrix else (None, None)
     majority, variance = None, None
-    config_json = json.loads(transform_config).get("config")
-    if config_json:
-        label = features_config_from_json(config_json).label
-        evaluation = next((p for split, p in per_split(statistics_uri, STATISTICS_FILE,
-                                                        statistics_pb2.DatasetFeatureStatisticsList)
-                           if split == "eval" and p.datasets), None)
-        column = next((f for f in evaluation.datasets[0].features
-                       if (".".join(f.path.step) or f.name) == label.column), None) if evaluation else None
-        if column is not None and column.HasField("num_stats"):
-            variance = column.num_stats.std_dev ** 2
-        if column is not None and column.HasField("string_stats") and column.string_stats.top_values:
-            present = column.string_stats.common_stats.num_non_missing
-            majority = column.string_stats.top_values[0].frequency / present if present else None
+    column = feature_statistics(evaluation, features_config.label.column) if evaluation is not None else None
+    if column is not None and column.HasField("num_stats"):
+        variance = column.num_stats.std_dev ** 2
+    if column is not None and column.HasField("string_stats") and column.string_stats.top_values:
+        present = column.string_stats.common_stats.num_non_missing
+        majority = column.string_stats.top_values[0].frequency / present if present else None
     skill = skill_over_trivial(overall, positives, negatives, majority, variance)
     if skill is None or math.isnan(skill[1]) or skill[1] < TOO_GOOD_SKILL:
         return ""
