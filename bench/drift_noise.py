@@ -36,17 +36,18 @@ def main() -> None:
     import pyarrow.compute as pc
     from tensorflow_data_validation.statistics import stats_impl
 
-    from components.csv_example_gen import logic as csv_logic
-    from components.drift_check import logic
+    from pipelines.shared import csv_tables
+    from pipelines.shared import artifact_files
+    from pipelines.shared import distances
 
     cfg = load_config(DEFAULT_CONFIG)
-    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
-    schema = logic.load_schema(str(Path(cfg.schema_path).parent))
+    table = pa.concat_tables([csv_tables.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
+    schema = artifact_files.load_schema(str(Path(cfg.schema_path).parent))
     comparators = cfg.comparators("drift")
-    options = logic.statistics_options(cfg.features)
+    options = distances.statistics_options(cfg.features)
 
     def statistics(rows):
-        return stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)
+        return stats_impl.generate_statistics_in_memory(csv_tables.table_to_record_batch(rows), options)
 
     def drifted(rows):
         miles = pc.add(rows.column("trip_miles"), 1.0)
@@ -57,7 +58,7 @@ def main() -> None:
         return rows.set_column(rows.column_names.index("payment_type"), "payment_type", payment)
 
     if args.significance:
-        from components.drift_check import significance
+        from pipelines.shared import significance
 
         level = cfg.skew.significance
         print(f"significance {level} over {len(comparators)} features; training: 5000 rows")
@@ -69,11 +70,11 @@ def main() -> None:
                 train = table.take(pa.array(order[:5000]))
                 same = table.take(pa.array(order[5000:5000 + rows]))
                 moved = drifted(table.take(pa.array(order[5000 + rows:5000 + 2 * rows])))
-                reference = logic.whole_dataset(statistics(train))
+                reference = distances.whole_dataset(statistics(train))
                 for sample, is_drift in ((same, False), (moved, True)):
-                    batch = csv_logic.table_to_record_batch(sample)
+                    batch = csv_tables.table_to_record_batch(sample)
                     found = significance.judged_skewed(significance.p_values(
-                        reference, logic.whole_dataset(statistics(sample)), batch, comparators), level)
+                        reference, distances.whole_dataset(statistics(sample)), batch, comparators), level)
                     if is_drift:
                         caught += bool(found & {"trip_miles", "payment_type"})
                     else:
@@ -88,11 +89,11 @@ def main() -> None:
             order = np.random.default_rng(seed).permutation(table.num_rows)
             a, b, c = (table.take(pa.array(order[i * rows:(i + 1) * rows])) for i in range(3))
             reference = statistics(a)
-            same, _ = logic.compare(statistics(b), reference, schema, comparators)
+            same, _ = distances.compare(statistics(b), reference, schema, comparators)
             for comparison in same:
                 if comparison.feature in noise:
                     noise[comparison.feature] = max(noise[comparison.feature], comparison.value)
-            moved, _ = logic.compare(statistics(drifted(c)), reference, schema, comparators)
+            moved, _ = distances.compare(statistics(drifted(c)), reference, schema, comparators)
             for comparison in moved:
                 if comparison.feature in shifted:
                     shifted[comparison.feature].append(comparison.value)

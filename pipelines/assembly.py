@@ -12,19 +12,19 @@ from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
-from components.csv_example_gen import spans
+from pipelines.shared import data_files
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
-from components.artifact_files import schema_file_value_types
+from pipelines.shared.artifact_files import schema_file_value_types
 from components.data_gate.component import DataGate
-from components.drift_check import logic as drift_logic
+from pipelines.shared import distances
 from components.drift_check.component import DriftCheck
 from components.infra_validator.component import InfraValidator
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.modules import features as F
-from pipelines import component_ids as ids
+from pipelines.shared import component_ids as ids
 from pipelines.config import BINARY, PipelineConfig
-from pipelines.metadata.evaluation import FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE, fairness_metric_name
+from pipelines.shared.metric_names import FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE, fairness_metric_name
 
 MODULES = "components.modules"
 PREPROCESSING_FN = f"{MODULES}.preprocessing.preprocessing_fn"
@@ -49,11 +49,11 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                        value_types=schema_file_value_types(cfg.schema_path) if cfg.schema_path else None,
                                        ).with_id(ids.EXAMPLE_GEN)
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
-    earlier_spans = [spans.EARLIER_SPANS] if cfg.data.span_window > 1 else []
+    earlier_spans = [data_files.EARLIER_SPANS] if cfg.data.span_window > 1 else []
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"], exclude_splits=earlier_spans,
         # Value counts for integer categories, which the drift check's L-infinity distance needs.
-        stats_options=drift_logic.statistics_options(cfg.features),
+        stats_options=distances.statistics_options(cfg.features),
     ).with_id(ids.STATISTICS_GEN)
     if where.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)

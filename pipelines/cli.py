@@ -165,7 +165,7 @@ def run_locally(cfg) -> int:
 
 def written_report(cfg) -> str:
     """After a run: its report's path, or why there is none (the run's outcome stands either way)."""
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.metadata.store import open_reader
     from pipelines.report import write_report
 
@@ -184,7 +184,7 @@ def written_report(cfg) -> str:
 def monitor_serving(cfg, serving_path: str | None, retrain: bool) -> int:
     """0: no skew; 1: skew or serving data that breaks the schema (then --retrain runs the pipeline), or the
     check could not be made."""
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.metadata.store import MetadataConnectionError
     from pipelines.monitor import format_result, monitor
 
@@ -263,7 +263,7 @@ def metadata_answer(cfg, reader, args) -> str:
 
 
 def deliver(cfg, args) -> int:
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.metadata.store import MetadataConnectionError, open_reader
     from pipelines.serving import server
 
@@ -294,7 +294,7 @@ def deliver(cfg, args) -> int:
 
 
 def score(cfg, args) -> int:
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.metadata.store import MetadataConnectionError
 
     data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
@@ -330,7 +330,7 @@ def unseen_values_line(cfg, files: list[str]) -> str:
     """How many rows of the scored files hold a categorical value the served model never saw in training."""
     import pyarrow as pa
 
-    from components.csv_example_gen.logic import read_csv
+    from pipelines.shared.csv_tables import read_csv
     from pipelines.metadata.registry import stable_model
     from pipelines.metadata.store import open_reader
     from pipelines.serving.unseen import read_vocabularies, unseen_counts
@@ -347,9 +347,8 @@ def unseen_values_line(cfg, files: list[str]) -> str:
 def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str]:
     """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output's format:
     its extension, else batch_inference.format)."""
-    import csv
 
-    from pipelines.init_config import csv_files
+    from pipelines.shared.data_files import csv_files, read_header
 
     if not data:
         raise ConfigError(f"{cfg.source}: batch_inference.data: give DATA or set it")
@@ -362,8 +361,7 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
     except FileNotFoundError as e:
         raise ConfigError(str(e)) from None
     for path in files:
-        with open(path, errors="replace", newline="") as f:
-            header = [c.strip() for c in next(csv.reader(f), [])]
+        header = read_header(path)
         if cfg.batch_inference.id_column not in header:
             raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
                               f"column of {path} (columns: {', '.join(header)})")
@@ -381,7 +379,7 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
 
 def init_project(args) -> int:
     from pipelines import init_config
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
 
     try:
         with quiet_libraries():
@@ -412,7 +410,7 @@ def init_project(args) -> int:
 
 
 def infer_schema(cfg, output: str) -> int:
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.schema_inference import write_inferred_schema
 
     try:
@@ -429,7 +427,7 @@ def infer_schema(cfg, output: str) -> int:
 
 
 def compile_for_kubeflow(cfg, output: str, target: str) -> int:
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.runners import kubeflow
 
     try:
@@ -445,7 +443,7 @@ def compile_for_kubeflow(cfg, output: str, target: str) -> int:
 def submit_to_kubeflow(cfg, package: str | None, schedule: bool) -> int:
     import tempfile
 
-    from pipelines.console import quiet_libraries
+    from pipelines.shared.console import quiet_libraries
     from pipelines.runners import kubeflow
 
     try:

@@ -6,8 +6,6 @@ means the same thing from any working directory (the `tfx` CLI runs from the cal
 """
 from __future__ import annotations
 
-import csv
-import glob
 import importlib.util
 import os
 import re
@@ -19,8 +17,9 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, ValidationError,
                       field_validator, model_validator)
 
-from components.csv_example_gen import spans
-from pipelines import component_ids
+from pipelines.shared import data_files
+from pipelines.shared import component_ids
+from pipelines.shared.artifact_files import is_uri
 
 PACKAGE_SCHEME = "package://"
 # What `mlops` and the `tfx` CLI entry points run when no config is named.
@@ -68,15 +67,15 @@ class DataConfig(_Strict):
     @classmethod
     def _one_span_at_most(cls, pattern: str) -> str:
         tokens = re.findall(r"\{[^}]*\}", pattern)
-        if any(token != spans.SPAN for token in tokens) or len(tokens) > 1:
-            raise ValueError(f"{pattern!r}: the only placeholder is {spans.SPAN}, at most once "
+        if any(token != data_files.SPAN for token in tokens) or len(tokens) > 1:
+            raise ValueError(f"{pattern!r}: the only placeholder is {data_files.SPAN}, at most once "
                              f"(found {', '.join(tokens)})")
         return pattern
 
     @model_validator(mode="after")
     def _window_needs_spans(self) -> "DataConfig":
-        if self.span_window > 1 and not spans.has_spans(self.pattern):
-            raise ValueError(f"span_window is {self.span_window} but pattern {self.pattern!r} has no {spans.SPAN}")
+        if self.span_window > 1 and not data_files.has_spans(self.pattern):
+            raise ValueError(f"span_window is {self.span_window} but pattern {self.pattern!r} has no {data_files.SPAN}")
         return self
 
 
@@ -879,7 +878,7 @@ class PipelineConfig(FeaturesConfig):
     def resolve(self, path: str) -> str:
         if path.startswith(PACKAGE_SCHEME):
             return resolve_package_path(path)
-        if "://" in path:  # an object-store URI (gs://, s3://): TFX's file I/O reads it as is
+        if is_uri(path):  # an object-store URI (gs://, s3://): TFX's file I/O reads it as is
             return path
         base = Path(self.source).parent if self.source else Path.cwd()
         try:
@@ -920,12 +919,7 @@ class PipelineConfig(FeaturesConfig):
 
     def input_files(self) -> list[str]:
         """The local files the next run ingests: the pattern's, or the newest span_window spans' files."""
-        if not spans.has_spans(self.data.pattern):
-            return sorted(f for f in glob.glob(os.path.join(self.data_dir, self.data.pattern)) if os.path.isfile(f))
-        found = spans.files_by_span(self.data_dir, self.data.pattern)
-        newest = max(found, default=None)
-        return [] if newest is None else [f for files in spans.window(found, newest, self.data.span_window).values()
-                                          for f in files]
+        return data_files.input_files(self.data_dir, self.data.pattern, self.data.span_window)
 
     @property
     def schema_path(self) -> Optional[str]:
@@ -953,7 +947,7 @@ class PipelineConfig(FeaturesConfig):
 
     def _schema_in_image(self) -> Optional[str]:
         schema = self.schema_path
-        if schema is None or "://" in schema:
+        if schema is None or is_uri(schema):
             return schema
         project = Path(self.source).resolve().parent.parent if self.source else Path.cwd()
         try:
@@ -1038,7 +1032,7 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
     """Checks the config against the data's CSV headers (no data row is read): every feature, the label's
     column and `relative_to` must be columns of every file. Returns the first file's columns; raises
     ConfigError naming the file, the fields and the columns found. Data in an object store is not read."""
-    if "://" in cfg.data_dir:
+    if is_uri(cfg.data_dir):
         return []
     files = cfg.input_files()
     if not files:
@@ -1052,9 +1046,8 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
     first = None
     for path in files:
         try:
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                columns = next(csv.reader(f), [])
-        except (OSError, UnicodeDecodeError) as e:
+            columns = data_files.read_header(path)
+        except OSError as e:
             raise ConfigError(f"{cfg.source}: data: cannot read the header of {path}: {e}") from None
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         if repeated:

@@ -70,20 +70,9 @@ class Plan:
 # --- reading -------------------------------------------------------------------------
 
 
-def csv_files(data: str) -> list[str]:
-    if os.path.isdir(data):
-        files = sorted(os.path.join(data, f) for f in os.listdir(data) if f.endswith(".csv"))
-        if not files:
-            raise FileNotFoundError(f"{data}: no .csv file in this folder")
-        return files
-    if not os.path.isfile(data):
-        raise FileNotFoundError(f"{data}: no such file or folder")
-    return [data]
-
-
 def detect_null_markers(files: list[str]) -> list[str]:
     """"" plus each marker found as a whole cell in a column whose other cells are numbers."""
-    from components.csv_example_gen.logic import UnreadableCsv, unreadable_message
+    from pipelines.shared.csv_tables import UnreadableCsv, unreadable_message
 
     found = set()
     for path in files:
@@ -114,7 +103,7 @@ def _all_numbers(values: pa.Array) -> bool:
 def read_table(files: list[str], null_values: list[str]) -> pa.Table:
     """The data as ExampleGen reads it (components/csv_example_gen/logic.py); ValueError for text that is not
     UTF-8, which a config cannot be written from (check_readable_csv comes first)."""
-    from components.csv_example_gen.logic import read_csv
+    from pipelines.shared.csv_tables import read_csv
 
     tables = []
     for path in files:
@@ -129,7 +118,8 @@ def read_table(files: list[str], null_values: list[str]) -> pa.Table:
 
 def check_readable_csv(path: str) -> None:
     """ValueError for a compressed file (a CSV reader would take it for garbage) or a column named twice."""
-    from components.csv_example_gen.logic import compressed_message, read_header
+    from pipelines.shared.csv_tables import compressed_message
+    from pipelines.shared.data_files import read_header
 
     compressed = compressed_message(path)
     if compressed:
@@ -352,7 +342,7 @@ def config_text(name: str, data_path: str, pattern: str, source: str, result: Pl
     control characters escaped: YAML takes some of them (U+0085, U+2028) for line breaks."""
     import yaml
 
-    from components.csv_example_gen.logic import printable
+    from pipelines.shared.csv_tables import printable
 
     def block(value) -> str:
         return yaml.safe_dump(value, sort_keys=False, default_flow_style=None, width=120).rstrip()
@@ -390,6 +380,8 @@ def init_project(data: str, label_column: str, name: Optional[str], project_dir:
     import re
 
     from pipelines.config import ConfigError, load_config
+
+    from pipelines.shared.data_files import csv_files
 
     files = csv_files(data)
     name = name or re.sub(r"[^a-z0-9_-]", "_", os.path.splitext(os.path.basename(data.rstrip("/")))[0].lower())

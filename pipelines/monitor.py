@@ -104,11 +104,11 @@ def serving_record_batch(files: list[str], kind: str, null_values: list[str], va
     import pyarrow as pa
     from tfx_bsl.coders import example_coder
 
-    from components.csv_example_gen import logic as csv_logic
+    from pipelines.shared import csv_tables
 
     if kind == CSV:
-        table = pa.concat_tables([csv_logic.read_csv(f, null_values, value_types) for f in files], promote=True)
-        return csv_logic.table_to_record_batch(table)
+        table = pa.concat_tables([csv_tables.read_csv(f, null_values, value_types) for f in files], promote=True)
+        return csv_tables.table_to_record_batch(table)
     examples = []
     for path in files:
         for record in _records(path):
@@ -153,7 +153,7 @@ class SkewResult:
     served_version: str
     serving_path: str
     examples: int
-    comparisons: list = field(default_factory=list)   # drift_check.logic.Comparison
+    comparisons: list = field(default_factory=list)   # distances.Comparison
     anomalies: list[str] = field(default_factory=list)  # the serving data against the schema (SERVING)
     min_examples: Optional[int] = None                  # skew.min_examples: fewer, and a significance test judges
     recorded_as: Optional[int] = None                   # the MLMD execution id
@@ -169,7 +169,7 @@ class SkewResult:
     def skewed(self) -> list:
         if self.judged:
             return [c for c in self.comparisons if c.exceeded]
-        from components.drift_check.significance import judged_skewed
+        from pipelines.shared.significance import judged_skewed
 
         flagged = judged_skewed(self.p_values, self.significance)
         return [c for c in self.comparisons if c.feature in flagged]
@@ -186,29 +186,29 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
-    from components.data_gate.logic import anomalies_in
-    from components.drift_check import logic as drift_logic
+    from pipelines.shared.anomalies import anomalies_in
+    from pipelines.shared import distances, serving_layout
 
-    served = drift_logic.read_served_statistics(cfg.serving_dir, version_dir)
+    served = serving_layout.read_served_statistics(cfg.serving_dir, version_dir)
     if served is None:
         raise LookupError(f"nothing is served from {cfg.serving_dir}: push a model first (`mlops run`)")
     files = serving_files(serving_path)
-    from components.artifact_files import schema_value_types
+    from pipelines.shared.artifact_files import schema_value_types
 
     batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values,
                                  schema_value_types(schema))
     batch, schema = model_inputs(batch, schema, cfg.features)
-    statistics = stats_impl.generate_statistics_in_memory(batch, drift_logic.statistics_options(cfg.features))
-    comparisons, skew_anomalies = drift_logic.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
-                                                      drift_logic.SKEW, environment=SERVING)
+    statistics = stats_impl.generate_statistics_in_memory(batch, distances.statistics_options(cfg.features))
+    comparisons, skew_anomalies = distances.compare(statistics, served.statistics, schema, cfg.comparators("skew"),
+                                                      distances.SKEW, environment=SERVING)
     serving_anomalies = tfdv.validate_statistics(statistics, schema, environment=SERVING)
     anomalies = [str(a) for a in anomalies_in(serving_anomalies, SERVING_SPLIT)]
     result = SkewResult(served.version, serving_path, batch.num_rows, comparisons, anomalies, cfg.skew.min_examples,
                         significance=cfg.skew.significance)
     if not result.judged:
-        from components.drift_check.significance import p_values
+        from pipelines.shared.significance import p_values
 
-        result.p_values = p_values(drift_logic.whole_dataset(served.statistics), drift_logic.whole_dataset(statistics),
+        result.p_values = p_values(distances.whole_dataset(served.statistics), distances.whole_dataset(statistics),
                                    batch, cfg.comparators("skew"))
     return result, statistics, skew_anomalies
 
@@ -218,7 +218,7 @@ def format_p(p: Optional[float]) -> str:
 
 
 def format_result(result: SkewResult) -> str:
-    from components.drift_check.logic import format_comparisons
+    from pipelines.shared.distances import format_comparisons
 
     if result.judged:
         verdict = f"{len(result.skewed)} of {len(result.comparisons)} features over their threshold"
@@ -250,7 +250,7 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
 
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    from components.drift_check import logic as drift_logic
+    from pipelines.shared import artifact_files, distances
     from pipelines.metadata import checks
     from pipelines.metadata.store import open_reader
 
@@ -265,16 +265,16 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
         schema_uri = os.path.dirname(cfg.schema_path)
     if schema_uri is None:
         raise LookupError("no schema to check the serving data with: the served model's is not in ML Metadata")
-    result, statistics, skew_anomalies = check_skew(cfg, path, drift_logic.load_schema(schema_uri),
+    result, statistics, skew_anomalies = check_skew(cfg, path, artifact_files.load_schema(schema_uri),
                                                     served.serving_path if served else None)
 
     folder = os.path.join(cfg.output_dir, "monitoring", datetime.datetime.now(datetime.timezone.utc)
                           .strftime("%Y%m%dT%H%M%S.%fZ"))
     statistics_uri, skew_uri = os.path.join(folder, "statistics"), os.path.join(folder, "skew")
     os.makedirs(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}"))
-    with open(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}", drift_logic.STATISTICS_FILE), "wb") as f:
+    with open(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}", artifact_files.STATISTICS_FILE), "wb") as f:
         f.write(statistics_pb2.DatasetFeatureStatisticsList(datasets=statistics.datasets).SerializeToString())
-    drift_logic.write_result(skew_uri, result.comparisons, skew_anomalies if result.judged else None,
+    distances.write_result(skew_uri, result.comparisons, skew_anomalies if result.judged else None,
                              split=SERVING_SPLIT)
     result.recorded_as = checks.record_skew_check(reader, served, os.path.abspath(path), statistics_uri, skew_uri,
                                                   [c.feature for c in result.skewed], result.examples)

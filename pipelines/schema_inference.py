@@ -17,14 +17,14 @@ def write_inferred_schema(cfg: PipelineConfig, output: str):
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
-    from components.csv_example_gen import logic as csv_logic
+    from pipelines.shared import csv_tables
     from components.modules.features import label_columns
 
     files = cfg.input_files()
     if not files:
         raise FileNotFoundError(f"no file matches {cfg.data.pattern!r} in {cfg.data_dir}")
-    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in files], promote=True)
-    stats = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(table))
+    table = pa.concat_tables([csv_tables.read_csv(f, cfg.data.null_values) for f in files], promote=True)
+    stats = stats_impl.generate_statistics_in_memory(csv_tables.table_to_record_batch(table))
     schema = tfdv.infer_schema(stats)
     disallow_non_finite(schema)
     schema.default_environment.extend(["TRAINING", "SERVING"])

@@ -13,8 +13,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from components.atomic_pusher import logic
-from components.drift_check import logic as drift_logic
+from components.atomic_pusher import publishing
+from pipelines.shared import artifact_files, serving_layout
 
 
 TRAINING_STATISTICS_KEY = "training_statistics"
@@ -25,12 +25,12 @@ class Executor(tfx_pusher.Executor):
         destination = proto_utils.json_to_proto(exec_properties[keys.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
         serving_dir = destination.filesystem.base_directory
         pushed = output_dict[keys.PUSHED_MODEL_KEY][0]
-        if "://" in serving_dir:  # object stores have no atomic rename: TFX's own copy, then the statistics
+        if artifact_files.is_uri(serving_dir):  # object stores have no atomic rename: TFX's own copy, then the statistics
             super().Do(input_dict, output_dict, exec_properties)
             if pushed.get_int_custom_property("pushed") == 1:
                 self._attach_statistics(input_dict, pushed.get_string_custom_property("pushed_destination"))
             return
-        staging = logic.staging_dir(serving_dir)
+        staging = serving_layout.staging_dir(serving_dir)
         destination.filesystem.base_directory = staging
         staged_properties = {**exec_properties, keys.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination)}
         try:
@@ -38,12 +38,12 @@ class Executor(tfx_pusher.Executor):
             if pushed.get_int_custom_property("pushed") == 1:
                 staged = pushed.get_string_custom_property("pushed_destination")
                 self._attach_statistics(input_dict, staged)
-                final = logic.publish(staged, serving_dir)
+                final = publishing.publish(staged, serving_dir)
                 pushed.set_string_custom_property("pushed_destination", final)
         finally:
-            logic.discard(staging)
+            publishing.discard(staging)
 
     @staticmethod
     def _attach_statistics(input_dict, version_dir: str) -> None:
         for statistics in input_dict.get(TRAINING_STATISTICS_KEY, []):
-            drift_logic.attach_training_statistics(statistics.uri, version_dir, {"statistics_id": statistics.id})
+            serving_layout.attach_training_statistics(statistics.uri, version_dir, {"statistics_id": statistics.id})

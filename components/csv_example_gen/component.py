@@ -7,7 +7,8 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.csv_example_gen import executor, spans
+from components.csv_example_gen import executor
+from pipelines.shared import data_files
 
 
 def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
@@ -18,7 +19,7 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
     counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}."""
     return _example_gen(input_base, pattern, {"train": train, "eval": eval},
                         executor.custom_config(null_values, eval_max_rows,
-                                               pattern if spans.has_spans(pattern) else None, span_window,
+                                               pattern if data_files.has_spans(pattern) else None, span_window,
                                                label_columns, value_types))
 
 

@@ -1,4 +1,4 @@
-"""ExampleGen executor reading CSV with pyarrow and writing the splits itself (see logic.py): no Beam.
+"""ExampleGen executor reading CSV with pyarrow and writing the splits itself (see splits.py): no Beam.
 
 Same output contract as TFX's file-based ExampleGen: one `Split-<name>` folder per split of gzipped
 TFRecord files of serialized tf.Examples, `split_names`, and the payload format; span, version and
@@ -20,8 +20,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from components import artifact_files
-from components.csv_example_gen import logic, spans
+from pipelines.shared import artifact_files
+from components.csv_example_gen import splits
+from pipelines.shared import data_files
 
 SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 
@@ -45,32 +46,32 @@ class Executor(base_executor.BaseExecutor):
         input_config = proto_utils.json_to_proto(exec_properties[keys.INPUT_CONFIG_KEY], example_gen_pb2.Input())
         output_config = proto_utils.json_to_proto(exec_properties[keys.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
         [single_split] = input_config.splits  # the component always makes one input split, split by hash
-        splits = output_config.split_config.splits
-        names = [s.name for s in splits]
+        split_configs = output_config.split_config.splits
+        names = [s.name for s in split_configs]
         examples = artifact_utils.get_single_instance(output_dict[keys.EXAMPLES_KEY])
         options = custom_options(exec_properties)
         input_base = exec_properties[keys.INPUT_BASE_KEY]
 
         # The driver put the newest span's number in the pattern; earlier spans of the window go to their own split.
-        files = logic.matching_files(input_base, single_split.pattern)
+        files = data_files.matching_files(input_base, single_split.pattern)
         newest, earlier = exec_properties.get(utils.SPAN_PROPERTY_NAME, 0), {}
         windowed = options.get("span_window", 1) > 1
         if windowed:
-            earlier = spans.window(logic.files_by_span(input_base, options["span_pattern"]), newest,
+            earlier = data_files.window(data_files.files_by_span(input_base, options["span_pattern"]), newest,
                                    options["span_window"])
             earlier.pop(newest, None)
         # The split exists, empty before a second span arrives: Transform and the Trainer are told to read it.
-        examples.split_names = artifact_utils.encode_split_names(names + ([spans.EARLIER_SPANS] if windowed else []))
+        examples.split_names = artifact_utils.encode_split_names(names + ([data_files.EARLIER_SPANS] if windowed else []))
         if "span_pattern" in options:
             examples.set_string_custom_property(SPANS_PROPERTY, ",".join(map(str, [*earlier, newest])))
 
-        hash_buckets = [s.hash_buckets for s in splits]
+        hash_buckets = [s.hash_buckets for s in split_configs]
         if options.get("eval_max_rows") is not None:
-            hash_buckets = logic.capped_hash_buckets(hash_buckets, names.index("eval"), logic.count_rows(files),
+            hash_buckets = splits.capped_hash_buckets(hash_buckets, names.index("eval"), splits.count_rows(files),
                                                      options["eval_max_rows"])
         reading = {"null_values": options["null_values"], "label_columns": options.get("label_columns", []),
                    "value_types": options.get("value_types")}
-        written = logic.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
+        written = splits.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
                                      hash_buckets=hash_buckets, **reading)
         logging.info("Wrote %s from %d files (hash buckets %s)",
                      ", ".join(f"{n} {name}" for n, name in zip(written.rows, names)), len(files), hash_buckets)
@@ -78,11 +79,11 @@ class Executor(base_executor.BaseExecutor):
                         for name, n, u in zip(names, written.rows, written.unlabelled)}
         if windowed:
             earlier_files = [f for files in earlier.values() for f in files]
-            earlier_written = logic.write_splits(
-                earlier_files, split_dirs=[artifact_utils.get_split_uri([examples], spans.EARLIER_SPANS)],
+            earlier_written = splits.write_splits(
+                earlier_files, split_dirs=[artifact_utils.get_split_uri([examples], data_files.EARLIER_SPANS)],
                 hash_buckets=[1], **reading)
-            logging.info("Wrote %d %s from spans %s", earlier_written.rows[0], spans.EARLIER_SPANS, list(earlier))
-            label_counts[spans.EARLIER_SPANS] = {"examples": earlier_written.rows[0],
+            logging.info("Wrote %d %s from spans %s", earlier_written.rows[0], data_files.EARLIER_SPANS, list(earlier))
+            label_counts[data_files.EARLIER_SPANS] = {"examples": earlier_written.rows[0],
                                                  "unlabelled": earlier_written.unlabelled[0]}
         if reading["label_columns"]:
             examples.set_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY, json.dumps(label_counts))

@@ -9,8 +9,8 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics
 
-from components import artifact_files
-from components.data_gate import logic
+from pipelines.shared import artifact_files
+from components.data_gate import gate
 
 
 @component
@@ -23,7 +23,7 @@ def DataGate(anomalies: InputArtifact[ExampleAnomalies], statistics: InputArtifa
     of a split's rows."""
     if check_anomalies:
         label_counts = examples.get_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY) if examples else ""
-        logic.check(anomalies.uri, statistics.uri,
-                    logic.missing_label_anomalies(json.loads(label_counts or "{}"), max_missing_labels, label))
+        gate.check(anomalies.uri, statistics.uri,
+                    gate.missing_label_anomalies(json.loads(label_counts or "{}"), max_missing_labels, label))
     if drift is not None:
-        logic.check_drift(drift.uri)
+        gate.check_drift(drift.uri)

@@ -2,7 +2,7 @@
 
 Records every compared feature's distance and threshold (an ExampleAnomalies artifact: TFDV's anomalies
 proto and comparisons.json), whether or not anything drifted; the DataGate stops the run on drift when
-drift.on_drift is `stop`. The served model's statistics are read from the serving folder (logic.py).
+drift.on_drift is `stop`. The served model's statistics are read from the serving folder (distances.py).
 """
 import json
 
@@ -11,7 +11,9 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, PushedModel, Schema
 
-from components.drift_check import logic
+from pipelines.shared import distances
+from pipelines.shared.artifact_files import load_schema, read_split_statistics
+from pipelines.shared.serving_layout import read_served_statistics
 
 NOT_COMPARED = "not_compared"  # custom property: why nothing was compared (no served model yet, ...)
 
@@ -27,7 +29,7 @@ def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifa
     comparators = {name: tuple(value) for name, value in options["comparators"].items()}
     drift.split_names = '["train"]'
     try:
-        served = logic.read_served_statistics(serving_dir)
+        served = read_served_statistics(serving_dir)
     except FileNotFoundError as error:  # a version pushed before statistics travelled with models
         served, reason = None, str(error)
     else:
@@ -35,16 +37,16 @@ def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifa
     if served is None:
         logging.warning("Drift not checked: %s", reason)
         drift.set_string_custom_property(NOT_COMPARED, reason)
-        logic.write_result(drift.uri, [], None)
+        distances.write_result(drift.uri, [], None)
         return
-    comparisons, anomalies = logic.compare(logic.read_split_statistics(statistics.uri), served.statistics,
-                                           logic.load_schema(schema.uri), comparators, logic.DRIFT,
+    comparisons, anomalies = distances.compare(read_split_statistics(statistics.uri), served.statistics,
+                                           load_schema(schema.uri), comparators, distances.DRIFT,
                                            options.get("min_examples_fraction"))
-    logic.write_result(drift.uri, comparisons, anomalies)
-    drifted = logic.exceeded(comparisons)
+    distances.write_result(drift.uri, comparisons, anomalies)
+    drifted = distances.exceeded(comparisons)
     drift.set_string_custom_property("served_version", served.version)
     drift.set_string_custom_property("served_statistics", served.source.get("statistics_uri", ""))
     drift.set_string_custom_property("drifted", ",".join(c.feature for c in drifted))
     drift.set_int_custom_property("compared", len(comparisons))
     logging.info("Drift against served version %s:\n%s", served.version,
-                 "\n".join(logic.format_comparisons(comparisons)))
+                 "\n".join(distances.format_comparisons(comparisons)))

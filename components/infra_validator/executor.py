@@ -1,7 +1,7 @@
 """TFX's InfraValidator executor, with model servers that need no Docker.
 
 TFX 1.16 creates its runners in one place (`_ValidateOnce`): Docker or Kubernetes. This subclass
-picks a platform per run (see logic.choose_platform) and keeps everything else TFX's: the TF Serving
+picks a platform per run (see platforms.choose_platform) and keeps everything else TFX's: the TF Serving
 layout copy of the model, request building from examples, the TF Serving gRPC client, retries and
 the INFRA_BLESSED / INFRA_NOT_BLESSED contract Pusher reads. It adds two properties to the blessing:
 `platform` (what validated the model) and, when not blessed, `reason`.
@@ -22,7 +22,8 @@ from tfx.components.infra_validator import error_types
 from tfx.components.infra_validator import executor as tfx_executor
 from tfx.types import standard_component_specs as keys
 
-from components.infra_validator import logic, runners
+from components.infra_validator import runners, verdicts
+from pipelines.model_server import platforms
 
 PLATFORM_CONFIG_KEY = "platform_config"
 
@@ -39,13 +40,13 @@ class Executor(tfx_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
         settings = json.loads(exec_properties[PLATFORM_CONFIG_KEY])
         self._settings = settings
-        self._model_server = logic.find_model_server(settings.get("model_server_path"))
-        self._platform = logic.choose_platform(settings["platform"], self._model_server,
-                                               logic.docker_engine_answers, settings.get("model_server_path"))
+        self._model_server = platforms.find_model_server(settings.get("model_server_path"))
+        self._platform = platforms.choose_platform(settings["platform"], self._model_server,
+                                               platforms.docker_engine_answers, settings.get("model_server_path"))
         self._failures: list[str] = []
         self._setup_error: Optional[BaseException] = None  # the last attempt's, when the server did not start
         self._non_finite: Optional[str] = None  # set once the model answered NaN or infinity: no use retrying
-        logging.info("Infra validation platform: %s (%s)", self._platform, logic.DESCRIPTIONS[self._platform])
+        logging.info("Infra validation platform: %s (%s)", self._platform, platforms.DESCRIPTIONS[self._platform])
 
         blessing = output_dict[keys.BLESSING_KEY][0]
         blessing.set_string_custom_property("platform", self._platform)
@@ -60,7 +61,7 @@ class Executor(tfx_executor.Executor):
                         validation_spec=validation_spec, request_spec=request_spec)
         except ValueError as error:  # TFX's request builder rejects the model's signatures with ValueError
             logging.exception("Could not build requests from the model")
-            self._failures.append(logic.shorten(f"cannot build requests from the model: {error}"))
+            self._failures.append(verdicts.shorten(f"cannot build requests from the model: {error}"))
             tfx_executor._mark_not_blessed(blessing)  # pylint: disable=protected-access
 
     def _PrepareModelPath(self, model, serving_spec):
@@ -77,13 +78,13 @@ class Executor(tfx_executor.Executor):
         return passed
 
     def _ValidateOnce(self, model_path, serving_binary, serving_spec, validation_spec, requests):
-        if self._platform == logic.DOCKER:  # TFX's own behaviour
+        if self._platform == platforms.DOCKER:  # TFX's own behaviour
             try:
                 return super()._ValidateOnce(model_path=model_path, serving_binary=serving_binary,
                                              serving_spec=serving_spec, validation_spec=validation_spec,
                                              requests=requests)
             except Exception as error:
-                self._failures.append(logic.failure_reason(error, None, timed_out(error)))
+                self._failures.append(verdicts.failure_reason(error, None, timed_out(error)))
                 raise
 
         if self._non_finite:  # deterministic: TFX's retry loop need not start the server again
@@ -102,19 +103,19 @@ class Executor(tfx_executor.Executor):
             client.WaitUntilModelLoaded(deadline, polling_interval_sec=1)
             if requests:
                 client.SendRequests(requests)
-                self._non_finite = logic.non_finite_outputs(predict_outputs(runner.GetEndpoint(), requests))
+                self._non_finite = verdicts.non_finite_outputs(predict_outputs(runner.GetEndpoint(), requests))
                 if self._non_finite:
                     raise NonFiniteOutputs(self._non_finite)
         except Exception as error:
             log = runner.GetLogs()
             logging.error("Infra validation on %s failed. Model server log:\n%s", self._platform, log)
-            self._failures.append(logic.failure_reason(error, log, timed_out(error)))
+            self._failures.append(verdicts.failure_reason(error, log, timed_out(error)))
             raise
         finally:
             runner.Stop()
 
     def _make_runner(self, model_path: str, model_name: str, max_loading_time_seconds: int):
-        if self._platform == logic.TF_SERVING_BINARY:
+        if self._platform == platforms.TF_SERVING_BINARY:
             return runners.tf_serving_binary_runner(self._model_server, model_path, model_name)
         # The stand-in exits by itself well after the validator's own deadline: a backstop, not a limit.
         return runners.local_process_runner(model_path, model_name, self._settings["memory_limit_mb"],

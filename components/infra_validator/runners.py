@@ -18,10 +18,8 @@ from typing import Callable, Optional
 from tfx.components.infra_validator import error_types
 from tfx.components.infra_validator.model_server_runners import base_runner
 
-from components.infra_validator import logic
+from pipelines.model_server import platforms, processes
 
-LOCAL_MODEL_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_model_server.py")
-STOP_GRACE_SECONDS = 5
 PR_SET_PDEATHSIG = 1
 
 
@@ -44,7 +42,7 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
 
     def Start(self):
         assert self._process is None, "a model server runner starts once"
-        self._port = logic.free_loopback_port()
+        self._port = processes.free_loopback_port()
         self._log = tempfile.TemporaryFile(prefix="model-server-", suffix=".log")
         self._process = subprocess.Popen(
             self._command(self._port), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
@@ -60,9 +58,9 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
         def listening() -> bool:
             if self._process.poll() is not None:
                 raise error_types.JobAborted(f"model server exited with code {self._process.returncode}")
-            return logic.port_accepts(self._port)
+            return processes.port_accepts(self._port)
 
-        logic.wait_until(listening, deadline, f"{self._name} did not listen on port {self._port}")
+        processes.wait_until(listening, deadline, f"{self._name} did not listen on port {self._port}")
         self._endpoint = f"127.0.0.1:{self._port}"
 
     def GetEndpoint(self):
@@ -77,41 +75,26 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
 
     def Stop(self):
         if self._process is not None and self._process.poll() is None:
-            stop_process_group(self._process)
+            processes.stop_process_group(self._process)
         if self._log is not None:
             self._log.close()
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the process group, SIGKILL after a grace period; always reaps the child."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    process.wait()
 
 
 def tf_serving_binary_runner(binary: str, model_path: str, model_name: str) -> ProcessRunner:
     """The real TF Serving; model_path is <base>/<name>/<version> (the executor's TF Serving layout)."""
     base_path = os.path.dirname(model_path)
-    return ProcessRunner(logic.TF_SERVING_BINARY, lambda port: [
+    return ProcessRunner(platforms.TF_SERVING_BINARY, lambda port: [
         binary, f"--port={port}", "--rest_api_port=0", f"--model_name={model_name}",
         f"--model_base_path={base_path}"])
 
 
 def local_process_runner(model_path: str, model_name: str, memory_limit_mb: int,
                          max_lifetime_seconds: float) -> ProcessRunner:
-    """The stand-in: its own interpreter in isolated mode (-I: no project path, no user site), TensorFlow only."""
+    """The stand-in, with TensorFlow only."""
     base_path = os.path.dirname(model_path)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
            "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}
-    return ProcessRunner(logic.LOCAL_PROCESS, lambda port: [
-        sys.executable, "-I", LOCAL_MODEL_SERVER, f"--port={port}", f"--model_name={model_name}",
-        f"--model_base_path={base_path}", f"--max_lifetime_seconds={max_lifetime_seconds}"],
+    return ProcessRunner(platforms.LOCAL_PROCESS, lambda port: processes.stand_in_command(
+        f"--port={port}", f"--model_name={model_name}", f"--model_base_path={base_path}",
+        f"--max_lifetime_seconds={max_lifetime_seconds}"),
         env=env, memory_limit_bytes=memory_limit_mb * 1024 * 1024)

@@ -12,7 +12,7 @@ from tfx.dsl.io import fileio
 from tfx.types.artifact import Artifact
 from tfx.types.standard_artifacts import Examples, InferenceResult, ModelBlessing
 
-from components.prediction_export import logic
+from pipelines.shared import prediction_tables
 
 SPLIT = "inference"  # the one split the inference pipeline's ExampleGen writes
 
@@ -41,9 +41,9 @@ def PredictionExport(inference_result: InputArtifact[InferenceResult], examples:
     if model_blessing is not None and not model_blessing.get_int_custom_property("blessed"):
         predictions.set_string_custom_property("skipped", "the model was not blessed: nothing scored")
         return
-    rows = logic.rows_from_prediction_logs(_records(os.path.join(inference_result.uri, "*.gz")), id_column)
+    rows = prediction_tables.rows_from_prediction_logs(_records(os.path.join(inference_result.uri, "*.gz")), id_column)
     scored = sum(1 for _ in _records(os.path.join(examples.uri, f"Split-{SPLIT}", "*.gz")))
-    logic.check_predictions(rows, scored)
-    logic.write_table(rows, destination, file_format)
+    prediction_tables.check_predictions(rows, scored)
+    prediction_tables.write_table(rows, destination, file_format)
     predictions.set_string_custom_property("destination", destination)
     predictions.set_int_custom_property("rows", len(rows))

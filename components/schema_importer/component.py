@@ -14,12 +14,14 @@ from tfx.dsl.components.base import base_component
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
+from pipelines.shared.artifact_files import is_uri
+
 DIGEST_KEY = "schema_sha256"
 
 
 def file_digest(path: str) -> str:
     """sha256 of a local file; "" for object-store URIs, which are then cached by path as in TFX."""
-    if "://" in path:
+    if is_uri(path):
         return ""
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

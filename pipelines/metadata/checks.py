@@ -29,7 +29,7 @@ def model_value_types(reader: MetadataReader, model_id: int) -> Optional[dict[st
     be parsed by it (a FLOAT column written `30` is a float). None when ML Metadata does not have it."""
     import os
 
-    from components.artifact_files import schema_file_value_types
+    from pipelines.shared.artifact_files import schema_file_value_types
 
     uri = training_schema_uri(reader, model_id)
     return schema_file_value_types(os.path.join(uri, "schema.pbtxt")) if uri else None

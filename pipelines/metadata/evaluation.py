@@ -18,28 +18,11 @@ import types
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+from pipelines.shared.metric_names import BASELINE, CANDIDATE, CHANGE, FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE
+
 TFMA = "tensorflow_model_analysis"
 PROTO_MODULES = ("config_pb2", "metrics_for_slice_pb2", "validation_result_pb2")
 
-
-CANDIDATE, BASELINE, CHANGE = "candidate", "baseline", "change"
-# The fairness metrics assembly.eval_config adds for binary labels, one per decision threshold.
-FALSE_POSITIVE_RATE, FALSE_NEGATIVE_RATE = "false_positive_rate", "false_negative_rate"
-
-
-def fairness_metric_name(kind: str, threshold: float) -> str:
-    return f"{kind}@{threshold:g}"
-
-
-def parse_fairness_metric(name: str) -> Optional[tuple[str, float]]:
-    """(kind, threshold) of a fairness metric's name, None for any other metric."""
-    kind, at, threshold = name.partition("@")
-    if not at or kind not in (FALSE_POSITIVE_RATE, FALSE_NEGATIVE_RATE):
-        return None
-    try:
-        return kind, float(threshold)
-    except ValueError:
-        return None
 
 
 def read_metric_table(uri: str) -> dict[str, dict[str, dict[str, float]]]:

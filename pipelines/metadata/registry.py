@@ -20,11 +20,11 @@ from typing import Optional
 
 from google.protobuf.message import DecodeError
 
-from components.drift_check.logic import served_version_dir
+from pipelines.shared.serving_layout import served_version_dir
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
-from pipelines.serving.labels import STABLE
+from pipelines.shared.version_labels import STABLE
 
 
 @dataclass
@@ -100,7 +100,7 @@ def data_contract(reader: MetadataReader, model) -> Contract:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from components.artifact_files import schema_value_types
+    from pipelines.shared.artifact_files import schema_value_types
 
     trainer, inputs = producer_inputs(reader, model.id)
     digest, types = hashlib.sha256(), {}

@@ -11,7 +11,7 @@ from typing import Optional
 
 from pipelines.metadata import records
 from pipelines.metadata.reader import MetadataReader
-from pipelines.serving.labels import ServingState
+from pipelines.shared.version_labels import ServingState
 
 ROLLOUT_TYPE = "mlops.Rollout"
 

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from components.artifact_files import LABEL_COUNTS_PROPERTY
-from pipelines import component_ids as ids
+from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
+from pipelines.shared import component_ids as ids
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
                                        spans_of, string_property)
@@ -37,7 +37,7 @@ class RunSummary:
     label_counts: dict = field(default_factory=dict)  # split -> {"examples", "unlabelled"}: rows left out
     filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
-    drift: list = field(default_factory=list)   # drift_check.logic.Comparison, every compared feature
+    drift: list = field(default_factory=list)   # distances.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
     blessed: Optional[bool] = None
@@ -83,7 +83,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
 
     anomalies = summary.output(ids.EXAMPLE_VALIDATOR, "anomalies")
     if anomalies is not None:
-        from components.data_gate.logic import empty_splits, read_anomalies
+        from pipelines.shared.anomalies import empty_splits, read_anomalies
 
         statistics = summary.output(ids.STATISTICS_GEN, "statistics")
         summary.anomalies = read_anomalies(anomalies.uri) + (empty_splits(statistics.uri) if statistics else [])
@@ -101,9 +101,9 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         summary.filled = missing_values(features, by_split.get("train"))
     drift = summary.output(ids.DRIFT_CHECK, "drift")
     if drift is not None:
-        from components.drift_check import logic as drift_logic
+        from pipelines.shared import distances
 
-        summary.drift = drift_logic.read_comparisons(drift.uri)
+        summary.drift = distances.read_comparisons(drift.uri)
         not_compared = string_property(drift, "not_compared")
         summary.drift_note = (f"not checked: {not_compared}" if not_compared else
                               f"against the training data of served version {string_property(drift, 'served_version')}")
@@ -141,7 +141,7 @@ class Filled:
 def transformed_with(transform, statistics) -> tuple:
     """(the features config Transform ran with, split -> the whole-dataset statistics of that split), or
     (None, {}) when the run has no Transform or no statistics."""
-    from components.data_gate.logic import STATISTICS_FILE, per_split
+    from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
     from pipelines.config import features_config_from_json
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -319,7 +319,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
                       + (f"{len(drifted)} of {len(summary.drift)} comparisons over their threshold" if summary.drift
                          else "none measured")]
         if summary.drift:
-            from components.drift_check.logic import format_comparisons
+            from pipelines.shared.distances import format_comparisons
 
             lines += [f"  {line}" for line in format_comparisons(summary.drift)]
 
@@ -344,7 +344,7 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
             lines.append("Blessed: NO")
             lines += [f"  {reason}" for reason in summary.blessing_reasons]
     if summary.infra_blessed is not None:
-        from components.infra_validator.logic import DESCRIPTIONS
+        from pipelines.model_server.platforms import DESCRIPTIONS
 
         platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
         if summary.infra_blessed:

@@ -12,7 +12,7 @@ import socket
 import time
 
 from pipelines.config import PipelineConfig
-from pipelines.masking import mask
+from pipelines.shared.masking import mask
 
 PROBE_TIMEOUT_SECONDS = 3
 SCHEMA_RACE_RETRIES = 5

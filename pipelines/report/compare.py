@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Optional
 
-from pipelines import component_ids as ids
+from pipelines.shared import component_ids as ids
 from pipelines.metadata import registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.content import artifact_facts

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from pipelines import component_ids as ids
+from pipelines.shared import component_ids as ids
 from pipelines.metadata import evaluation, lineage, registry, runs
+from pipelines.shared import metric_names
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
 
@@ -160,14 +161,14 @@ def verdicts(evaluation_uri: str, metrics: dict[str, dict[str, dict[str, float]]
                         bounds = threshold["valueThreshold"]
                         requirement = ", ".join(f"needs {sign} {bounds[bound]:g}" for bound, sign in
                                                 (("lowerBound", ">="), ("upperBound", "<=")) if bound in bounds)
-                        found.append(Verdict(name, slice_key, "value", requirement, values.get(evaluation.CANDIDATE),
+                        found.append(Verdict(name, slice_key, "value", requirement, values.get(metric_names.CANDIDATE),
                                              (name, slice_key) not in failures))
                     if "changeThreshold" in threshold:
                         change = threshold["changeThreshold"]
                         sign = ">=" if change.get("direction") == "HIGHER_IS_BETTER" else "<="
                         found.append(Verdict(name, slice_key, "change",
                                              f"change against the baseline needs {sign} {change.get('absolute', 0):g}",
-                                             values.get(evaluation.CHANGE), (f"{name} (change)", slice_key) not in failures))
+                                             values.get(metric_names.CHANGE), (f"{name} (change)", slice_key) not in failures))
     return found
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.data_gate.logic import STATISTICS_FILE, per_split
+from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
 
 TOP_VALUES = 8
 

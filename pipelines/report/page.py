@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 from html import escape
 
-from components.infra_validator.logic import DESCRIPTIONS
-from pipelines.metadata import evaluation
+from pipelines.model_server.platforms import DESCRIPTIONS
+from pipelines.shared import metric_names
 from pipelines.metadata.runs import missing_labels_line, slice_order
 from pipelines.report import charts
 from pipelines.report.content import BASELINE_DATA, Report
@@ -148,7 +148,7 @@ def model_section(report: Report) -> str:
     thresholds = (table(["metric", "slice", "kind", "requirement", "value", "verdict"], verdict_rows)
                   if verdict_rows else '<p class="muted">No thresholds configured.</p>')
 
-    models = [m for m in (evaluation.CANDIDATE, evaluation.BASELINE, evaluation.CHANGE)
+    models = [m for m in (metric_names.CANDIDATE, metric_names.BASELINE, metric_names.CHANGE)
               if any(m in v for values in report.metrics.values() for v in values.values())]
     names = sorted({name for values in report.metrics.values() for name in values})
     slices = sorted(report.metrics, key=slice_order)
@@ -165,12 +165,12 @@ def model_section(report: Report) -> str:
 
     per_metric = []
     for name in names:
-        if name == "example_count" or evaluation.parse_fairness_metric(name):  # counts; the fairness view's own
+        if name == "example_count" or metric_names.parse_fairness_metric(name):  # counts; the fairness view's own
             continue
-        bars_rows = [(s, [report.metrics[s].get(name, {}).get(m) for m in models if m != evaluation.CHANGE])
+        bars_rows = [(s, [report.metrics[s].get(name, {}).get(m) for m in models if m != metric_names.CHANGE])
                      for s in slices]
         per_metric.append(f"<h3>{escape(name)} per slice</h3>" + charts.bars(
-            bars_rows, series=[m for m in models if m != evaluation.CHANGE]))
+            bars_rows, series=[m for m in models if m != metric_names.CHANGE]))
     return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
             f'{confusion_matrices(report)}{calibration(report)}'
             f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
@@ -203,13 +203,13 @@ def fairness_section(report: Report) -> str:
     rates: dict[float, dict[str, dict[str, float]]] = {}  # threshold -> slice -> kind -> candidate's rate
     for slice_key, metrics in report.metrics.items():
         for name, models in metrics.items():
-            parsed = evaluation.parse_fairness_metric(name)
-            if parsed and evaluation.CANDIDATE in models:
-                rates.setdefault(parsed[1], {}).setdefault(slice_key, {})[parsed[0]] = models[evaluation.CANDIDATE]
+            parsed = metric_names.parse_fairness_metric(name)
+            if parsed and metric_names.CANDIDATE in models:
+                rates.setdefault(parsed[1], {}).setdefault(slice_key, {})[parsed[0]] = models[metric_names.CANDIDATE]
     if not rates:
         return ('<section id="fairness"><h2>Fairness</h2><p class="muted">No false positive or negative rates in '
                 "this run (binary labels, evaluation.fairness_thresholds).</p></section>")
-    kinds = (evaluation.FALSE_POSITIVE_RATE, evaluation.FALSE_NEGATIVE_RATE)
+    kinds = (metric_names.FALSE_POSITIVE_RATE, metric_names.FALSE_NEGATIVE_RATE)
     parts = []
     for threshold in sorted(rates):
         per_slice = rates[threshold]

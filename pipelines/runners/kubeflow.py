@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from pipelines import component_ids
+from pipelines.shared import component_ids
 from pipelines.config import ConfigError, PipelineConfig
 
 TARGETS = ("kubeflow", "vertex")

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from pipelines import component_ids, console
+from pipelines.shared import component_ids, console
 from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
@@ -201,7 +201,7 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
         raise LookupError(f"version {version.version}'s trained model is gone from {model_uri}")
     value_types = model_value_types(reader, version.model_id)
     if value_types:  # a cell the model cannot parse is named here, not deep in the BulkInferrer
-        from components.csv_example_gen.logic import first_value_not_of_type
+        from pipelines.shared.csv_tables import first_value_not_of_type
 
         for path in files:
             misfit = first_value_not_of_type(path, cfg.data.null_values,

@@ -16,7 +16,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pipelines.serving import labels
+from pipelines.shared import version_labels
 
 TIMEOUT_SECONDS = 30
 
@@ -45,7 +45,7 @@ class ServingClient:
         from pipelines.metadata.rollouts import current_state
         from pipelines.serving.server import endpoint
 
-        state = current_state(reader) or labels.ServingState()
+        state = current_state(reader) or version_labels.ServingState()
         percent = state.percent if state.canary is not None else 0
         return cls(endpoint(cfg), cfg.name, percent, state.mode)
 
@@ -61,21 +61,21 @@ class ServingClient:
         self.close()
 
     def route(self, key: str) -> str:
-        if self.mode == "canary" and labels.routes_to_canary(key, self.percent):
-            return labels.CANARY
-        return labels.STABLE
+        if self.mode == "canary" and version_labels.routes_to_canary(key, self.percent):
+            return version_labels.CANARY
+        return version_labels.STABLE
 
     def predict(self, serialized_examples: list[bytes], key: str) -> Answer:
         request = self._request(serialized_examples)
-        if self.mode == "shadow" and self.percent > 0 and labels.routes_to_canary(key, self.percent):
+        if self.mode == "shadow" and self.percent > 0 and version_labels.routes_to_canary(key, self.percent):
             self._shadows.submit(self._shadow_copy, request)
         label = self.route(key)
-        if label == labels.CANARY:
+        if label == version_labels.CANARY:
             try:
                 return self._send(request, label)
             except Exception as error:  # noqa: BLE001 - grpc.RpcError: the canary is gone or failing
                 logging.warning("canary did not answer (%s); answered by stable", _reason(error))
-        return self._send(request, labels.STABLE)
+        return self._send(request, version_labels.STABLE)
 
     def _request(self, serialized_examples: list[bytes]):
         import tensorflow as tf
@@ -98,7 +98,7 @@ class ServingClient:
 
     def _shadow_copy(self, request) -> None:
         try:
-            self._send(request, labels.CANARY)
+            self._send(request, version_labels.CANARY)
         except Exception as error:  # noqa: BLE001 - a shadow's failure never reaches the caller
             logging.warning("shadow copy to canary failed: %s", _reason(error))
 

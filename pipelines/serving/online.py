@@ -15,8 +15,8 @@ class Written:
 def predict_online(cfg, reader, files: list[str], output: str, file_format: str) -> Written:
     import grpc
 
-    from components.csv_example_gen.logic import read_csv, table_to_examples
-    from components.prediction_export.logic import prediction_columns, write_table
+    from pipelines.shared.csv_tables import read_csv, table_to_examples
+    from pipelines.shared.prediction_tables import prediction_columns, write_table
     from pipelines.metadata.checks import model_value_types
     from pipelines.metadata.registry import model_versions, stable_model
     from pipelines.serving.client import ServingClient

@@ -1,5 +1,5 @@
 """`mlops serve` and the rollout commands: one model server for the serving directory, TF Serving's binary
-when there is one, else the project's stand-in (components/infra_validator/local_model_server.py); both
+when there is one, else the project's stand-in (pipelines/model_server/stand_in.py); both
 answer TF Serving's gRPC API, so everything here is the same code for both.
 
 The labels come from ML Metadata (the latest rollout); the server gets them as a `models.config`
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,10 +19,12 @@ from typing import Optional
 from pipelines.config import PipelineConfig
 from pipelines.metadata import registry, rollouts
 from pipelines.metadata.reader import MetadataReader
-from pipelines.serving import labels
-from pipelines.serving.labels import ServingState
+from pipelines.shared import version_labels
+from pipelines.shared.version_labels import ServingState
+from pipelines.model_server.platforms import LOCAL_PROCESS, TF_SERVING_BINARY
+from pipelines.model_server.processes import stand_in_command
 
-BINARY, STAND_IN = "tf_serving_binary", "local_process"
+BINARY, STAND_IN = TF_SERVING_BINARY, LOCAL_PROCESS
 RPC_TIMEOUT_SECONDS = 30
 
 
@@ -150,10 +151,10 @@ def endpoint(cfg: PipelineConfig) -> str:
 
 def apply(admin: ModelServerAdmin, cfg: PipelineConfig, current: ServingState, target: ServingState,
           log_requests: bool) -> None:
-    """Moves a running server from `current` to `target` in TF Serving's two-step protocol (labels.transition);
+    """Moves a running server from `current` to `target` in TF Serving's two-step protocol (version_labels.transition);
     on a failure, puts `current` back and raises."""
     try:
-        for step in labels.transition(current, target):
+        for step in version_labels.transition(current, target):
             admin.reload(models_config(cfg, step.versions, step.labels, log_requests))
             admin.wait_available(step.wait_for, cfg.serving.load_timeout_seconds)
     except ServingError as failure:
@@ -182,7 +183,7 @@ def serving_state(reader: MetadataReader, cfg: PipelineConfig) -> tuple[ServingS
     highest = registry.highest_folder(cfg.serving_dir)
     if highest is None:
         raise ServingError(f"nothing to serve: no pushed model in {cfg.serving_dir} (run the pipeline first)")
-    return labels.first_serving(highest), True
+    return version_labels.first_serving(highest), True
 
 
 def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: Optional[str] = None,
@@ -196,13 +197,13 @@ def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: 
         folder = registry.find(versions, version).folder
         if not os.path.isdir(os.path.join(cfg.serving_dir, str(folder))):
             raise ServingError(f"version {version}'s folder {folder} is gone from {cfg.serving_dir}")
-    steps = {"canary": lambda: labels.start_canary(current, folder, percent, mode),
-             "promote": lambda: labels.promote(current, folder),
-             "abort": lambda: labels.abort(current),
-             "rollback": lambda: labels.rollback(current, folder)}
+    steps = {"canary": lambda: version_labels.start_canary(current, folder, percent, mode),
+             "promote": lambda: version_labels.promote(current, folder),
+             "abort": lambda: version_labels.abort(current),
+             "rollback": lambda: version_labels.rollback(current, folder)}
     try:
         target = steps[action]()
-    except labels.RolloutError as error:
+    except version_labels.RolloutError as error:
         raise ServingError(str(error)) from None
     log_requests = logs_requests(cfg)
     by_folder = {v.folder: v for v in versions}
@@ -276,7 +277,7 @@ def logs_requests(cfg: PipelineConfig) -> bool:
 
 def choose_server(cfg: PipelineConfig) -> tuple[str, Optional[str]]:
     """(BINARY, its path) or (STAND_IN, None), as serving.model_server says."""
-    from components.infra_validator.logic import find_model_server
+    from pipelines.model_server.platforms import find_model_server
 
     binary = find_model_server(cfg.model_server_path)
     if cfg.serving.model_server == BINARY and not binary:
@@ -291,12 +292,11 @@ def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config
     if kind == BINARY:
         return [binary, f"--port={cfg.serving.port}", f"--rest_api_port={cfg.serving.rest_port}",
                 f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
-    from components.infra_validator.runners import LOCAL_MODEL_SERVER
-
     log = cfg.serving.request_log
-    return [sys.executable, "-I", LOCAL_MODEL_SERVER, f"--host={cfg.serving.host}", f"--port={cfg.serving.port}",
-            f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models",
-            f"--request_log_max_file_mb={log.max_file_mb:g}", f"--request_log_max_total_mb={log.max_total_mb:g}"]
+    return stand_in_command(f"--host={cfg.serving.host}", f"--port={cfg.serving.port}",
+                            f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models",
+                            f"--request_log_max_file_mb={log.max_file_mb:g}",
+                            f"--request_log_max_total_mb={log.max_total_mb:g}")
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -316,7 +316,7 @@ def port_taken(host: str, port: int) -> bool:
 
 def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
     """Starts the server on the latest rollout's labels and waits for it to end (Ctrl-C, SIGTERM)."""
-    from components.infra_validator.runners import stop_process_group
+    from pipelines.model_server.processes import stop_process_group
 
     state, first = serving_state(reader, cfg)
     kind, binary = choose_server(cfg)

@@ -6,8 +6,10 @@ import pyarrow.compute as pc
 import pytest
 from tfx.types import standard_artifacts
 
-from components.data_gate import logic as gate
-from components.drift_check import logic
+from components.data_gate import gate
+from pipelines.shared import artifact_files
+from pipelines.shared import distances
+from pipelines.shared import serving_layout
 from components.drift_check.component import DriftCheck
 from pipelines.config import load_config
 
@@ -16,11 +18,11 @@ pytestmark = pytest.mark.component
 
 @pytest.fixture(scope="module")
 def taxi():
-    from components.csv_example_gen import logic as csv_logic
+    from pipelines.shared import csv_tables
     from pipelines.config import DEFAULT_CONFIG
 
     cfg = load_config(DEFAULT_CONFIG)
-    table = pa.concat_tables([csv_logic.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
+    table = pa.concat_tables([csv_tables.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])
     order = np.random.default_rng(11).permutation(table.num_rows)[:5000]  # one span of 5000 rows, in halves
     return cfg, table.take(pa.array(order[:2500])), table.take(pa.array(order[2500:]))
 
@@ -28,12 +30,12 @@ def taxi():
 def write_statistics(cfg, rows, uri):
     from tensorflow_data_validation.statistics import stats_impl
 
-    from components.csv_example_gen import logic as csv_logic
+    from pipelines.shared import csv_tables
 
-    options = logic.statistics_options(cfg.features)
-    statistics = stats_impl.generate_statistics_in_memory(csv_logic.table_to_record_batch(rows), options)
+    options = distances.statistics_options(cfg.features)
+    statistics = stats_impl.generate_statistics_in_memory(csv_tables.table_to_record_batch(rows), options)
     (uri / "Split-train").mkdir(parents=True)
-    (uri / "Split-train" / logic.STATISTICS_FILE).write_bytes(statistics.SerializeToString())
+    (uri / "Split-train" / artifact_files.STATISTICS_FILE).write_bytes(statistics.SerializeToString())
     return str(uri)
 
 
@@ -42,7 +44,7 @@ def run_drift_check(cfg, tmp_path, served_rows, new_rows, name):
 
     serving_dir = tmp_path / "serving"
     (serving_dir / "1").mkdir(parents=True, exist_ok=True)
-    logic.attach_training_statistics(write_statistics(cfg, served_rows, tmp_path / f"{name}-served"),
+    serving_layout.attach_training_statistics(write_statistics(cfg, served_rows, tmp_path / f"{name}-served"),
                                      str(serving_dir / "1"), {})
     statistics = standard_artifacts.ExampleStatistics()
     statistics.uri = write_statistics(cfg, new_rows, tmp_path / f"{name}-new")
@@ -61,9 +63,9 @@ def run_drift_check(cfg, tmp_path, served_rows, new_rows, name):
 def test_two_random_halves_of_one_span_raise_no_alarm_with_the_default_thresholds(taxi, tmp_path):
     cfg, first, second = taxi
     drift = run_drift_check(cfg, tmp_path, first, second, "halves")
-    comparisons = logic.read_comparisons(drift.uri)
+    comparisons = distances.read_comparisons(drift.uri)
     assert [c.feature for c in comparisons] == [*cfg.comparators("drift"), "(examples)"]
-    assert not logic.exceeded(comparisons), "\n".join(map(str, comparisons))
+    assert not distances.exceeded(comparisons), "\n".join(map(str, comparisons))
     assert drift.get_string_custom_property("drifted") == "" and drift.get_string_custom_property("served_version") == "1"
     gate.check_drift(drift.uri)  # the gate lets it through
 
@@ -76,7 +78,7 @@ def test_a_drifted_half_is_flagged_on_exactly_the_features_that_moved_and_the_ga
     moved = second.set_column(second.column_names.index("trip_miles"), "trip_miles", longer)
     moved = moved.set_column(moved.column_names.index("payment_type"), "payment_type", cash)
     drift = run_drift_check(cfg, tmp_path, first, moved.slice(0, 200), "drifted")
-    flagged = {c.feature for c in logic.exceeded(logic.read_comparisons(drift.uri))}
+    flagged = {c.feature for c in distances.exceeded(distances.read_comparisons(drift.uri))}
     # 200 rows against 2500: under min_examples_fraction (0.1) too.
     assert flagged == {"trip_miles", "payment_type", "(examples)"}
     with pytest.raises(gate.DriftFound, match="trip_miles") as stopped:

@@ -19,6 +19,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components.infra_validator import runners
+from pipelines.model_server import processes
 from components.infra_validator.component import parameters
 from components.infra_validator.executor import Executor
 
@@ -164,7 +165,7 @@ def test_tf_serving_binary_platform_runs_the_configured_binary(tmp_path):
     fake.write_text(f"""#!/bin/sh
 echo "$@" > {tmp_path}/args
 for a in "$@"; do case "$a" in --rest_api_port=*) ;; *) set -- "$@" "$a";; esac; shift; done
-exec {sys.executable} -I {runners.LOCAL_MODEL_SERVER} "$@"
+exec {sys.executable} -I {processes.STAND_IN} "$@"
 """)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     blessing = validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]),
@@ -176,7 +177,7 @@ exec {sys.executable} -I {runners.LOCAL_MODEL_SERVER} "$@"
 
 
 def test_a_missing_binary_is_a_setup_error_not_a_verdict(tmp_path):
-    from components.infra_validator.logic import PlatformUnavailable
+    from pipelines.model_server.platforms import PlatformUnavailable
 
     with pytest.raises(PlatformUnavailable, match="not an executable file"):
         validate(tmp_path, save_model(tmp_path), write_examples(tmp_path, [1.0]),
@@ -286,6 +287,7 @@ def test_the_server_dies_with_a_killed_validator(tmp_path):
     validator = subprocess.Popen([sys.executable, "-c", f"""
 import sys, time
 from components.infra_validator import runners
+from pipelines.model_server import processes
 runner = runners.local_process_runner({str(base / "1")!r}, "candidate", 8192, 600)
 runner.Start()
 print(runner._process.pid, flush=True)

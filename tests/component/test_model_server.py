@@ -12,12 +12,12 @@ import grpc
 import pytest
 import tensorflow as tf
 
-from components.infra_validator.logic import free_loopback_port
-from components.infra_validator.runners import stop_process_group
+from pipelines.model_server.processes import free_loopback_port, stop_process_group
 from pipelines.config import load_config
-from pipelines.serving import labels, server
+from pipelines.serving import server
+from pipelines.shared import version_labels as labels
 from pipelines.serving.client import ServingClient
-from pipelines.serving.labels import ServingState
+from pipelines.shared.version_labels import ServingState
 
 pytestmark = pytest.mark.component
 PROJECT = Path(__file__).resolve().parents[2]

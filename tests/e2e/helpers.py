@@ -86,7 +86,7 @@ def versions(serving_dir: Path) -> list[str]:
 
 PREDICT = """
 import json, sys
-from components.csv_example_gen.logic import read_csv, table_to_examples  # first: sets TF_USE_LEGACY_KERAS
+from pipelines.shared.csv_tables import read_csv, table_to_examples  # first: sets TF_USE_LEGACY_KERAS
 import tensorflow as tf
 model_dir, csv_path, nulls, drop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 table = read_csv(csv_path, nulls)

@@ -21,7 +21,7 @@ ROWS = 300
 
 @pytest.fixture(scope="module")
 def port():
-    from components.infra_validator.logic import free_loopback_port
+    from pipelines.model_server.processes import free_loopback_port
 
     return free_loopback_port()
 
@@ -142,7 +142,7 @@ def own_predictions(taxi, scoring_csv) -> dict:
     """The stable version's SavedModel, called in this process on the same rows."""
     import tensorflow as tf
 
-    from components.csv_example_gen.logic import read_csv, table_to_examples
+    from pipelines.shared.csv_tables import read_csv, table_to_examples
     from pipelines.metadata.registry import stable_model
 
     version, _ = stable_model(reader_of(taxi.config), str(taxi.serving_dir))

@@ -20,7 +20,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
 from helpers import PROJECT, make_config, mlops, reader_of, small_csv, summary_of, versions
-from pipelines import component_ids as ids
+from pipelines.shared import component_ids as ids
 from pipelines.config import load_config
 
 KILL_TIMEOUT = 600
@@ -29,8 +29,8 @@ KILL_TIMEOUT = 600
 # one function wrapped to kill the whole process group with SIGKILL at that point.
 KILLED_INSIDE = """
 import os, signal, sys
-from components.atomic_pusher import logic as pusher
-from components.csv_example_gen import logic as example_gen
+from components.atomic_pusher import publishing
+from components.csv_example_gen import splits
 point = sys.argv.pop(1)
 
 def then_killed(before):
@@ -43,9 +43,9 @@ def complete_version(staged, serving_dir):
     assert os.path.isfile(os.path.join(staged, "saved_model.pb")), staged
 
 if point == "ExampleGen":  # right after the first batch of examples went to the writer: a partial split
-    example_gen.SplitWriter.write = then_killed(example_gen.SplitWriter.write)
+    splits.SplitWriter.write = then_killed(splits.SplitWriter.write)
 else:  # the staged version is complete and the rename that publishes it is next
-    pusher.publish = then_killed(complete_version)
+    publishing.publish = then_killed(complete_version)
 from pipelines.cli import main
 sys.exit(main())
 """

@@ -33,7 +33,7 @@ def everything_written(work) -> bytes:
 def leaked(secret: str, found) -> list[str]:
     """The forms of `secret` (raw, protobuf text, JSON, repr; see pipelines/masking.py) present in `found`
     (text, or bytes as written to files)."""
-    from pipelines.masking import secret_forms
+    from pipelines.shared.masking import secret_forms
 
     data = found if isinstance(found, bytes) else found.encode()
     return [form for form in secret_forms(secret) if form.encode() in data]

@@ -74,7 +74,7 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, firs
     from pipelines.report.charts import number_text
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    from components.data_gate.logic import STATISTICS_FILE, per_split
+    from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
 
     path = report_path(new_contract_run)
     assert path == taxi.work / "out" / "reports" / f"{new_contract_run.run_id.replace(':', '-')}.html"

@@ -190,11 +190,11 @@ def prediction_logs(path: Path, header: list[str], rows: list[list[str]], withou
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    from components.csv_example_gen import logic as csv_logic
+    from pipelines.shared import csv_tables
 
     kept = [i for i, name in enumerate(header) if name != without]
     csv_path = write_csv(path.parent / "requests.csv", [header[i] for i in kept], [[r[i] for i in kept] for r in rows])
-    examples = csv_logic.csv_to_examples(str(csv_path), [""])
+    examples = csv_tables.csv_to_examples(str(csv_path), [""])
     csv_path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:

@@ -1,7 +1,7 @@
 """create_pipeline wires what the config asks for, and nothing runs while it does."""
 import itertools
 
-from pipelines import component_ids
+from pipelines.shared import component_ids
 from pipelines.assembly import create_pipeline
 from pipelines.config import load_config
 

@@ -2,13 +2,15 @@
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from components.data_gate import logic as gate
+from components.data_gate import gate
+from pipelines.shared.anomalies import empty_splits, read_anomalies
+from pipelines.shared import artifact_files
 
 
 def write_anomalies(directory, split, proto):
     split_dir = directory / f"Split-{split}"
     split_dir.mkdir(parents=True)
-    (split_dir / gate.ANOMALIES_FILE).write_bytes(proto.SerializeToString())
+    (split_dir / artifact_files.ANOMALIES_FILE).write_bytes(proto.SerializeToString())
 
 
 def test_anomalies_are_read_per_split_with_feature_and_description(tmp_path):
@@ -18,7 +20,7 @@ def test_anomalies_are_read_per_split_with_feature_and_description(tmp_path):
     write_anomalies(tmp_path, "train", proto)
     write_anomalies(tmp_path, "eval", anomalies_pb2.Anomalies())
 
-    found = gate.read_anomalies(str(tmp_path))
+    found = read_anomalies(str(tmp_path))
     assert [str(a) for a in found] == [
         "[train] fare: Expected data of type: FLOAT but got BYTES",
         "[train] payment_type: Unexpected string values",
@@ -30,7 +32,7 @@ def test_anomalies_are_read_per_split_with_feature_and_description(tmp_path):
 
 def test_no_anomalies_means_an_open_gate(tmp_path):
     write_anomalies(tmp_path, "train", anomalies_pb2.Anomalies())
-    assert gate.read_anomalies(str(tmp_path)) == []
+    assert read_anomalies(str(tmp_path)) == []
 
 
 def write_statistics(directory, split, num_examples):
@@ -38,7 +40,7 @@ def write_statistics(directory, split, num_examples):
     split_dir.mkdir(parents=True)
     proto = statistics_pb2.DatasetFeatureStatisticsList()
     proto.datasets.add(num_examples=num_examples)
-    (split_dir / gate.STATISTICS_FILE).write_bytes(proto.SerializeToString())
+    (split_dir / artifact_files.STATISTICS_FILE).write_bytes(proto.SerializeToString())
 
 
 def test_the_gate_opens_only_on_clean_complete_data(tmp_path):
@@ -54,7 +56,7 @@ def test_an_empty_split_closes_the_gate_with_a_named_anomaly(tmp_path):
     write_anomalies(anomalies, "eval", anomalies_pb2.Anomalies())
     write_statistics(statistics, "train", 100)
     write_statistics(statistics, "eval", 0)
-    assert [str(a) for a in gate.empty_splits(str(statistics))] == [
+    assert [str(a) for a in empty_splits(str(statistics))] == [
         "[eval] (dataset): no examples: the data has no rows for this split"]
     with pytest.raises(gate.AnomaliesFound, match=r"\[eval\] \(dataset\): no examples"):
         gate.check(str(anomalies), str(statistics))
@@ -77,14 +79,14 @@ def test_the_gate_reads_an_object_store_as_on_kubeflow():
 
     from tfx.dsl.io import fileio
 
-    from components.drift_check import logic as drift_logic
+    from pipelines.shared import distances
 
     root = "ram://gate-test"
     proto = anomalies_pb2.Anomalies()
     proto.anomaly_info["fare"].short_description = "Out-of-range values"
     statistics = statistics_pb2.DatasetFeatureStatisticsList()
     statistics.datasets.add(num_examples=5)
-    for folder, name, message in (("anomalies", gate.ANOMALIES_FILE, proto), ("statistics", gate.STATISTICS_FILE, statistics)):
+    for folder, name, message in (("anomalies", artifact_files.ANOMALIES_FILE, proto), ("statistics", artifact_files.STATISTICS_FILE, statistics)):
         fileio.makedirs(f"{root}/{folder}/Split-train")
         with fileio.open(f"{root}/{folder}/Split-train/{name}", "wb") as f:
             f.write(message.SerializeToString())
@@ -92,7 +94,7 @@ def test_the_gate_reads_an_object_store_as_on_kubeflow():
         gate.check(f"{root}/anomalies", f"{root}/statistics")
 
     fileio.makedirs(f"{root}/drift")
-    with fileio.open(f"{root}/drift/{drift_logic.COMPARISONS_FILE}", "w") as f:
+    with fileio.open(f"{root}/drift/{distances.COMPARISONS_FILE}", "w") as f:
         f.write(json.dumps([{"feature": "fare", "measure": "jensen_shannon", "value": 0.3, "threshold": 0.1}]))
     with pytest.raises(gate.DriftFound, match="fare"):
         gate.check_drift(f"{root}/drift")

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.csv_example_gen import spans
-from components.drift_check import logic
+from pipelines.shared import data_files
+from pipelines.shared import artifact_files
+from pipelines.shared import distances
+from pipelines.shared import serving_layout
 from pipelines.config import ConfigError, load_config
 
 
@@ -21,14 +23,14 @@ def quantiles(edges: list[float], counts: list[float]) -> statistics_pb2.Histogr
 
 def test_jensen_shannon_is_0_for_the_same_distribution_and_grows_with_a_shift():
     deciles = quantiles([float(i) for i in range(11)], [10] * 10)
-    assert logic.jensen_shannon_on_quantiles(deciles, deciles) == pytest.approx(0.0)
+    assert distances.jensen_shannon_on_quantiles(deciles, deciles) == pytest.approx(0.0)
     # The same distribution described by other buckets is still the same distribution.
     coarser = quantiles([0.0, 5.0, 10.0], [50, 50])
-    assert logic.jensen_shannon_on_quantiles(deciles, coarser) == pytest.approx(0.0, abs=1e-9)
+    assert distances.jensen_shannon_on_quantiles(deciles, coarser) == pytest.approx(0.0, abs=1e-9)
     # All values beyond the reference's range fall in its top decile's bin: at most about 0.76, not 1.
     far = quantiles([100.0, 110.0], [100])
-    assert logic.jensen_shannon_on_quantiles(deciles, far) == pytest.approx(0.758, abs=1e-3)
-    shifts = [logic.jensen_shannon_on_quantiles(deciles, quantiles([s + i for i in range(11)], [10] * 10))
+    assert distances.jensen_shannon_on_quantiles(deciles, far) == pytest.approx(0.758, abs=1e-3)
+    shifts = [distances.jensen_shannon_on_quantiles(deciles, quantiles([s + i for i in range(11)], [10] * 10))
               for s in (0.5, 2.0, 5.0)]
     assert 0 < shifts[0] < shifts[1] < shifts[2] < 1
 
@@ -36,27 +38,27 @@ def test_jensen_shannon_is_0_for_the_same_distribution_and_grows_with_a_shift():
 def test_point_masses_in_quantiles_are_kept_apart_from_their_neighbours():
     # Half the values are exactly 1.0 (as fares are), the rest spread over [1, 2].
     reference = quantiles([1.0, 1.0, 2.0], [50, 50])
-    assert logic.jensen_shannon_on_quantiles(reference, reference) == pytest.approx(0.0)
+    assert distances.jensen_shannon_on_quantiles(reference, reference) == pytest.approx(0.0)
     all_at_one = quantiles([1.0, 1.0], [100])
-    assert logic.jensen_shannon_on_quantiles(reference, all_at_one) > 0.3
+    assert distances.jensen_shannon_on_quantiles(reference, all_at_one) > 0.3
 
 
 def test_the_examples_fraction_is_a_minimum_and_every_distance_a_maximum():
-    assert logic.Comparison("fare", logic.JENSEN_SHANNON, 0.2, 0.1).exceeded
-    assert not logic.Comparison("fare", logic.JENSEN_SHANNON, 0.1, 0.1).exceeded
-    assert logic.Comparison("(examples)", logic.EXAMPLES_FRACTION, 0.05, 0.1).exceeded
-    assert not logic.Comparison("(examples)", logic.EXAMPLES_FRACTION, 2.0, 0.1).exceeded
-    assert logic.Comparison("gone", logic.L_INFINITY, math.inf, 0.1).exceeded  # not measured: not missed
-    lines = logic.format_comparisons([logic.Comparison("fare", logic.JENSEN_SHANNON, 0.2, 0.1)])
+    assert distances.Comparison("fare", distances.JENSEN_SHANNON, 0.2, 0.1).exceeded
+    assert not distances.Comparison("fare", distances.JENSEN_SHANNON, 0.1, 0.1).exceeded
+    assert distances.Comparison("(examples)", distances.EXAMPLES_FRACTION, 0.05, 0.1).exceeded
+    assert not distances.Comparison("(examples)", distances.EXAMPLES_FRACTION, 2.0, 0.1).exceeded
+    assert distances.Comparison("gone", distances.L_INFINITY, math.inf, 0.1).exceeded  # not measured: not missed
+    lines = distances.format_comparisons([distances.Comparison("fare", distances.JENSEN_SHANNON, 0.2, 0.1)])
     assert "DRIFTED" in lines[1] and "0.2000" in lines[1]
 
 
 def test_comparisons_are_written_and_read_back(tmp_path):
-    comparisons = [logic.Comparison("fare", logic.JENSEN_SHANNON, 0.25, 0.1),
-                   logic.Comparison("gone", logic.L_INFINITY, math.inf, 0.1)]
-    logic.write_result(str(tmp_path), comparisons, None)
-    assert logic.read_comparisons(str(tmp_path)) == comparisons
-    assert [row["exceeded"] for row in json.loads((tmp_path / logic.COMPARISONS_FILE).read_text())] == [True, True]
+    comparisons = [distances.Comparison("fare", distances.JENSEN_SHANNON, 0.25, 0.1),
+                   distances.Comparison("gone", distances.L_INFINITY, math.inf, 0.1)]
+    distances.write_result(str(tmp_path), comparisons, None)
+    assert distances.read_comparisons(str(tmp_path)) == comparisons
+    assert [row["exceeded"] for row in json.loads((tmp_path / distances.COMPARISONS_FILE).read_text())] == [True, True]
 
 
 def test_comparators_by_kind_with_overrides_and_errors_that_name_the_field(project):
@@ -87,10 +89,10 @@ def test_spans_are_found_by_number_and_a_window_skips_gaps(tmp_path):
     for name in ("span-1/a.csv", "span-1/b.csv", "span-02/a.csv", "span-7/a.csv", "span-x/a.csv", "other/a.csv"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("id\n1\n")
-    found = spans.files_by_span(str(tmp_path), "span-{SPAN}/*.csv")
+    found = data_files.files_by_span(str(tmp_path), "span-{SPAN}/*.csv")
     assert list(found) == [1, 2, 7] and [p.split("/")[-1] for p in found[1]] == ["a.csv", "b.csv"]
-    assert list(spans.window(found, newest=7, size=2)) == [2, 7]
-    assert list(spans.window(found, newest=2, size=5)) == [1, 2]
+    assert list(data_files.window(found, newest=7, size=2)) == [2, 7]
+    assert list(data_files.window(found, newest=2, size=5)) == [1, 2]
 
 
 def test_the_served_version_carries_its_training_statistics_and_older_versions_are_said_to_lack_them(tmp_path):
@@ -98,16 +100,16 @@ def test_the_served_version_carries_its_training_statistics_and_older_versions_a
     statistics.mkdir(parents=True)
     proto = statistics_pb2.DatasetFeatureStatisticsList()
     proto.datasets.add(num_examples=42)
-    (statistics / logic.STATISTICS_FILE).write_bytes(proto.SerializeToString())
+    (statistics / artifact_files.STATISTICS_FILE).write_bytes(proto.SerializeToString())
     serving = tmp_path / "serving"
-    assert logic.read_served_statistics(str(serving)) is None  # nothing served yet
+    assert serving_layout.read_served_statistics(str(serving)) is None  # nothing served yet
     (serving / "100").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="carries no training statistics"):
-        logic.read_served_statistics(str(serving))
+        serving_layout.read_served_statistics(str(serving))
     (serving / "200").mkdir()
-    logic.attach_training_statistics(str(tmp_path / "statistics"), str(serving / "200"), {"statistics_id": 9})
-    served = logic.read_served_statistics(str(serving))
-    assert served.version == "200" and logic.num_examples(served.statistics) == 42
+    serving_layout.attach_training_statistics(str(tmp_path / "statistics"), str(serving / "200"), {"statistics_id": 9})
+    served = serving_layout.read_served_statistics(str(serving))
+    assert served.version == "200" and distances.num_examples(served.statistics) == 42
     assert served.source == {"statistics_id": 9, "statistics_uri": str(tmp_path / "statistics")}
 
 
@@ -167,7 +169,7 @@ def test_serving_data_is_validated_on_the_model_inputs_only(project):
 def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significance_not_distance():
     from pipelines.monitor import SkewResult, format_result
 
-    comparisons = [logic.Comparison("sex", "l_infinity", 0.1037, 0.1), logic.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
+    comparisons = [distances.Comparison("sex", "l_infinity", 0.1037, 0.1), distances.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
     few = SkewResult("1", "/logs", 42, comparisons, min_examples=1000, p_values={"sex": 0.03, "bmi": 0.8})
     assert not few.judged and few.skewed == [] and not few.failed  # 0.03 is chance at 0.01 over 2 features
     text = format_result(few)
@@ -183,7 +185,7 @@ def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significa
 
 
 def test_significance_tests_catch_a_gross_shift_on_a_few_hundred_rows_and_not_chance():
-    from components.drift_check import significance as S
+    from pipelines.shared import significance as S
 
     rng = np.random.default_rng(3)
     training = {"F": 640.0, "M": 660.0}

@@ -16,7 +16,7 @@ def test_read_commands_on_a_config_that_never_ran_create_nothing(project, tmp_pa
 
 def test_secrets_are_masked_in_what_absl_and_tfx_log_on_the_tfx_cli_path():
     """pipelines/local_runner.py keeps the process's logging (the `tfx` CLI runs it) and masks on its handlers."""
-    code = ("from pipelines import console; console.mask_secrets(['s3cret-pw']); "
+    code = ("from pipelines.shared import console; console.mask_secrets(['s3cret-pw']); "
             "from absl import logging as absl_logging; import logging; absl_logging.set_verbosity(absl_logging.INFO); "
             "absl_logging.info('connection config: mysql { password: \"%s\" }', 's3cret-pw'); "
             "logging.getLogger('tfx.orchestration').warning('again s3cret-pw')")

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from pipelines.console import mask_secrets
-from pipelines.masking import mask
+from pipelines.shared.console import mask_secrets
+from pipelines.shared.masking import mask
 
 AWKWARD = ['pa"ss', "back\\slash", "it's", "tab\there", "pässwörd", "日本語-key", "new\nline"]
 

@@ -4,9 +4,9 @@ import pyarrow.parquet as pq
 import pytest
 from pyarrow import csv
 
-from components.prediction_export import logic as export
-from pipelines.serving import labels
-from pipelines.serving.labels import Reload, ServingState
+from pipelines.shared import prediction_tables
+from pipelines.shared import version_labels as labels
+from pipelines.shared.version_labels import Reload, ServingState
 
 
 def test_a_canary_is_loaded_before_its_label_points_at_it():
@@ -118,10 +118,10 @@ def test_a_failed_move_puts_the_previous_labels_back_and_says_so_when_that_fails
         "stable": 1}
 
 def test_class_scores_become_a_predicted_class_and_one_column_per_class():
-    row = export.prediction_columns({"outputs": [0.8], "classes": [b"no", b"yes"], "scores": [0.2, 0.8]})
+    row = prediction_tables.prediction_columns({"outputs": [0.8], "classes": [b"no", b"yes"], "scores": [0.2, 0.8]})
     assert row == {"predicted_class": "yes", "score_no": 0.2, "score_yes": 0.8}
-    assert export.prediction_columns({"outputs": [3.5]}) == {"outputs": 3.5}
-    assert export.prediction_columns({"outputs": [0.1, 0.9]}) == {"outputs_0": 0.1, "outputs_1": 0.9}
+    assert prediction_tables.prediction_columns({"outputs": [3.5]}) == {"outputs": 3.5}
+    assert prediction_tables.prediction_columns({"outputs": [0.1, 0.9]}) == {"outputs_0": 0.1, "outputs_1": 0.9}
 
 
 def test_an_example_id_is_read_whatever_its_type():
@@ -131,21 +131,21 @@ def test_an_example_id_is_read_whatever_its_type():
     example.features.feature["trip"].bytes_list.value.append(b"t-1")
     example.features.feature["n"].int64_list.value.append(7)
     serialized = example.SerializeToString()
-    assert export.feature_value(serialized, "trip") == "t-1"
-    assert export.feature_value(serialized, "n") == 7
-    assert export.feature_value(serialized, "missing") is None
+    assert prediction_tables.feature_value(serialized, "trip") == "t-1"
+    assert prediction_tables.feature_value(serialized, "n") == 7
+    assert prediction_tables.feature_value(serialized, "missing") is None
 
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_predictions_are_written_whole_in_either_format(tmp_path, file_format):
     rows = [{"id": "a", "outputs": 0.5}, {"id": "b", "outputs": 0.25}]
-    path = export.write_table(rows, str(tmp_path / f"p.{file_format}"), file_format)
+    path = prediction_tables.write_table(rows, str(tmp_path / f"p.{file_format}"), file_format)
     table = csv.read_csv(path) if file_format == "csv" else pq.read_table(path)
     assert table.to_pylist() == rows
     assert [p.name for p in tmp_path.iterdir()] == [f"p.{file_format}"]  # no temporary file left
 
 
 def test_examples_without_predictions_are_an_error_not_an_empty_file():
-    with pytest.raises(export.NoPredictions, match="not blessed"):
-        export.check_predictions([], examples=12)
-    export.check_predictions([], examples=0)  # nothing to score is not an error
+    with pytest.raises(prediction_tables.NoPredictions, match="not blessed"):
+        prediction_tables.check_predictions([], examples=12)
+    prediction_tables.check_predictions([], examples=0)  # nothing to score is not an error

@@ -14,6 +14,8 @@ from typing import Iterable, Optional
 import numpy as np
 import pyarrow as pa
 
+from pipelines.shared.artifact_files import is_uri
+
 FORMATS = ("csv", "parquet")
 
 
@@ -76,7 +78,7 @@ def write_table(rows: list[dict], path: str, file_format: str) -> str:
     if file_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format}")
     table = pa.Table.from_pylist(rows)
-    remote = "://" in path
+    remote = is_uri(path)
     folder = tempfile.gettempdir() if remote else os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}-")

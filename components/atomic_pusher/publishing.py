@@ -3,14 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
-
-STAGING = ".staging"  # TF Serving only loads all-digit folder names: it never sees this one
-
-
-def staging_dir(serving_dir: str) -> str:
-    return os.path.join(serving_dir, STAGING, uuid.uuid4().hex)
-
 
 def publish(staged_version_dir: str, serving_dir: str) -> str:
     """Moves a complete version folder into the serving folder with one rename; returns its new path.

@@ -53,3 +53,39 @@ def schema_file_value_types(path: str) -> dict[str, str]:
 
     with open_file(path, "r") as f:
         return schema_value_types(text_format.Parse(f.read(), schema_pb2.Schema()))
+
+# File names inside artifact folders, as the TFX components that write them name them.
+STATISTICS_FILE = "FeatureStats.pb"  # tfx.components.statistics_gen.executor.DEFAULT_FILE_NAME, per Split-<name>
+ANOMALIES_FILE = "SchemaDiff.pb"     # tfx.components.example_validator.executor.DEFAULT_FILE_NAME
+SCHEMA_FILE = "schema.pbtxt"         # SchemaGen's and ImportSchemaGen's
+TRAIN = "train"
+
+
+def load_schema(schema_uri: str):
+    """The schema.pbtxt in a Schema artifact's folder."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with fileio().open(os.path.join(schema_uri, SCHEMA_FILE), "r") as f:
+        return text_format.Parse(f.read(), schema_pb2.Schema())
+
+
+def read_split_statistics(statistics_uri: str, split: str = TRAIN):
+    """One split's DatasetFeatureStatisticsList from a Statistics artifact."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    statistics = statistics_pb2.DatasetFeatureStatisticsList()
+    with fileio().open(os.path.join(statistics_uri, f"Split-{split}", STATISTICS_FILE), "rb") as f:
+        statistics.ParseFromString(f.read())
+    return statistics
+
+
+def per_split(uri: str, file_name: str, proto_type) -> list[tuple[str, object]]:
+    """(split name, parsed proto) for each Split-<name>/<file_name> under an artifact's URI."""
+    parsed = []
+    for path in glob(os.path.join(uri, "Split-*", file_name)):
+        proto = proto_type()
+        with open_file(path, "rb") as f:
+            proto.ParseFromString(f.read())
+        parsed.append((os.path.basename(os.path.dirname(path))[len("Split-"):], proto))
+    return parsed

@@ -1,4 +1,4 @@
-"""Drift and skew: how far new data is from the data the served model was trained on, per feature.
+"""Distances for drift and skew: how far new data is from the data the served model was trained on, per feature.
 
 Categorical features: L-infinity (the largest change in any value's share), measured by TFDV's
 `validate_statistics` with a comparator set in the schema (TFX's ExampleValidator never passes it
@@ -13,10 +13,6 @@ for trips one mile longer.
 L-infinity on a feature with only numeric statistics is 0 in TFDV, whatever the data: integer categories
 get value counts only when StatisticsGen is told they are categorical (`statistics_options`),
 and a categorical comparison without them is an error here rather than a silent 0.
-
-The served model's training statistics travel with it: the Pusher writes them inside the version folder
-it publishes (`assets.extra/`, which TF Serving ignores), and a rollback copies the folder whole. So
-"the data the served model learned from" is read from the serving folder, here and on Kubeflow alike.
 """
 from __future__ import annotations
 
@@ -28,16 +24,12 @@ from typing import Optional
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
-from components import artifact_files
+from pipelines.shared import artifact_files
+from pipelines.shared.artifact_files import ANOMALIES_FILE, TRAIN
 
 L_INFINITY, JENSEN_SHANNON, EXAMPLES_FRACTION = "l_infinity", "jensen_shannon", "examples_fraction"
 DRIFT, SKEW = "drift", "skew"
-STATISTICS_FILE = "FeatureStats.pb"  # StatisticsGen's file name in each Split-<name> folder
-TRAINING_STATISTICS = os.path.join("assets.extra", "training_statistics")  # inside a pushed version folder
-SOURCE_FILE = "source.json"
 COMPARISONS_FILE = "comparisons.json"
-ANOMALIES_FILE = "SchemaDiff.pb"  # ExampleAnomalies' file, as ExampleValidator names it
-TRAIN = "train"
 
 
 @dataclass(frozen=True)
@@ -214,75 +206,6 @@ def format_comparisons(comparisons: list[Comparison], judged: bool = True) -> li
 
 
 # --- what travels with a pushed model --------------------------------------------------
-
-
-def attach_training_statistics(statistics_uri: str, version_dir: str, source: dict) -> None:
-    """Copies the training split's statistics into a version folder being published, with where they came from."""
-    fileio = artifact_files.fileio()
-    target = os.path.join(version_dir, TRAINING_STATISTICS)
-    split_dir = os.path.join(target, f"Split-{TRAIN}")
-    fileio.makedirs(split_dir)
-    fileio.copy(os.path.join(statistics_uri, f"Split-{TRAIN}", STATISTICS_FILE),
-                os.path.join(split_dir, STATISTICS_FILE), overwrite=True)
-    with fileio.open(os.path.join(target, SOURCE_FILE), "w") as f:
-        f.write(json.dumps({"statistics_uri": statistics_uri, **source}, sort_keys=True))
-
-
-def served_version_dir(serving_dir: str) -> Optional[str]:
-    """What TF Serving serves from a base folder by default: the highest all-digit version folder (any file system)."""
-    if not artifact_files.exists(serving_dir):
-        return None
-    numbers = [int(name.rstrip("/")) for name in artifact_files.listdir(serving_dir) if name.rstrip("/").isdigit()]
-    return os.path.join(serving_dir, str(max(numbers))) if numbers else None
-
-
-@dataclass
-class ServedStatistics:
-    version_dir: str
-    statistics: statistics_pb2.DatasetFeatureStatisticsList
-    source: dict  # statistics_uri, and what the Pusher knew: statistics_id, span
-
-    @property
-    def version(self) -> str:
-        return os.path.basename(self.version_dir.rstrip("/"))
-
-
-def read_served_statistics(serving_dir: str, version_dir: Optional[str] = None) -> Optional[ServedStatistics]:
-    """The training statistics of a version folder (default: the highest, TF Serving's default), or None when
-    nothing is served. A version pushed without them (before this existed) is an error: it cannot be
-    compared with, and saying "no drift" would be a guess."""
-    version_dir = version_dir or served_version_dir(serving_dir)
-    if version_dir is None:
-        return None
-    fileio = artifact_files.fileio()
-    path = os.path.join(version_dir, TRAINING_STATISTICS, f"Split-{TRAIN}", STATISTICS_FILE)
-    if not fileio.exists(path):
-        raise FileNotFoundError(f"the served version {version_dir} carries no training statistics ({path}); "
-                                "push a model with this version of the project, or set drift.on_drift: skip")
-    statistics = statistics_pb2.DatasetFeatureStatisticsList()
-    with fileio.open(path, "rb") as f:
-        statistics.ParseFromString(f.read())
-    source_path = os.path.join(version_dir, TRAINING_STATISTICS, SOURCE_FILE)
-    source = {}
-    if fileio.exists(source_path):
-        with fileio.open(source_path, "r") as f:
-            source = json.loads(f.read())
-    return ServedStatistics(version_dir, statistics, source)
-
-
-def load_schema(schema_uri: str) -> schema_pb2.Schema:
-    """The schema.pbtxt in a Schema artifact's folder (ImportSchemaGen's and SchemaGen's file name)."""
-    from google.protobuf import text_format
-
-    with artifact_files.fileio().open(os.path.join(schema_uri, "schema.pbtxt"), "r") as f:
-        return text_format.Parse(f.read(), schema_pb2.Schema())
-
-
-def read_split_statistics(statistics_uri: str, split: str = TRAIN) -> statistics_pb2.DatasetFeatureStatisticsList:
-    statistics = statistics_pb2.DatasetFeatureStatisticsList()
-    with artifact_files.fileio().open(os.path.join(statistics_uri, f"Split-{split}", STATISTICS_FILE), "rb") as f:
-        statistics.ParseFromString(f.read())
-    return statistics
 
 
 # --- the check's record ---------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""The InfraValidator's plain logic: platform choice, polling with a deadline, failure reasons."""
+"""Model server platforms and processes, and the InfraValidator's verdicts: platform choice, polling with a
+deadline, failure reasons."""
 import pytest
 
-from components.infra_validator.logic import (PlatformUnavailable, choose_platform, failure_reason, find_model_server,
-                                              non_finite_outputs, wait_until)
+from components.infra_validator.verdicts import failure_reason, non_finite_outputs
+from pipelines.model_server.platforms import PlatformUnavailable, choose_platform, find_model_server
+from pipelines.model_server.processes import wait_until
 
 
 def test_auto_platform_prefers_the_binary_then_docker_then_the_local_process():

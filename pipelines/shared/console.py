@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.masking import secret_forms
+from pipelines.shared.masking import secret_forms
 
 
 def mask_secrets(secrets: list[str]) -> None:

@@ -21,7 +21,7 @@ What it checks: the SavedModel loads with TensorFlow and its signatures answer r
 fresh interpreter with nothing of the pipeline imported. What it does not check: that TF Serving's
 C++ runtime has every op the model uses. The blessing says which platform validated a model.
 
-Run as a script (`python -I local_model_server.py ...`): it imports nothing from this project.
+Run as a script (`python -I stand_in.py ...`): it imports nothing from this project.
 It exits when its parent process is gone, or after --max_lifetime_seconds when given.
 """
 import argparse
