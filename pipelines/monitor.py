@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from pipelines.config import PipelineConfig
+from pipelines.shared.errors import MlopsError
 
 CSV, TF_EXAMPLE, PREDICTION_LOG = "csv", "tf_example", "prediction_log"
 SERVING = "SERVING"  # the schema environment of serving data
 SERVING_SPLIT = "serving"
 
 
-class NoServingData(LookupError):
+class NoServingData(MlopsError, LookupError):
     """No serving data folder, or no file in it."""
 
 

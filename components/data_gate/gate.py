@@ -8,6 +8,7 @@ import os
 from pipelines.shared import artifact_files, distances
 from pipelines.shared.anomalies import Anomaly, empty_splits, read_anomalies
 from pipelines.shared.artifact_files import ANOMALIES_FILE, STATISTICS_FILE
+from pipelines.shared.errors import MlopsError
 
 
 def gate_message(anomalies: list[Anomaly]) -> str:
@@ -55,9 +56,9 @@ def check_drift(drift_uri: str) -> None:
         raise DriftFound("\n".join(lines + [f"  {line}" for line in distances.format_comparisons(drifted)]))
 
 
-class AnomaliesFound(RuntimeError):
+class AnomaliesFound(MlopsError, RuntimeError):
     """Raised by the DataGate component; the message lists each anomaly."""
 
 
-class DriftFound(RuntimeError):
+class DriftFound(MlopsError, RuntimeError):
     """Raised by the DataGate component; the message lists each drifted feature, its distance and threshold."""

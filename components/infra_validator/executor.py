@@ -24,15 +24,16 @@ from tfx.types import standard_component_specs as keys
 
 from components.infra_validator import runners, verdicts
 from pipelines.model_server import platforms
+from pipelines.shared.errors import MlopsError
 
 PLATFORM_CONFIG_KEY = "platform_config"
 
 
-class InfraValidatorError(RuntimeError):
+class InfraValidatorError(MlopsError, RuntimeError):
     """The validator itself failed, not the model."""
 
 
-class NonFiniteOutputs(RuntimeError):
+class NonFiniteOutputs(MlopsError, RuntimeError):
     """The model answered NaN or infinity: a verdict on the model, the same on every try."""
 
 

@@ -13,12 +13,13 @@ import time
 
 from pipelines.config import PipelineConfig
 from pipelines.shared.masking import mask
+from pipelines.shared.errors import MlopsError
 
 PROBE_TIMEOUT_SECONDS = 3
 SCHEMA_RACE_RETRIES = 5
 
 
-class MetadataConnectionError(RuntimeError):
+class MetadataConnectionError(MlopsError, RuntimeError):
     """The store cannot be opened; the message is safe to print."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from typing import Callable, Optional
+from pipelines.shared.errors import MlopsError
 
 
 TF_SERVING_BINARY = "tf_serving_binary"
@@ -29,7 +30,7 @@ DESCRIPTIONS = {
 }
 
 
-class PlatformUnavailable(RuntimeError):
+class PlatformUnavailable(MlopsError, RuntimeError):
     """The configured platform does not exist here: a setup problem, not a verdict on the model."""
 
 

@@ -13,6 +13,7 @@ from typing import Optional
 
 from pipelines.shared import component_ids
 from pipelines.config import ConfigError, PipelineConfig
+from pipelines.shared.errors import MlopsError
 
 TARGETS = ("kubeflow", "vertex")
 
@@ -90,7 +91,7 @@ class Submitted:
     recurring_run_id: Optional[str] = None
 
 
-class SubmitError(RuntimeError):
+class SubmitError(MlopsError, RuntimeError):
     """The KFP server refused or could not be reached; the message is safe to print (no token)."""
 
 

@@ -15,6 +15,7 @@ from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock
+from pipelines.shared.errors import MlopsError
 
 MB = 1024 * 1024
 
@@ -56,7 +57,7 @@ def local_pipeline(cfg: PipelineConfig):
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
 
 
-class PipelineBusy(RuntimeError):
+class PipelineBusy(MlopsError, RuntimeError):
     """Another process runs the same pipeline on the same pipeline root; the message names it."""
 
 

@@ -23,12 +23,13 @@ from pipelines.shared import version_labels
 from pipelines.shared.version_labels import ServingState
 from pipelines.model_server.platforms import LOCAL_PROCESS, TF_SERVING_BINARY
 from pipelines.model_server.processes import stand_in_command
+from pipelines.shared.errors import MlopsError
 
 BINARY, STAND_IN = TF_SERVING_BINARY, LOCAL_PROCESS
 RPC_TIMEOUT_SECONDS = 30
 
 
-class ServingError(RuntimeError):
+class ServingError(MlopsError, RuntimeError):
     """Serving or a rollout cannot go on; the message says why and what to do."""
 
 

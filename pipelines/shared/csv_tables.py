@@ -18,6 +18,7 @@ from tfx_bsl.coders import example_coder
 
 from pipelines.shared import artifact_files
 from pipelines.shared.data_files import read_header
+from pipelines.shared.errors import UsageError
 
 BATCH_BYTES = 16 << 20       # CSV bytes read at a time; types are inferred from the first batch of a file
 
@@ -59,7 +60,7 @@ def csv_source(path: str):
             yield source, False
 
 
-class UnreadableCsv(ValueError):
+class UnreadableCsv(UsageError, ValueError):
     """A CSV file pyarrow cannot parse; the message names the file, the line and shows it printably."""
 
 
@@ -81,7 +82,7 @@ def arrow_types(value_types: Optional[dict[str, str]], header: list[str]) -> dic
     return {name: ARROW_TYPES[kind] for name, kind in (value_types or {}).items() if name in header}
 
 
-class ValueNotOfType(ValueError):
+class ValueNotOfType(UsageError, ValueError):
     """A cell that cannot be read as its column's type; the message names file, line, column and type."""
 
     def __init__(self, path: str, column: str, kind: str, line: int, value: str):

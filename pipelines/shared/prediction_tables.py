@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.shared.artifact_files import is_uri
+from pipelines.shared.errors import MlopsError
 
 FORMATS = ("csv", "parquet")
 
 
-class NoPredictions(RuntimeError):
+class NoPredictions(MlopsError, RuntimeError):
     """Examples went in and no prediction came out."""
 
 

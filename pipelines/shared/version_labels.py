@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import Optional
+from pipelines.shared.errors import MlopsError
 
 STABLE, CANARY = "stable", "canary"
 MODES = ("canary", "shadow")
 
 
-class RolloutError(ValueError):
+class RolloutError(MlopsError, ValueError):
     """A rollout step that does not fit the current state; the message says what to do instead."""
 
 

@@ -63,7 +63,7 @@ def served(taxi, rollback, port):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     import psutil
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "local_model_server" in " ".join(p.info["cmdline"] or [])
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "model_server/stand_in.py" in " ".join(p.info["cmdline"] or [])
                 and f"--port={port}" in " ".join(p.info["cmdline"] or [])]
 
 

@@ -92,7 +92,7 @@ def test_tfx_cli_runs_the_same_pipeline_from_the_same_config(taxi, impossible_ru
 
 def model_servers_of(work):
     return [p for p in psutil.process_iter(["cmdline"])
-            if any("local_model_server" in part for part in p.info["cmdline"] or [])
+            if any("model_server/stand_in.py" in part for part in p.info["cmdline"] or [])
             and any(str(work) in part for part in p.info["cmdline"] or [])]
 
 

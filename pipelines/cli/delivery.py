@@ -1,0 +1,168 @@
+"""`mlops serve`, `rollout`, `rollback`, `predict` and `monitor`: serving the pushed versions, scoring data with
+them, and watching the data they are asked about."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from pipelines.cli.errors import EXIT_FAILED, EXIT_OK
+from pipelines.config import ConfigError
+
+
+def rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["canary", "promote", "abort"],
+                        help="canary VERSION: load it under the canary label; promote [VERSION]: the canary (or, "
+                             "blue/green, VERSION) becomes stable; abort: drop the canary")
+    parser.add_argument("version", nargs="?", help="a version from `mlops models` (1.2.0)")
+    parser.add_argument("--percent", type=int, help="canary: the share of keyed requests it answers (default 10; "
+                                                    "with --shadow: the share copied to it, default 100)")
+    parser.add_argument("--shadow", action="store_true", help="canary: copy requests to it, answer from stable")
+
+
+def rollback_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", required=True, metavar="VERSION", help="a version from `mlops models`")
+
+
+def predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", nargs="?", help="CSV file or folder (default: batch_inference.data)")
+    parser.add_argument("-o", "--output", help="predictions file, .csv or .parquet (default: batch_inference.output)")
+    parser.add_argument("--online", action="store_true", help="send each row to the running server, keyed by "
+                                                              "batch_inference.id_column, split as the rollout says")
+
+
+def monitor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--serving", metavar="PATH", help="serving data folder (default: skew.serving_data)")
+    parser.add_argument("--retrain", action="store_true", help="on skew, run the pipeline on the latest data")
+
+
+def serve(args, cfg) -> int:
+    from pipelines.metadata.store import open_reader
+    from pipelines.serving import server
+    from pipelines.shared.console import quiet_libraries
+
+    reader = open_reader(cfg)
+    with quiet_libraries():
+        stopped = server.serve(reader, cfg, on_ready=lambda text: print(text, flush=True))
+    return EXIT_OK if stopped == 0 else EXIT_FAILED
+
+
+def rollout(args, cfg) -> int:
+    from pipelines.serving import server
+
+    if args.action == "canary" and not args.version:
+        raise server.ServingError("rollout canary needs a VERSION (see `mlops models`)")
+    percent = args.percent if args.percent is not None else (100 if args.shadow else 10)
+    return _rolled_out(cfg, args.action, args.version, percent, "shadow" if args.shadow else "canary")
+
+
+def rollback(args, cfg) -> int:
+    return _rolled_out(cfg, "rollback", args.to)
+
+
+def _rolled_out(cfg, action: str, version, percent: int = 10, mode: str = "canary") -> int:
+    from pipelines.metadata.store import open_reader
+    from pipelines.serving import server
+    from pipelines.shared.console import quiet_libraries
+
+    reader = open_reader(cfg)
+    with quiet_libraries():
+        if action == "rollback":
+            result = server.roll_out(reader, cfg, action, version)
+        else:
+            result = server.roll_out(reader, cfg, action, version, percent, mode)
+    shown = ", ".join(f"{label}={result.names.get(folder, folder)}" for label, folder in sorted(result.state.labels.items()))
+    if result.state.canary is not None:
+        shown += f" ({result.state.mode}, {result.state.percent}% of keyed requests)"
+    where = f"applied to the server at {server.endpoint(cfg)}" if result.live else \
+        f"no server answers at {server.endpoint(cfg)}: `mlops serve` starts with these labels"
+    print(f"{shown}\n  {where}; recorded in ML Metadata", flush=True)
+    return EXIT_OK
+
+
+def predict(args, cfg) -> int:
+    from pipelines.shared.console import quiet_libraries
+
+    data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
+    output = args.output or (cfg.resolve(cfg.batch_inference.output) if cfg.batch_inference.output else None)
+    data, files, file_format = check_prediction_job(cfg, data, output)
+    if args.online:
+        from pipelines.metadata.store import open_reader
+        from pipelines.serving.online import predict_online
+
+        with quiet_libraries():
+            written = predict_online(cfg, open_reader(cfg), files, output, file_format)
+        print(f"wrote {output}: {written.rows} rows, by label: {written.by_label}")
+    else:
+        from pipelines.runners import local
+
+        scored = local.predict(cfg, data, files, output, file_format)
+        print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
+    with quiet_libraries():
+        unseen = unseen_values_line(cfg, files)
+    print(unseen)
+    return EXIT_OK
+
+
+def unseen_values_line(cfg, files: list[str]) -> str:
+    """How many rows of the scored files hold a categorical value the served model never saw in training."""
+    import pyarrow as pa
+
+    from pipelines.metadata.registry import stable_model
+    from pipelines.metadata.store import open_reader
+    from pipelines.serving.unseen import read_vocabularies, unseen_counts
+    from pipelines.shared.csv_tables import read_csv
+
+    version, _ = stable_model(open_reader(cfg), cfg.serving_dir)
+    table = pa.concat_tables([read_csv(f, cfg.data.null_values) for f in files], promote=True)
+    counts = unseen_counts(cfg.features, table, read_vocabularies(version.serving_path, cfg.features))
+    if not counts:
+        return "values never seen in training: none"
+    return "values never seen in training (scored as unknown): " + ", ".join(
+        f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
+
+
+def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str]:
+    """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output's format:
+    its extension, else batch_inference.format)."""
+    from pipelines.shared.data_files import csv_files, read_header
+
+    if not data:
+        raise ConfigError(f"{cfg.source}: batch_inference.data: give DATA or set it")
+    if not output:
+        raise ConfigError(f"{cfg.source}: batch_inference.output: give -o FILE or set it")
+    if not cfg.batch_inference.id_column:
+        raise ConfigError(f"{cfg.source}: batch_inference.id_column: name the column that identifies a row")
+    try:
+        files = csv_files(os.path.abspath(data))
+    except FileNotFoundError as e:
+        raise ConfigError(str(e)) from None
+    for path in files:
+        header = read_header(path)
+        if cfg.batch_inference.id_column not in header:
+            raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
+                              f"column of {path} (columns: {', '.join(header)})")
+        missing = [f.name for f in cfg.features if f.name not in header]
+        if missing:  # else the model's parsing fails deep in Beam
+            raise ConfigError(f"{path} lacks the model's features {', '.join(missing)} (features in {cfg.source})")
+    if os.path.abspath(output) in {os.path.abspath(f) for f in files}:
+        raise ConfigError(f"-o {output}: that is one of the files to score; predictions never write over their input")
+    extension = os.path.splitext(output)[1].lstrip(".")
+    return os.path.abspath(data), files, extension if extension in ("csv", "parquet") else cfg.batch_inference.format
+
+
+def monitor(args, cfg) -> int:
+    """0: no skew; 1: skew or serving data that breaks the schema (then --retrain runs the pipeline)."""
+    from pipelines.monitor import format_result, monitor as check_serving_data
+    from pipelines.shared.console import quiet_libraries
+
+    with quiet_libraries():
+        result = check_serving_data(cfg, args.serving)
+    print(format_result(result), flush=True)
+    if not result.failed:
+        return EXIT_OK
+    if args.retrain:
+        from pipelines.cli import project
+
+        print("\nRetraining on the latest data (--retrain):", flush=True)
+        project.run(args, cfg)
+    return EXIT_FAILED

@@ -1,0 +1,204 @@
+"""The whole config: every section, and what is derived from them (paths, comparators, each component's part)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import (Field, PrivateAttr, model_validator)
+
+from pipelines.shared import data_files
+from pipelines.shared.artifact_files import is_uri
+from pipelines.config.base import ConfigError, PACKAGE_SCHEME, resolve_package_path
+from pipelines.config.checks import DriftConfig, EvaluationConfig, InfraValidationConfig, SkewConfig
+from pipelines.config.data import DEFAULT_METRICS, DataConfig, FITTING_METRICS, NUMERIC_KINDS
+from pipelines.config.delivery import BatchInferenceConfig, PushConfig, ServingConfig
+from pipelines.config.platform import IMAGE_PROJECT_DIR, KubeflowConfig, Locations, MetadataConfig, RunnerConfig
+from pipelines.config.training import FeaturesConfig, GATE_ONLY, ModelConfig, TrainingConfig, TuningConfig
+
+
+class PipelineConfig(FeaturesConfig):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lower-case letters, digits, '-' and '_'")
+    output_root: str
+    schema_file: Optional[str] = Field(None, description="default: schemas/<name>/schema.pbtxt beside configs/, when present")
+    on_anomalies: Literal["stop", "warn"] = "stop"
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    skew: SkewConfig = Field(default_factory=SkewConfig)
+    infra_validation: InfraValidationConfig = Field(default_factory=InfraValidationConfig)
+    push: PushConfig = Field(default_factory=PushConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    batch_inference: BatchInferenceConfig = Field(default_factory=BatchInferenceConfig)
+    metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    kubeflow: Optional[KubeflowConfig] = None
+
+    # The file the config came from: set by load_config, never by the YAML.
+    _source: Optional[str] = PrivateAttr(None)
+
+    @property
+    def source(self) -> Optional[str]:
+        return self._source
+
+    @model_validator(mode="after")
+    def _label_is_not_a_feature(self) -> "PipelineConfig":
+        names = {f.name for f in self.features}
+        if self.label.name in names:
+            raise ValueError(f"label.name {self.label.name!r} is also a feature name")
+        if self.label.column in names:
+            raise ValueError(f"label.column {self.label.column!r} is also a feature: the model would be "
+                             "given its own answer")
+        for i, slice_keys in enumerate(self.evaluation.slices):
+            unknown = [k for k in slice_keys if k not in names]
+            if unknown:
+                raise ValueError(f"evaluation.slices[{i}] names unknown features {unknown}; features are {sorted(names)}")
+        return self
+
+    @model_validator(mode="after")
+    def _scoring_in_the_pipeline_names_its_ids(self) -> "PipelineConfig":
+        scoring = self.batch_inference
+        if scoring.data and scoring.output and not scoring.id_column:
+            raise ValueError("batch_inference.id_column: with data and output set, the pipeline scores the data "
+                             "after each blessed model and needs the column that identifies a row")
+        return self
+
+    @model_validator(mode="after")
+    def _compared_features_exist(self) -> "PipelineConfig":
+        kinds = {f.name: f.kind for f in self.features}
+        for section in ("drift", "skew"):
+            check = getattr(self, section)
+            fitting = [(f"{section}.numeric", True, check.numeric), (f"{section}.categorical", False, check.categorical)]
+            for name, comparator in check.features.items():
+                if name not in kinds:
+                    raise ValueError(f"{section}.features.{name}: not a feature; features are {sorted(kinds)}")
+                if comparator is not None:
+                    fitting.append((f"{section}.features.{name}", kinds[name] in NUMERIC_KINDS, comparator))
+            for field_path, numeric, comparator in fitting:
+                if numeric and comparator.l_infinity is not None:
+                    raise ValueError(f"{field_path}: l_infinity compares categorical values (TFDV measures 0 on "
+                                     "numbers); use jensen_shannon")
+                if not numeric and comparator.jensen_shannon is not None:
+                    raise ValueError(f"{field_path}: jensen_shannon is measured on numbers (quantiles); "
+                                     "categorical values use l_infinity")
+        return self
+
+    def comparators(self, section: str) -> dict[str, tuple[str, float]]:
+        """{feature: (measure, threshold)} of the drift or skew check, overrides applied, in feature order."""
+        check = getattr(self, section)
+        result = {}
+        for feature in self.features:
+            comparator = check.features.get(feature.name, check.numeric if feature.kind in NUMERIC_KINDS
+                                            else check.categorical)
+            if comparator is not None:
+                result[feature.name] = comparator.measure()
+        return result
+
+    @model_validator(mode="after")
+    def _metrics_fit_the_label(self) -> "PipelineConfig":
+        head, evaluation = self.label.head, self.evaluation
+        if evaluation.metrics is None:
+            evaluation.metrics = list(DEFAULT_METRICS[head])
+        fitting = FITTING_METRICS[head]
+        for i, metric in enumerate(evaluation.metrics):
+            if metric not in fitting:
+                known = any(metric in names for names in FITTING_METRICS.values())
+                why = f"does not fit a {head} label ({self.label.kind})" if known else "is not a known metric"
+                raise ValueError(f"evaluation.metrics[{i}]: {metric!r} {why}; metrics that fit: {', '.join(fitting)}")
+        for i, threshold in enumerate(evaluation.thresholds):
+            if threshold.metric not in evaluation.metrics:
+                raise ValueError(f"evaluation.thresholds[{i}].metric {threshold.metric!r} is not in metrics "
+                                 f"{evaluation.metrics}")
+        return self
+
+    # Paths, resolved against the config file's folder.
+
+    def resolve(self, path: str) -> str:
+        if path.startswith(PACKAGE_SCHEME):
+            return resolve_package_path(path)
+        if is_uri(path):  # an object-store URI (gs://, s3://): TFX's file I/O reads it as is
+            return path
+        base = Path(self.source).parent if self.source else Path.cwd()
+        try:
+            return str((base / os.path.expanduser(path)).resolve())
+        except (RuntimeError, OSError, ValueError) as e:  # a symlink loop, a NUL byte
+            raise ConfigError(f"{path!r}: not a usable path ({e})") from None
+
+    @property
+    def output_dir(self) -> str:
+        return self.resolve(self.output_root)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def serving_dir(self) -> str:
+        return self.resolve(self.push.serving_dir) if self.push.serving_dir else os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def request_log_dir(self) -> str:
+        path = self.serving.request_log.dir
+        return self.resolve(path) if path else os.path.join(self.output_dir, "request_logs")
+
+    @property
+    def sqlite_path(self) -> str:
+        path = self.metadata.sqlite_path
+        return self.resolve(path) if path else os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def model_server_path(self) -> Optional[str]:
+        path = self.infra_validation.model_server_path
+        return self.resolve(path) if path else None
+
+    @property
+    def data_dir(self) -> str:
+        return self.resolve(self.data.path)
+
+    def input_files(self) -> list[str]:
+        """The local files the next run ingests: the pattern's, or the newest span_window spans' files."""
+        return data_files.input_files(self.data_dir, self.data.pattern, self.data.span_window)
+
+    @property
+    def schema_path(self) -> Optional[str]:
+        """The curated schema, or None to infer one with SchemaGen."""
+        if self.schema_file:
+            return self.resolve(self.schema_file)
+        if self.source:
+            default = Path(self.source).resolve().parent.parent / "schemas" / self.name / "schema.pbtxt"
+            if default.exists():
+                return str(default)
+        return None
+
+    def locations(self, target: str = "local") -> "Locations":
+        """Paths as the components will see them: here, or inside Kubeflow's pods (docker/Dockerfile)."""
+        if target == "local":
+            return Locations(self.data_dir, self.schema_path, self.pipeline_root, self.serving_dir, self.model_server_path)
+        kubeflow = self.require_kubeflow()
+        return Locations(kubeflow.data_path, self._schema_in_image(), kubeflow.pipeline_root,
+                         kubeflow.serving_dir, self.infra_validation.model_server_path)
+
+    def require_kubeflow(self) -> "KubeflowConfig":
+        if self.kubeflow is None:
+            raise ConfigError(f"{self.source}: kubeflow: this config has no kubeflow section (image, pipeline_root, ...)")
+        return self.kubeflow
+
+    def _schema_in_image(self) -> Optional[str]:
+        schema = self.schema_path
+        if schema is None or is_uri(schema):
+            return schema
+        project = Path(self.source).resolve().parent.parent if self.source else Path.cwd()
+        try:
+            return f"{IMAGE_PROJECT_DIR}/{Path(schema).relative_to(project)}"
+        except ValueError:
+            raise ConfigError(f"{self.source}: schema_file: {schema} is outside the project ({project}), so not in "
+                              "the image docker/Dockerfile builds; put it under schemas/ or use an object-store URI") from None
+
+    def features_json(self) -> str:
+        return FeaturesConfig(label=self.label, features=self.features).model_dump_json(exclude=GATE_ONLY)
+
+    def training_json(self, with_tuning: bool = False) -> str:
+        return TrainingConfig(label=self.label, features=self.features, model=self.model,
+                              tuning=self.tuning if with_tuning else None).model_dump_json(exclude=GATE_ONLY)
