@@ -1,5 +1,6 @@
 # make run    - set up .venv if needed, run the default pipeline (configs/taxi.yaml)
-# make test   - set up .venv if needed, run the whole test suite
+# make check  - layer contracts (import-linter), ruff and mypy on the tree
+# make test   - set up .venv if needed, `make check`, then the whole test suite
 # make bench  - default pipeline cold, then unchanged (cached), per-component wall times
 # make bench-scale [ROWS=1000000] - a taxi-shaped CSV of ROWS rows: TFX's example, then this project, timed back to back
 # make image  - build docker/Dockerfile where a Docker engine answers; lint it (hadolint) in any case
@@ -23,7 +24,7 @@ for candidate in "$$PYTHON" python3.10 \
 done; exit 1
 endef
 
-.PHONY: run test unit bench bench-scale image lock clean setup which-python
+.PHONY: run check test unit bench bench-scale image lock clean setup which-python
 
 setup: $(STAMP)
 
@@ -49,7 +50,12 @@ run: $(STAMP)
 MARIADB_DIR := $(CURDIR)/.mariadb
 # Every character that escapes differently in protobuf text, JSON and repr: the tests grep for each form.
 export MLOPS_TEST_MYSQL_PASSWORD := throwaway "quoted" it's back\slash	tab-pässwörd
-test: $(STAMP)
+check: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: check
 	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
 	browser=$$(tests/services/chromium.sh) && \
 	tests/services/mariadb.sh start $(MARIADB_DIR) && \

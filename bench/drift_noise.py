@@ -36,9 +36,7 @@ def main() -> None:
     import pyarrow.compute as pc
     from tensorflow_data_validation.statistics import stats_impl
 
-    from pipelines.shared import csv_tables
-    from pipelines.shared import artifact_files
-    from pipelines.shared import distances
+    from pipelines.shared import artifact_files, csv_tables, distances
 
     cfg = load_config(DEFAULT_CONFIG)
     table = pa.concat_tables([csv_tables.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])

@@ -12,18 +12,17 @@ from tfx.orchestration import pipeline as tfx_pipeline
 
 from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
-from pipelines.shared import data_files
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
-from pipelines.shared.artifact_files import schema_file_value_types
 from components.data_gate.component import DataGate
-from pipelines.shared import distances
 from components.drift_check.component import DriftCheck
 from components.infra_validator.component import InfraValidator
+from components.modules import features as F
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
-from components.modules import features as F
-from pipelines.shared import component_ids as ids
 from pipelines.config import BINARY, PipelineConfig
+from pipelines.shared import component_ids as ids
+from pipelines.shared import data_files, distances
+from pipelines.shared.artifact_files import schema_file_value_types
 from pipelines.shared.metric_names import FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE, fairness_metric_name
 
 MODULES = "components.modules"
@@ -55,7 +54,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         # Value counts for integer categories, which the drift check's L-infinity distance needs.
         stats_options=distances.statistics_options(cfg.features),
     ).with_id(ids.STATISTICS_GEN)
-    if where.schema_path:
+    if where.schema_path and cfg.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
                                      ).with_id(ids.IMPORT_SCHEMA_GEN)
     else:
@@ -89,7 +88,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     if cfg.on_anomalies == "stop" or cfg.drift.on_drift == "stop":
         data_gate = DataGate(anomalies=example_validator.outputs["anomalies"],
                              statistics=statistics_gen.outputs["statistics"],
-                             drift=drift_check.outputs["drift"] if cfg.drift.on_drift == "stop" else None,
+                             drift=drift_check.outputs["drift"] if drift_check and cfg.drift.on_drift == "stop" else None,
                              examples=example_gen.outputs["examples"],
                              check_anomalies=int(cfg.on_anomalies == "stop"), label=cfg.label.name,
                              max_missing_labels=cfg.label.max_missing_fraction).with_id(ids.DATA_GATE)
@@ -173,9 +172,10 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         if beam_args and beam_args.get(component.id):
             component.with_beam_pipeline_args(beam_args[component.id])
     if target == "kubeflow":
+        resources = cfg.require_kubeflow().resources
         for component in components:
-            if component.id in cfg.kubeflow.resources:
-                component.with_platform_config(resource_spec(cfg.kubeflow.resources[component.id]))
+            if component.id in resources:
+                component.with_platform_config(resource_spec(resources[component.id]))
     return tfx.dsl.Pipeline(
         pipeline_name=cfg.name,
         pipeline_root=where.pipeline_root,
@@ -247,7 +247,7 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: the label is computed by the model's transform_features signature from raw examples."""
     thresholds = {t.metric: t for t in cfg.evaluation.thresholds}
     metrics = []
-    for name in cfg.evaluation.metrics:
+    for name in cfg.evaluation.metrics or ():
         metric = tfma.MetricConfig(class_name=name)
         if name in CURVE_METRICS:
             metric.config = json.dumps({"num_thresholds": cfg.evaluation.curve_thresholds})

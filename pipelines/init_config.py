@@ -74,7 +74,7 @@ def detect_null_markers(files: list[str]) -> list[str]:
     """"" plus each marker found as a whole cell in a column whose other cells are numbers."""
     from pipelines.shared.csv_tables import UnreadableCsv, unreadable_message
 
-    found = set()
+    found: set[str] = set()
     for path in files:
         # No null markers: a column of numbers with a marker among them stays a column of strings.
         try:
@@ -166,14 +166,15 @@ def label_spec(column: Column, name: str) -> dict:
     if column.kind == "empty" or column.distinct < 2:
         raise ValueError(f"label column {column.name!r} has {column.distinct} distinct value(s): nothing to predict")
     few = column.values is not None and column.distinct <= MAX_CLASSES
-    if column.kind == "number" and not (few and all(float(v).is_integer() for v in column.values)):
+    values = column.values or []
+    if column.kind == "number" and not (few and all(float(v).is_integer() for v in values)):
         return {"kind": "regression", "name": name, "column": column.name}
     if column.kind == "integer" and not few:
         return {"kind": "regression", "name": name, "column": column.name}
     if not few:
         raise ValueError(f"label column {column.name!r} has {column.distinct} distinct text values; at most "
                          f"{MAX_CLASSES} classes are supported")
-    classes = [int(v) if column.kind == "number" else v for v in column.values]
+    classes = [int(v) if column.kind == "number" else v for v in values]
     return {"kind": "classes", "name": name, "column": column.name, "classes": classes}
 
 
@@ -252,7 +253,7 @@ def imputation(column: Column, values: pa.Array, rows: int) -> tuple[dict, str]:
         return {}, ""
     x = pc.drop_null(values).to_numpy(zero_copy_only=False).astype(float)
     skewness = float(np.nan_to_num(((x - x.mean()) ** 3).mean() / max(x.std(), 1e-12) ** 3)) if len(x) else 0.0
-    settings = {"impute": "median" if abs(skewness) > SKEWED else "mean"}
+    settings: dict[str, object] = {"impute": "median" if abs(skewness) > SKEWED else "mean"}
     share = column.missing / rows
     why = f"missing on {share:.1%} of rows, filled with the training {settings['impute']}"
     why += f" (skewness {skewness:.1f})" if settings["impute"] == "median" else ""
@@ -304,34 +305,38 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
             result.label_note += "; max_missing_fraction is set just above that share"
     bins = max(2, min(50, table.num_rows // 20))
     for name, column in columns.items():
-        if name == label_column:
-            continue
-        spec, why = feature_spec(column, table.num_rows)
-        if spec is not None:
-            skill = leak_skill(table.column(name).combine_chunks(), label_values, label["kind"] == "regression", bins)
-            if skill >= LEAK_SKILL:
-                spec, why = None, (f"alone it explains the label almost perfectly (skill {skill:.3f} over the trivial "
-                                   "model): likely leakage")
-            elif skill >= SUSPECT_SKILL:
-                result.suspects[name] = (f"alone it explains the label suspiciously well (skill {skill:.3f} over the "
-                                         "trivial model): check it is known before the outcome")
-        if spec is not None and spec["kind"] == "numeric":
-            settings, note = imputation(column, table.column(name).combine_chunks(), table.num_rows)
-            spec.update(settings)
-            if note:
-                result.notes[name] = note
-        if spec is None:
-            result.left_out[name] = why
-            if why == ID_REASON and result.id_column is None:
-                result.id_column = name
-        else:
-            result.features.append(spec)
+        if name != label_column:
+            add_column(result, name, column, table, label_values, bins)
     if not result.features:
         reasons = [f"{k}: {v}" for k, v in result.left_out.items()]
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         raise ValueError("no column is left to learn from: " + "; ".join(reasons[:10]) + more)
     result.evaluation = evaluation_spec(label, table, result.features, columns)
     return result
+
+
+def add_column(result: Plan, name: str, column, table: pa.Table, label_values, bins: int) -> None:
+    """One column into the plan: a feature (imputed when numeric), a suspect, or left out with why."""
+    spec, why = feature_spec(column, table.num_rows)
+    if spec is not None:
+        skill = leak_skill(table.column(name).combine_chunks(), label_values, result.label["kind"] == "regression", bins)
+        if skill >= LEAK_SKILL:
+            spec, why = None, (f"alone it explains the label almost perfectly (skill {skill:.3f} over the trivial "
+                               "model): likely leakage")
+        elif skill >= SUSPECT_SKILL:
+            result.suspects[name] = (f"alone it explains the label suspiciously well (skill {skill:.3f} over the "
+                                     "trivial model): check it is known before the outcome")
+    if spec is None:
+        result.left_out[name] = why or "left out"
+        if why == ID_REASON and result.id_column is None:
+            result.id_column = name
+        return
+    if spec["kind"] == "numeric":
+        settings, note = imputation(column, table.column(name).combine_chunks(), table.num_rows)
+        spec.update(settings)
+        if note:
+            result.notes[name] = note
+    result.features.append(spec)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -380,7 +385,6 @@ def init_project(data: str, label_column: str, name: Optional[str], project_dir:
     import re
 
     from pipelines.config import ConfigError, load_config
-
     from pipelines.shared.data_files import csv_files
 
     files = csv_files(data)

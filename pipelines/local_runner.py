@@ -9,10 +9,10 @@ LocalDagRunner.run at create time, so `run()` is called exactly once, at the bot
 """
 import sys
 
-from pipelines.shared import console
 from pipelines.config import ConfigError, load_config_from_environment
 from pipelines.metadata import store
 from pipelines.runners import local
+from pipelines.shared import console
 
 try:
     cfg = load_config_from_environment()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from pipelines.config import PipelineConfig
 from pipelines.shared.errors import MlopsError
@@ -110,7 +110,7 @@ def serving_record_batch(files: list[str], kind: str, null_values: list[str], va
     if kind == CSV:
         table = pa.concat_tables([csv_tables.read_csv(f, null_values, value_types) for f in files], promote=True)
         return csv_tables.table_to_record_batch(table)
-    examples = []
+    examples: list[bytes] = []
     for path in files:
         for record in _records(path):
             examples += examples_in_prediction_log(record) if kind == PREDICTION_LOG else [record]
@@ -119,8 +119,8 @@ def serving_record_batch(files: list[str], kind: str, null_values: list[str], va
     try:
         return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(examples)
     except RuntimeError:  # tfx_bsl says only "Unable to parse example": find which, for the message
-        from tensorflow.core.example import example_pb2
         from google.protobuf.message import DecodeError
+        from tensorflow.core.example import example_pb2
 
         for number, example in enumerate(examples, start=1):
             try:
@@ -181,14 +181,14 @@ class SkewResult:
 
 
 def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Optional[str] = None
-               ) -> tuple[SkewResult, object, object]:
+               ) -> tuple[SkewResult, Any, Any]:
     """(the result, the serving statistics, TFDV's skew anomalies) against the training statistics pushed with
     `version_dir` (default: the highest version folder); LookupError when nothing is served."""
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
-    from pipelines.shared.anomalies import anomalies_in
     from pipelines.shared import distances, serving_layout
+    from pipelines.shared.anomalies import anomalies_in
 
     served = serving_layout.read_served_statistics(cfg.serving_dir, version_dir)
     if served is None:
@@ -251,9 +251,9 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
 
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    from pipelines.shared import artifact_files, distances
     from pipelines.metadata import checks
     from pipelines.metadata.store import open_reader
+    from pipelines.shared import artifact_files, distances
 
     path = serving_path or (cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else cfg.request_log_dir)
     if not os.path.isdir(path):

@@ -17,8 +17,8 @@ def write_inferred_schema(cfg: PipelineConfig, output: str):
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
-    from pipelines.shared import csv_tables
     from components.modules.features import label_columns
+    from pipelines.shared import csv_tables
 
     files = cfg.input_files()
     if not files:

@@ -5,7 +5,8 @@ from typing import Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import component_spec, standard_artifacts, standard_component_specs as keys
+from tfx.types import component_spec, standard_artifacts
+from tfx.types import standard_component_specs as keys
 from tfx.types.standard_component_specs import PusherSpec
 
 from components.atomic_pusher.executor import TRAINING_STATISTICS_KEY, Executor

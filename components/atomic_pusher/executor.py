@@ -16,7 +16,6 @@ from tfx.utils import proto_utils
 from components.atomic_pusher import publishing
 from pipelines.shared import artifact_files, serving_layout
 
-
 TRAINING_STATISTICS_KEY = "training_statistics"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 
+
 def publish(staged_version_dir: str, serving_dir: str) -> str:
     """Moves a complete version folder into the serving folder with one rename; returns its new path.
 

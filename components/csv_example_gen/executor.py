@@ -17,12 +17,12 @@ from tfx.components.example_gen import utils
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_executor
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs as keys
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
-from pipelines.shared import artifact_files
 from components.csv_example_gen import splits
-from pipelines.shared import data_files
+from pipelines.shared import artifact_files, data_files
 
 SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, BinaryIO, Optional, Sequence
 
 import google_crc32c
 import numpy as np
@@ -25,11 +25,19 @@ from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
 from pipelines.shared import artifact_files
-from pipelines.shared.csv_tables import (BATCH_BYTES, TypesChangeInFile, UnreadableCsv, arrow_types, csv_source,
-                                         first_value_not_of_type, open_stream, read_batches, read_csv,
-                                         table_to_record_batch)
+from pipelines.shared.csv_tables import (
+    BATCH_BYTES,
+    TypesChangeInFile,
+    UnreadableCsv,
+    arrow_types,
+    csv_source,
+    first_value_not_of_type,
+    open_stream,
+    read_batches,
+    read_csv,
+    table_to_record_batch,
+)
 from pipelines.shared.data_files import read_header
-
 
 # Serialized examples per file. Multi-process Beam gives each worker whole files (gzip cannot be split): at
 # 250k rows, 4 eval files instead of 1 took the Evaluator from 120 s to 71 s with 2 workers.
@@ -85,7 +93,7 @@ def _masked_crc(data: bytes) -> int:
 
 def tfrecord_frames(records: list[bytes]) -> bytes:
     """Records in TFRecord framing: length, its masked CRC32C, the data, its masked CRC32C."""
-    parts = []
+    parts: list[bytes] = []
     for record in records:
         length = struct.pack("<Q", len(record))
         parts += (length, struct.pack("<I", _masked_crc(length)), record, struct.pack("<I", _masked_crc(record)))
@@ -104,10 +112,11 @@ class SplitWriter:
         self.directory, self.shard_bytes, self.level = directory, shard_bytes, level
         self.paths: list[str] = []
         self.records = 0
-        self._file = self._compressor = None
+        self._file: Optional[BinaryIO] = None
+        self._compressor: Optional[Any] = None  # zlib's compressor object
         self._written = 0
         self._background = ThreadPoolExecutor(max_workers=1)
-        self._pending = None
+        self._pending: Optional[Future] = None
 
     def write(self, records: list[bytes]) -> None:
         if not records:
@@ -119,17 +128,18 @@ class SplitWriter:
         self._pending = self._background.submit(self._append, frames)
 
     def _append(self, frames: bytes) -> None:
-        if self._file is None or self._written >= self.shard_bytes:
+        file, compressor = self._file, self._compressor
+        if file is None or compressor is None or self._written >= self.shard_bytes:
             self._finish_file()
             self.paths.append(os.path.join(self.directory, f"data_tfrecord-{len(self.paths):05d}.gz"))
-            self._file = open_stream(self.paths[-1], "wb")
-            self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: a gzip stream
+            file = self._file = open_stream(self.paths[-1], "wb")
+            compressor = self._compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)  # 31: a gzip stream
             self._written = 0
-        self._file.write(self._compressor.compress(frames))
+        file.write(compressor.compress(frames))
         self._written += len(frames)
 
     def _finish_file(self) -> None:
-        if self._file is not None:
+        if self._file is not None and self._compressor is not None:
             self._file.write(self._compressor.flush())
             self._file.close()
             self._file = None

@@ -9,8 +9,8 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics
 
-from pipelines.shared import artifact_files
 from components.data_gate import gate
+from pipelines.shared import artifact_files
 
 
 @component

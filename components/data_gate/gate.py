@@ -4,6 +4,7 @@ like anomalies do."""
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 from pipelines.shared import artifact_files, distances
 from pipelines.shared.anomalies import Anomaly, empty_splits, read_anomalies
@@ -18,7 +19,7 @@ def gate_message(anomalies: list[Anomaly]) -> str:
     return "\n".join(lines)
 
 
-def check(anomalies_uri: str, statistics_uri: str, also: list[Anomaly] = ()) -> None:
+def check(anomalies_uri: str, statistics_uri: str, also: Sequence[Anomaly] = ()) -> None:
     """Raises AnomaliesFound when the data has anomalies or an empty split (or `also` holds some, such as
     too many missing labels), or when what should say so is missing (no anomalies or statistics files): the
     gate never opens on what it cannot read."""

@@ -7,9 +7,9 @@ the INFRA_BLESSED / INFRA_NOT_BLESSED contract Pusher reads. It adds two propert
 `platform` (what validated the model) and, when not blessed, `reason`.
 
 Only the model's failures make a "not blessed" verdict: signatures that cannot serve the requests, a
-load that fails or times out, a request the model rejects, an answer that is not a finite number. The validator's own failures (a copy of the
-model that fails, a server process that cannot be started, a bug) fail the component instead, as any
-other component's would: a verdict on the model would be a lie.
+load that fails or times out, a request the model rejects, an answer that is not a finite number. The
+validator's own failures (a copy of the model that fails, a server process that cannot be started, a bug)
+fail the component instead, as any other component's would: a verdict on the model would be a lie.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class NonFiniteOutputs(MlopsError, RuntimeError):
 
 
 class Executor(tfx_executor.Executor):
-    def Do(self, input_dict, output_dict, exec_properties):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
         settings = json.loads(exec_properties[PLATFORM_CONFIG_KEY])
         self._settings = settings
         self._model_server = platforms.find_model_server(settings.get("model_server_path"))
@@ -116,7 +116,7 @@ class Executor(tfx_executor.Executor):
             runner.Stop()
 
     def _make_runner(self, model_path: str, model_name: str, max_loading_time_seconds: int):
-        if self._platform == platforms.TF_SERVING_BINARY:
+        if self._platform == platforms.TF_SERVING_BINARY and self._model_server:  # chosen only when found
             return runners.tf_serving_binary_runner(self._model_server, model_path, model_name)
         # The stand-in exits by itself well after the validator's own deadline: a backstop, not a limit.
         return runners.local_process_runner(model_path, model_name, self._settings["memory_limit_mb"],

@@ -55,10 +55,13 @@ class ProcessRunner(base_runner.BaseModelServerRunner):
             resource.setrlimit(resource.RLIMIT_AS, (self._memory_limit_bytes, self._memory_limit_bytes))
 
     def WaitUntilRunning(self, deadline):
+        process, port = self._process, self._port
+        assert process is not None and port is not None, "Start() comes first"
+
         def listening() -> bool:
-            if self._process.poll() is not None:
-                raise error_types.JobAborted(f"model server exited with code {self._process.returncode}")
-            return processes.port_accepts(self._port)
+            if process.poll() is not None:
+                raise error_types.JobAborted(f"model server exited with code {process.returncode}")
+            return processes.port_accepts(port)
 
         processes.wait_until(listening, deadline, f"{self._name} did not listen on port {self._port}")
         self._endpoint = f"127.0.0.1:{self._port}"

@@ -18,6 +18,7 @@ from tfx_bsl.public import tfxio
 from components.modules import features as F
 from components.modules.keras2 import use_tf_keras
 from pipelines.config import BINARY, MULTICLASS, REGRESSION, TrainingConfig, training_config_from_json
+from pipelines.config.data import ClassesLabel
 
 use_tf_keras()
 keras = tf.keras
@@ -57,6 +58,7 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
         loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
     elif head == MULTICLASS:
+        assert isinstance(cfg.label, ClassesLabel)  # the only label with more than two values
         outputs = keras.layers.Dense(len(cfg.label.classes), activation="softmax")(x)
         loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     else:  # regression: the value itself
@@ -148,7 +150,10 @@ def run_fn(fn_args: tfx.components.FnArgs):
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    space = cfg.tuning.search_space
+    tuning = cfg.tuning
+    if tuning is None:
+        raise ValueError("tuner_fn runs only with tuning.enabled, whose config it receives")
+    space = tuning.search_space
 
     hp = keras_tuner.HyperParameters()
     hp.Choice("hidden_units", [F.hidden_units_to_choice(u) for u in space.hidden_units])
@@ -163,7 +168,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
                            hp.get("learning_rate"), scale)
 
     tuner = keras_tuner.RandomSearch(
-        build, max_trials=cfg.tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
+        build, max_trials=tuning.max_trials, hyperparameters=hp, allow_new_entries=False,
         objective=(keras_tuner.Objective("val_loss", "min") if cfg.label.head == REGRESSION
                    else keras_tuner.Objective("val_accuracy", "max")),
         directory=fn_args.working_dir, project_name="tuning", seed=0)

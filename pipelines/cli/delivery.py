@@ -84,7 +84,7 @@ def predict(args, cfg) -> int:
 
     data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
     output = args.output or (cfg.resolve(cfg.batch_inference.output) if cfg.batch_inference.output else None)
-    data, files, file_format = check_prediction_job(cfg, data, output)
+    data, files, output, file_format = check_prediction_job(cfg, data, output)
     if args.online:
         from pipelines.metadata.store import open_reader
         from pipelines.serving.online import predict_online
@@ -121,9 +121,9 @@ def unseen_values_line(cfg, files: list[str]) -> str:
         f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
 
 
-def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str]:
-    """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output's format:
-    its extension, else batch_inference.format)."""
+def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str, str]:
+    """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output, the
+    output's format: its extension, else batch_inference.format)."""
     from pipelines.shared.data_files import csv_files, read_header
 
     if not data:
@@ -147,12 +147,14 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
     if os.path.abspath(output) in {os.path.abspath(f) for f in files}:
         raise ConfigError(f"-o {output}: that is one of the files to score; predictions never write over their input")
     extension = os.path.splitext(output)[1].lstrip(".")
-    return os.path.abspath(data), files, extension if extension in ("csv", "parquet") else cfg.batch_inference.format
+    file_format = extension if extension in ("csv", "parquet") else cfg.batch_inference.format
+    return os.path.abspath(data), files, output, file_format
 
 
 def monitor(args, cfg) -> int:
     """0: no skew; 1: skew or serving data that breaks the schema (then --retrain runs the pipeline)."""
-    from pipelines.monitor import format_result, monitor as check_serving_data
+    from pipelines.monitor import format_result
+    from pipelines.monitor import monitor as check_serving_data
     from pipelines.shared.console import quiet_libraries
 
     with quiet_libraries():

@@ -37,7 +37,8 @@ def runs(args, cfg) -> int:
     if args.compare:
         from pipelines.report import compare, write_page
 
-        comparison = compare.compare(reader, *args.compare, cfg.serving_dir)
+        run_a, run_b = args.compare
+        comparison = compare.compare(reader, run_a, run_b, cfg.serving_dir)
         if args.html:
             return _answer(f"wrote {write_page(args.html, compare.render_comparison(comparison))}")
         return _answer(compare.format_comparison(comparison))
@@ -65,7 +66,8 @@ def report(args, cfg) -> int:
 
 
 def lineage(args, cfg) -> int:
-    from pipelines.metadata import lineage as recorded_lineage, registry
+    from pipelines.metadata import lineage as recorded_lineage
+    from pipelines.metadata import registry
     from pipelines.metadata.store import open_reader
 
     reader = open_reader(cfg)

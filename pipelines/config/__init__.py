@@ -15,12 +15,15 @@ data_checks.py   the config against its data files' headers and its schema file
 describe.py      what `mlops validate` prints
 """
 from pipelines.config.base import DEFAULT_CONFIG, ConfigError
-from pipelines.config.data import (BINARY, DEFAULT_METRICS, FEATURE_KINDS, FITTING_METRICS, MULTICLASS, REGRESSION,
-                                   Feature)
+from pipelines.config.data import BINARY, DEFAULT_METRICS, FEATURE_KINDS, FITTING_METRICS, MULTICLASS, REGRESSION, Feature
 from pipelines.config.data_checks import check_data_columns
 from pipelines.config.describe import describe
-from pipelines.config.loading import (features_config_from_json, load_config, load_config_from_environment,
-                                      training_config_from_json)
+from pipelines.config.loading import (
+                                   features_config_from_json,
+                                   load_config,
+                                   load_config_from_environment,
+                                   training_config_from_json,
+)
 from pipelines.config.pipeline import PipelineConfig
 from pipelines.config.training import FeaturesConfig, TrainingConfig
 

@@ -5,9 +5,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from pydantic import (BaseModel, ConfigDict)
-
-
+from pydantic import BaseModel, ConfigDict
 
 from pipelines.shared.errors import UsageError
 

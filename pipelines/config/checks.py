@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import (Field, model_validator)
-from pipelines.config.base import INT32_MAX, _Strict
+from pydantic import Field, model_validator
 
+from pipelines.config.base import INT32_MAX, _Strict
 
 
 class ChangeThreshold(_Strict):
@@ -63,7 +63,10 @@ class Comparator(_Strict):
         return self
 
     def measure(self) -> tuple[str, float]:
-        return ("l_infinity", self.l_infinity) if self.l_infinity is not None else ("jensen_shannon", self.jensen_shannon)
+        if self.l_infinity is not None:
+            return "l_infinity", self.l_infinity
+        assert self.jensen_shannon is not None  # exactly one is given (validated above)
+        return "jensen_shannon", self.jensen_shannon
 
 
 class DistributionCheck(_Strict):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal, Optional, Union, get_args
 
-from pydantic import (Field, field_validator, model_validator)
+from pydantic import Field, field_validator, model_validator
 
-from pipelines.shared import data_files
 from pipelines.config.base import _Strict
+from pipelines.shared import data_files
 
 
 class SplitConfig(_Strict):
@@ -162,7 +162,8 @@ class _FeatureKind(_Strict):
 
     def cardinality(self, vocabulary_size: Optional[int] = None) -> int:
         """How many distinct ids the transformed value takes (categorical kinds only)."""
-        raise ValueError(f"{self.name}: {self.kind} is not categorical")
+        described = self.model_dump(include={"name", "kind"})
+        raise ValueError(f"{described.get('name')}: {described.get('kind')} is not categorical")
 
 
 class _Imputed(_FeatureKind):

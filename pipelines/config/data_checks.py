@@ -1,10 +1,8 @@
 """Checks of the config against the data it names, before anything runs: the files' headers and the schema file."""
 from __future__ import annotations
+
 from pipelines.config.base import ConfigError
 from pipelines.config.pipeline import PipelineConfig
-
-
-
 from pipelines.shared import data_files
 from pipelines.shared.artifact_files import is_uri
 
@@ -20,11 +18,12 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
         raise ConfigError(f"{cfg.source}: data: no file matches {cfg.data.pattern!r} in {cfg.data_dir}")
     named = [(f"features[{i}].name", f.name) for i, f in enumerate(cfg.features)]
     named.append(("label.column", cfg.label.column))
-    if getattr(cfg.label, "relative_to", None):
-        named.append(("label.relative_to", cfg.label.relative_to))
+    relative_to = getattr(cfg.label, "relative_to", None)  # binary_threshold labels only
+    if relative_to:
+        named.append(("label.relative_to", relative_to))
     if cfg.schema_path:
         check_schema_file(cfg)
-    first = None
+    first: list[str] = []
     for path in files:
         try:
             columns = data_files.read_header(path)
@@ -48,6 +47,8 @@ def check_schema_file(cfg: "PipelineConfig") -> None:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     field = "schema_file" if cfg.schema_file else "the schema found by name"
+    if cfg.schema_path is None:
+        return
     try:
         with open(cfg.schema_path, encoding="utf-8") as f:
             text_format.Parse(f.read(), schema_pb2.Schema())

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import (Field)
-from pipelines.config.base import _Strict
+from pydantic import Field
 
+from pipelines.config.base import _Strict
 
 
 class PushConfig(_Strict):

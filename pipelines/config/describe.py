@@ -1,10 +1,8 @@
 """`mlops validate`'s account of a config: what each section resolves to."""
 from __future__ import annotations
+
 from pipelines.config.data import FEATURE_KINDS
 from pipelines.config.pipeline import PipelineConfig
-
-
-
 
 
 def _thresholds(comparators: dict) -> dict:

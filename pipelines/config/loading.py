@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (ValidationError)
-from pipelines.config.base import CONFIG_ENV, ConfigError, DEFAULT_CONFIG
+from pydantic import ValidationError
+
+from pipelines.config.base import CONFIG_ENV, DEFAULT_CONFIG, ConfigError
 from pipelines.config.data import FEATURE_KINDS, LABEL_KINDS
 from pipelines.config.pipeline import PipelineConfig
 from pipelines.config.platform import SECRET_WORDS
 from pipelines.config.training import FeaturesConfig, TrainingConfig
-
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -97,16 +97,17 @@ def apply_override(raw: dict, override: str, path: str) -> None:
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 raise ConfigError(f"{path}: --set {key}: {where} is not an index of a list of {len(node)}")
-            part = int(part)
+            index: int | str = int(part)
         elif isinstance(node, dict):
+            index = part
             if not last and part not in node:
                 node[part] = {}
         else:
             raise ConfigError(f"{path}: --set {key}: {'.'.join(parts[:depth])} is not a mapping or list")
         if last:
-            node[part] = value
+            node[index] = value
         else:
-            node = node[part]
+            node = node[index]
 
 
 def format_validation_error(path: str, error: ValidationError) -> str:

@@ -5,16 +5,16 @@ import os
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import (Field, PrivateAttr, model_validator)
+from pydantic import Field, PrivateAttr, model_validator
 
-from pipelines.shared import data_files
-from pipelines.shared.artifact_files import is_uri
-from pipelines.config.base import ConfigError, PACKAGE_SCHEME, resolve_package_path
+from pipelines.config.base import PACKAGE_SCHEME, ConfigError, resolve_package_path
 from pipelines.config.checks import DriftConfig, EvaluationConfig, InfraValidationConfig, SkewConfig
-from pipelines.config.data import DEFAULT_METRICS, DataConfig, FITTING_METRICS, NUMERIC_KINDS
+from pipelines.config.data import DEFAULT_METRICS, FITTING_METRICS, NUMERIC_KINDS, DataConfig
 from pipelines.config.delivery import BatchInferenceConfig, PushConfig, ServingConfig
 from pipelines.config.platform import IMAGE_PROJECT_DIR, KubeflowConfig, Locations, MetadataConfig, RunnerConfig
-from pipelines.config.training import FeaturesConfig, GATE_ONLY, ModelConfig, TrainingConfig, TuningConfig
+from pipelines.config.training import GATE_ONLY, FeaturesConfig, ModelConfig, TrainingConfig, TuningConfig
+from pipelines.shared import data_files
+from pipelines.shared.artifact_files import is_uri
 
 
 class PipelineConfig(FeaturesConfig):

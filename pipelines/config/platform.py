@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import (Field, PositiveFloat, field_validator, model_validator)
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 
-from pipelines.shared import component_ids
 from pipelines.config.base import _Strict
+from pipelines.shared import component_ids
 
 
 class MySqlSslConfig(_Strict):
@@ -78,7 +78,7 @@ def known_beam_components(per_component: dict) -> dict:
 
 # Measured with make bench-scale at 14, 28 and 112 MiB of CSV (README), two workers against one process:
 # the Evaluator breaks even near 18 MiB, Transform near 40; StatisticsGen was faster in-process at every size.
-MULTI_PROCESSING_ABOVE_MB = {component_ids.STATISTICS_GEN: None, component_ids.TRANSFORM: 40,
+MULTI_PROCESSING_ABOVE_MB: dict[str, Optional[float]] = {component_ids.STATISTICS_GEN: None, component_ids.TRANSFORM: 40,
                              component_ids.EVALUATOR: 20, component_ids.BULK_INFERRER: None}  # the last: not measured
 
 
@@ -165,7 +165,7 @@ def cron_values(text: str, low: int, high: int, names: tuple) -> set[int]:
     def number(bound: str) -> int:
         return int(bound) if bound.isdigit() else names.index(bound.upper()) + (1 if low == 1 else 0)
 
-    found = set()
+    found: set[int] = set()
     for part in text.split(","):
         base, _, step = part.partition("/")
         if base in ("*", "?"):

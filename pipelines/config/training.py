@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-from pydantic import (Field, PositiveFloat, PositiveInt, field_validator)
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+
 from pipelines.config.base import INT32_MAX, _Strict
 from pipelines.config.data import Feature, Label
-
 
 
 class ModelConfig(_Strict):
@@ -53,7 +53,7 @@ class FeaturesConfig(_Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"feature names must be unique; repeated: {duplicates}")
-        by_case = {}
+        by_case: dict[str, list[str]] = {}
         for name in names:  # "Age" and "age": one file on some disks, and one column to most readers
             by_case.setdefault(name.lower(), []).append(name)
         clashes = [found for found in by_case.values() if len(found) > 1]

@@ -126,7 +126,7 @@ def downstream(reader: MetadataReader, artifact_ids: list[int], keep_types: Opti
     """Everything derived from the artifacts; with keep_types, only paths to artifacts of those types."""
     store, graph = reader.store, Graph()
     graph.nodes.update(artifact_nodes(reader, artifact_ids))
-    frontier, seen_executions = list(artifact_ids), set()
+    frontier, seen_executions = list(artifact_ids), set[int]()
     while frontier:
         consumers = [e for e in store.get_events_by_artifact_ids(frontier) if e.type in INPUT_EVENTS]
         execution_ids = sorted({e.execution_id for e in consumers} - seen_executions)

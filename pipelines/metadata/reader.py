@@ -8,7 +8,7 @@ artifacts with events whose path's first step is the input or output key ("examp
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Optional
+from typing import Any, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -121,7 +121,7 @@ class MetadataReader:
         ids = sorted({e.execution_id for e in events})
         return self.store.get_executions_by_id(ids) if ids else []
 
-    def artifacts_by_id(self, artifact_ids) -> dict[int, object]:
+    def artifacts_by_id(self, artifact_ids) -> dict[int, Any]:
         ids = sorted(set(artifact_ids))
         return {a.id: a for a in self.store.get_artifacts_by_id(ids)} if ids else {}
 

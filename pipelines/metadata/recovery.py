@@ -58,8 +58,8 @@ def recover(store, reader: MetadataReader, pipeline_root: str, serving_dir: str,
     store is ours alone (SQLite): in a store a team shares, another machine's run is left to that machine.
     Call it only when no other process runs the pipeline on this pipeline root.
     """
-    from pipelines.shared.serving_layout import STAGING
     from pipelines.shared import component_ids as ids
+    from pipelines.shared.serving_layout import STAGING
 
     recovered = []
     for execution in reader.pipeline_executions():

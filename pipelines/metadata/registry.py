@@ -20,10 +20,10 @@ from typing import Optional
 
 from google.protobuf.message import DecodeError
 
-from pipelines.shared.serving_layout import served_version_dir
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
+from pipelines.shared.serving_layout import served_version_dir
 from pipelines.shared.version_labels import STABLE
 
 
@@ -73,7 +73,7 @@ def next_version(previous: Optional[tuple], previous_contract: Optional[Contract
     if previous is None:
         return (1, 0, 0)
     major, minor, patch = previous
-    if breaks_clients(previous_contract, contract):
+    if previous_contract is not None and breaks_clients(previous_contract, contract):
         return (major + 1, 0, 0)
     if model_id != previous_model or contract != previous_contract:
         return (major, minor + 1, 0)
@@ -113,7 +113,7 @@ def data_contract(reader: MetadataReader, model) -> Contract:
             types = schema_value_types(text_format.Parse(text.decode(), schema_pb2.Schema()))
     label, features = "", []
     if trainer is not None:
-        config = string_property(trainer, "custom_config")
+        config = string_property(trainer, "custom_config") or ""
         try:
             training = json.loads(json.loads(config)["config"])
             label, features = training["label"], [f["name"] for f in training["features"]]
@@ -135,7 +135,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
                               contract, model.id)
         previous = (number, contract, model.id)
         entry = ModelVersion(".".join(map(str, number)), pushed.id, model.id, pushed.create_time_since_epoch / 1000,
-                             string_property(pushed, "pushed_destination"), contract.digest)
+                             string_property(pushed, "pushed_destination") or "", contract.digest)
         if inputs.get("infra_blessing"):
             entry.infra_platform = string_property(inputs["infra_blessing"][0], "platform") or None
         if with_metrics and inputs.get("model_blessing"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Sequence
 
-from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
-from pipelines.shared import component_ids as ids
 from pipelines.metadata.evaluation import read_evaluation, value_text
-from pipelines.metadata.reader import (MetadataReader, execution_seconds, execution_state, int_property,
-                                       spans_of, string_property)
+from pipelines.metadata.reader import MetadataReader, execution_seconds, execution_state, int_property, spans_of, string_property
+from pipelines.model_server.platforms import DESCRIPTIONS
+from pipelines.shared import component_ids as ids
+from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
 
 # A run's outcome, from what its components recorded.
 PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
@@ -141,9 +141,10 @@ class Filled:
 def transformed_with(transform, statistics) -> tuple:
     """(the features config Transform ran with, split -> the whole-dataset statistics of that split), or
     (None, {}) when the run has no Transform or no statistics."""
-    from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
-    from pipelines.config import features_config_from_json
     from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    from pipelines.config import features_config_from_json
+    from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
 
     config_json = json.loads(string_property(transform, "custom_config") or "{}").get("config") if transform else None
     if not config_json or statistics is None:
@@ -290,50 +291,62 @@ def slice_order(name: str):
     return (1, tuple(parts))
 
 
-def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional[str] = None) -> str:
+def format_summary(summary: RunSummary, not_run: Sequence[str] = (), error: Optional[str] = None) -> str:
     """The summary `mlops run` prints; `error`: why the run failed, when it did and was not gated."""
+    sections = (_timings(summary, not_run), _data_lines(summary), _drift_lines(summary), _metric_lines(summary),
+                _verdict_lines(summary), _ending(summary, error))
+    return "\n".join(line for section in sections for line in section)
+
+
+def _timings(summary: RunSummary, not_run: Sequence[str]) -> list[str]:
     span = f", span {summary.spans}" if summary.spans else ""
     lines = [f"Pipeline {summary.pipeline}, run {summary.run_id}{span}", ""]
-    for component in summary.components:
-        lines.append(f"  {component.node:<32} {component.state:<9} {component.seconds:7.1f} s")
-    for node in not_run:
-        lines.append(f"  {node:<32} {'not run':<9}")
-    lines.append(f"  {'total':<32} {'':<9} {summary.total_seconds:7.1f} s")
+    lines += [f"  {c.node:<32} {c.state:<9} {c.seconds:7.1f} s" for c in summary.components]
+    lines += [f"  {node:<32} {'not run':<9}" for node in not_run]
+    return lines + [f"  {'total':<32} {'':<9} {summary.total_seconds:7.1f} s", ""]
 
-    lines.append("")
+
+def _data_lines(summary: RunSummary) -> list[str]:
+    lines = []
     if summary.anomalies:
         lines.append(f"Data anomalies ({len(summary.anomalies)}):")
         lines += [f"  {a}" for a in summary.anomalies]
     elif summary.component(ids.EXAMPLE_VALIDATOR):
         lines.append("Data anomalies: none")
-
     if summary.label_counts:
         lines.append(missing_labels_line(summary.label_counts))
     if summary.filled:
         lines.append("Missing values (share of training rows -> what they became):")
         lines += [f"  {f.feature:<28} {share_text(f.missing):>6} -> {f.becomes}" for f in summary.filled]
+    return lines
 
-    if summary.drift_note:
-        drifted = [c for c in summary.drift if c.exceeded]
-        lines += ["", f"Drift ({summary.drift_note}): "
-                      + (f"{len(drifted)} of {len(summary.drift)} comparisons over their threshold" if summary.drift
-                         else "none measured")]
-        if summary.drift:
-            from pipelines.shared.distances import format_comparisons
 
-            lines += [f"  {line}" for line in format_comparisons(summary.drift)]
+def _drift_lines(summary: RunSummary) -> list[str]:
+    if not summary.drift_note:
+        return []
+    if not summary.drift:
+        return ["", f"Drift ({summary.drift_note}): none measured"]
+    from pipelines.shared.distances import format_comparisons  # protobuf modules: only when there is drift to show
 
-    if summary.metrics:
-        lines += ["", "Evaluation (eval split):"]
-        names = sorted({m for values in summary.metrics.values() for m in values})
-        width = max(len(s) for s in summary.metrics)
-        lines.append(f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names))
-        for slice_key in sorted(summary.metrics, key=slice_order):
-            values = summary.metrics[slice_key]
-            lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))
+    drifted = [c for c in summary.drift if c.exceeded]
+    return ["", f"Drift ({summary.drift_note}): {len(drifted)} of {len(summary.drift)} comparisons over their "
+                "threshold"] + [f"  {line}" for line in format_comparisons(summary.drift)]
 
-    if summary.too_good:
-        lines += ["", f"Too good to be true? {summary.too_good}"]
+
+def _metric_lines(summary: RunSummary) -> list[str]:
+    if not summary.metrics:
+        return []
+    names = sorted({m for values in summary.metrics.values() for m in values})
+    width = max(len(s) for s in summary.metrics)
+    lines = ["", "Evaluation (eval split):", f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names)]
+    for slice_key in sorted(summary.metrics, key=slice_order):
+        values = summary.metrics[slice_key]
+        lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))
+    return lines
+
+
+def _verdict_lines(summary: RunSummary) -> list[str]:
+    lines = ["", f"Too good to be true? {summary.too_good}"] if summary.too_good else []
     if summary.blessed is not None:
         lines.append("")
         if summary.component(ids.EVALUATOR) and not summary.component(ids.BASELINE_RESOLVER):
@@ -341,34 +354,30 @@ def format_summary(summary: RunSummary, not_run: list[str] = (), error: Optional
         if summary.blessed:
             lines.append("Blessed: yes, every threshold met")
         else:
-            lines.append("Blessed: NO")
-            lines += [f"  {reason}" for reason in summary.blessing_reasons]
+            lines += ["Blessed: NO"] + [f"  {reason}" for reason in summary.blessing_reasons]
     if summary.infra_blessed is not None:
-        from pipelines.model_server.platforms import DESCRIPTIONS
-
-        platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
+        platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform or '', 'unknown platform')})"
         if summary.infra_blessed:
             lines.append(f"Infra validation: passed on {platform}")
         else:
-            lines.append(f"Infra validation: FAILED on {platform}")
-            lines.append(f"  {summary.infra_reason}")
+            lines += [f"Infra validation: FAILED on {platform}", f"  {summary.infra_reason}"]
     if summary.pushed_path:
         lines.append(f"Pushed: {summary.pushed_path}")
     elif summary.component(ids.PUSHER):
         why = [what for what, ok in (("blessed by the Evaluator", summary.blessed),
                                      ("infra-validated", summary.infra_blessed)) if ok is False]
         lines.append(f"Pushed: nothing (the model is not {' nor '.join(why) or 'blessed'})")
+    return lines
 
+
+def _ending(summary: RunSummary, error: Optional[str]) -> list[str]:
     if summary.outcome == GATED:
         found = [what for what, seen in (("anomalies", summary.anomalies),
                                          ("drift", any(c.exceeded for c in summary.drift))) if seen]
         if not found and any(c["unlabelled"] for c in summary.label_counts.values()):
             found = ["too many rows without a label (label.max_missing_fraction)"]
-        lines += ["", f"Stopped: the data gate found {' and '.join(found) or 'a problem'}; nothing was trained "
-                      "or pushed"]
-    elif error:
-        lines += ["", f"Failed: {error}"]
-    return "\n".join(lines)
+        return ["", f"Stopped: the data gate found {' and '.join(found) or 'a problem'}; nothing was trained or pushed"]
+    return ["", f"Failed: {error}"] if error else []
 
 
 def share_text(share: float) -> str:

@@ -12,8 +12,9 @@ import socket
 import time
 
 from pipelines.config import PipelineConfig
-from pipelines.shared.masking import mask
+from pipelines.config.platform import MySqlConfig
 from pipelines.shared.errors import MlopsError
+from pipelines.shared.masking import mask
 
 PROBE_TIMEOUT_SECONDS = 3
 SCHEMA_RACE_RETRIES = 5
@@ -43,7 +44,7 @@ def connection_config(cfg: PipelineConfig, create: bool = True):
         modes = metadata_store_pb2.SqliteMetadataSourceConfig
         config.sqlite.connection_mode = modes.READWRITE_OPENCREATE if create else modes.READWRITE
         return config
-    mysql = cfg.metadata.mysql
+    mysql = mysql_settings(cfg)
     config.mysql.host, config.mysql.port = mysql.host, mysql.port
     config.mysql.database, config.mysql.user = mysql.database, mysql.user
     if mysql.password_env:
@@ -66,16 +67,23 @@ def connection_config(cfg: PipelineConfig, create: bool = True):
 def secrets(cfg: PipelineConfig) -> list[str]:
     """Values that must never be printed or logged."""
     mysql = cfg.metadata.mysql
-    if cfg.metadata.backend == "mysql" and mysql.password_env and os.environ.get(mysql.password_env):
+    if cfg.metadata.backend == "mysql" and mysql and mysql.password_env and os.environ.get(mysql.password_env):
         return [os.environ[mysql.password_env]]
     return []
+
+
+def mysql_settings(cfg: PipelineConfig) -> MySqlConfig:
+    """metadata.mysql, which the config's validation requires with backend: mysql."""
+    if cfg.metadata.mysql is None:
+        raise MetadataConnectionError(f"{cfg.source}: metadata.mysql: needed with backend: mysql")
+    return cfg.metadata.mysql
 
 
 def where(cfg: PipelineConfig) -> str:
     """user@host:port/database (or the socket), for messages. Never the password."""
     if cfg.metadata.backend == "sqlite":
         return f"ML Metadata at {cfg.sqlite_path}"
-    mysql = cfg.metadata.mysql
+    mysql = mysql_settings(cfg)
     address = f"socket {mysql.socket}" if mysql.socket else f"{mysql.host}:{mysql.port}"
     return f"MySQL {mysql.user}@{address}/{mysql.database}"
 
@@ -84,7 +92,7 @@ def probe(cfg: PipelineConfig) -> None:
     """Fails within seconds when nothing answers where the config says the server is."""
     if cfg.metadata.backend != "mysql":
         return
-    mysql = cfg.metadata.mysql
+    mysql = mysql_settings(cfg)
     family, address = (socket.AF_UNIX, mysql.socket) if mysql.socket else (socket.AF_INET, (mysql.host, mysql.port))
     try:
         with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -122,7 +130,7 @@ def open_store(cfg: PipelineConfig, create: bool = True):
 def _explained(cfg: PipelineConfig, config, error: Exception) -> MetadataConnectionError:
     text = mask(str(error), [config.mysql.password])
     if cfg.metadata.backend == "mysql" and "mysql_real_connect" in text:
-        mysql = cfg.metadata.mysql
+        mysql = mysql_settings(cfg)
         hint = (f"the password comes from ${mysql.password_env}" if mysql.password_env
                 else "no password_env is set, so no password was sent")
         return MetadataConnectionError(

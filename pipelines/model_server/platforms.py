@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 from typing import Callable, Optional
-from pipelines.shared.errors import MlopsError
 
+from pipelines.shared.errors import MlopsError
 
 TF_SERVING_BINARY = "tf_serving_binary"
 

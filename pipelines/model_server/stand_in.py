@@ -36,10 +36,17 @@ from typing import Optional
 import grpc
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import (classification_pb2, get_model_status_pb2, model_management_pb2,
-                                     model_service_pb2_grpc, predict_pb2, prediction_log_pb2,
-                                     prediction_service_pb2_grpc, regression_pb2)
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_status_pb2,
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_log_pb2,
+    prediction_service_pb2_grpc,
+    regression_pb2,
+)
 from tensorflow_serving.config import model_server_config_pb2
 
 State = get_model_status_pb2.ModelVersionStatus.State
@@ -60,7 +67,8 @@ class Version:
     def __init__(self, model_name: str, number: int, path: str):
         self.model_name, self.number, self.path = model_name, number, path
         self.state, self.error = State.START, ""
-        self.signatures, self.signature_defs = {}, {}
+        self.signatures: dict[str, object] = {}
+        self.signature_defs: dict[str, meta_graph_pb2.SignatureDef] = {}
         self.unloaded = False  # set by a reload that drops the version, possibly while it is still loading
 
     def load(self) -> None:
@@ -109,11 +117,10 @@ class RequestLog:
             if self.closed:  # a reload replaced this log while the request ran
                 return
             try:
-                if self.writer is None:
-                    self._open()
+                writer = self.writer if self.writer is not None else self._open()
                 record = log.SerializeToString()
-                self.writer.write(record)
-                self.writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
+                writer.write(record)
+                writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
                 self.written += len(record) + 16  # TFRecord framing: length, its CRC, the record's CRC
                 if self.written >= self.max_file_bytes:
                     self._finish()
@@ -123,12 +130,13 @@ class RequestLog:
                       f"{str(error).splitlines()[0] if str(error) else type(error).__name__}", flush=True)
                 self._finish()
 
-    def _open(self) -> None:
+    def _open(self) -> tf.io.TFRecordWriter:
         # ms and a counter: a reload, a rotation or a failure starts a new file
         self.path = f"{self.prefix}-{int(time.time() * 1000)}-{os.getpid()}-{self.files:04d}.tfrecord"
         self.files += 1
         self.writer, self.written = tf.io.TFRecordWriter(self.path), 0
         self._bound_total()
+        return self.writer
 
     def _finish(self) -> None:
         writer, self.writer = self.writer, None
@@ -427,6 +435,8 @@ def classification_result(outputs: dict) -> classification_pb2.ClassificationRes
     classes, scores = outputs.get("classes"), outputs.get("scores")
     rows = scores if scores is not None else classes
     result = classification_pb2.ClassificationResult()
+    if rows is None:  # a classification signature has one of them (checked when the version loaded)
+        return result
     for row in range(len(rows)):
         classifications = result.classifications.add()
         for column in range(len(rows[row])):

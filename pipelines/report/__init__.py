@@ -16,7 +16,7 @@ def write_report(cfg: PipelineConfig, reader, run_id: Optional[str] = None, outp
     """Writes the report of a run (the latest by default) and returns its path; LookupError for no such run."""
     from pipelines.report import content, page
 
-    report = content.gather(reader, cfg.source, run_id)
+    report = content.gather(reader, cfg.source or "(no config file)", run_id)
     return write_page(output or default_path(cfg, report.summary.run_id), page.render(report))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Optional, Sequence
+from typing import Optional, Sequence, TypeGuard
 
 # One colour per series (candidate/baseline, train/eval, ...), readable on white and in grey print.
 SERIES_COLOURS = ("#3366cc", "#ff9900", "#109618", "#990099")
@@ -22,7 +22,7 @@ def shortened(label: str, width: float) -> str:
     return label if len(label) <= fits else label[:max(fits - 1, 1)] + "\u2026"
 
 
-def is_number(value) -> bool:
+def is_number(value) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -54,7 +54,7 @@ def bars(rows: Sequence[tuple[str, Sequence[Optional[float]]]], series: Sequence
     group = bar_height * max(len(r) for _, r in rows) + 6
     legend = 16 if len(series) > 1 else 0
     parts = []
-    x = label_width
+    x: float = label_width
     for i, name in enumerate(series if len(series) > 1 else ()):
         parts.append(f'<rect x="{x}" y="2" width="10" height="10" fill="{SERIES_COLOURS[i % 4]}"/>'
                      f'<text x="{x + 14}" y="11" {FONT}>{escape(name)}</text>')

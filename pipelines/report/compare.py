@@ -7,14 +7,14 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from html import escape
-from typing import Optional
+from typing import Any, Optional
 
-from pipelines.shared import component_ids as ids
 from pipelines.metadata import registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
-from pipelines.report.content import artifact_facts
 from pipelines.report import charts
+from pipelines.report.content import artifact_facts
 from pipelines.report.data_views import feature_views
+from pipelines.shared import component_ids as ids
 
 
 @dataclass
@@ -128,7 +128,7 @@ def render_comparison(c: Comparison) -> str:
     from pipelines.report.page import CSS, table
 
     a, b = c.a, c.b
-    facts = [["run", a.run_id, b.run_id], ["outcome", a.outcome, b.outcome], ["span", a.span, b.span]]
+    facts: list[list[Any]] = [["run", a.run_id, b.run_id], ["outcome", a.outcome, b.outcome], ["span", a.span, b.span]]
     facts += [[f"{split} examples", a.examples.get(split, "-"), b.examples.get(split, "-")]
               for split in sorted(set(a.examples) | set(b.examples))]
     facts += [["pushed as", a.pushed_version or "-", b.pushed_version or "-"],

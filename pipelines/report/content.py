@@ -8,13 +8,13 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
-from pipelines.shared import component_ids as ids
 from pipelines.metadata import evaluation, lineage, registry, runs
-from pipelines.shared import metric_names
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
+from pipelines.shared import component_ids as ids
+from pipelines.shared import metric_names
 
 
 @dataclass
@@ -117,8 +117,8 @@ def add_baseline_data(features: list[FeatureView], statistics) -> None:
             view.top_values[BASELINE_DATA] = other.top_values["train"]
 
 
-def artifact_facts(artifact) -> dict[str, object]:
-    facts: dict[str, object] = {"id": artifact.id, "uri": artifact.uri}
+def artifact_facts(artifact) -> dict[str, Any]:
+    facts: dict[str, Any] = {"id": artifact.id, "uri": artifact.uri}
     for properties in (artifact.properties, artifact.custom_properties):  # TFX declares some, adds others
         for name, value in sorted(properties.items()):
             if name in ("span", "version"):

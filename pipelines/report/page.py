@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime
 from html import escape
 
-from pipelines.model_server.platforms import DESCRIPTIONS
-from pipelines.shared import metric_names
 from pipelines.metadata.runs import missing_labels_line, slice_order
+from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.report import charts
 from pipelines.report.content import BASELINE_DATA, Report
 from pipelines.report.data_views import TOP_VALUES
+from pipelines.shared import metric_names
 
 CSS = """
 body { font-family: sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
@@ -190,7 +190,7 @@ def confusion_matrices(report: Report) -> str:
     """The overall confusion matrix at each decision threshold (binary labels)."""
     parts = []
     for threshold, cells in sorted(report.confusion.get("overall", {}).items()):
-        def cell(name: str) -> str:
+        def cell(name: str, threshold=threshold, cells=cells) -> str:
             return f'<span class="num" data-confusion="{threshold:g}:{name}">{cells[name]:.0f}</span>'
         parts.append(f"<h3>Confusion matrix at decision threshold {threshold:g} (overall)</h3>" + table(
             ["", "predicted positive", "predicted negative"],
@@ -238,7 +238,7 @@ def infra_section(report: Report) -> str:
     summary = report.summary
     if summary.infra_blessed is None:
         return '<section id="infra"><h2>Infra validation</h2><p class="muted">Not run.</p></section>'
-    platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform, 'unknown platform')})"
+    platform = f"{summary.infra_platform} ({DESCRIPTIONS.get(summary.infra_platform or '', 'unknown platform')})"
     verdict = ('<span id="infra-verdict" class="ok">passed</span>' if summary.infra_blessed else
                '<span id="infra-verdict" class="bad">FAILED</span>')
     reason = f"<p>{escape(summary.infra_reason)}</p>" if summary.infra_reason and not summary.infra_blessed else ""
@@ -249,7 +249,7 @@ def infra_section(report: Report) -> str:
 def lineage_section(report: Report) -> str:
     if not report.lineage_nodes:
         return '<section id="lineage"><h2>Lineage</h2><p class="muted">Nothing to trace in this run.</p></section>'
-    return (f'<section id="lineage"><h2>Lineage</h2><p>From the input data to {escape(report.lineage_of)}, as ML '
+    return (f'<section id="lineage"><h2>Lineage</h2><p>From the input data to {escape(report.lineage_of or "")}, as ML '
             "Metadata's events link them (boxes: executions; rounded: artifacts).</p>"
             + charts.graph(report.lineage_nodes, report.lineage_edges) + "</section>")
 

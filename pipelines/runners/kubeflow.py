@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from pipelines.shared import component_ids
 from pipelines.config import ConfigError, PipelineConfig
+from pipelines.shared import component_ids
 from pipelines.shared.errors import MlopsError
 
 TARGETS = ("kubeflow", "vertex")
@@ -23,7 +23,7 @@ def dag_runner(cfg: PipelineConfig, output_path: str):
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
 
     return v2.KubeflowV2DagRunner(
-        config=v2.KubeflowV2DagRunnerConfig(default_image=cfg.kubeflow.image, use_pipeline_spec_2_1=True),
+        config=v2.KubeflowV2DagRunnerConfig(default_image=cfg.require_kubeflow().image, use_pipeline_spec_2_1=True),
         output_dir=os.path.dirname(os.path.abspath(output_path)),
         output_filename=os.path.basename(output_path))
 
@@ -31,7 +31,8 @@ def dag_runner(cfg: PipelineConfig, output_path: str):
 def kubeflow_pipeline(cfg: PipelineConfig):
     from pipelines.assembly import create_pipeline
 
-    beam_args = {node: cfg.kubeflow.beam_args_for(node) for node in component_ids.WITH_BEAM}
+    kubeflow = cfg.require_kubeflow()
+    beam_args = {node: kubeflow.beam_args_for(node) for node in component_ids.WITH_BEAM}
     return create_pipeline(cfg, beam_args=beam_args, target="kubeflow")
 
 
@@ -59,7 +60,7 @@ def finish_spec(path: str, cfg: PipelineConfig, target: str) -> None:
     if target == "kubeflow":
         comments = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
         spec = yaml.safe_load(text)
-        spec["defaultPipelineRoot"] = cfg.kubeflow.pipeline_root
+        spec["defaultPipelineRoot"] = cfg.require_kubeflow().pipeline_root
         add_retry_policies(spec, cfg.runner.retries)
         with open(path, "w") as f:
             f.write(comments)
@@ -111,7 +112,9 @@ def client(cfg: PipelineConfig):
 
 def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False) -> Submitted:
     """Uploads the package as the pipeline (or a new version of it), then starts a run or a recurring run."""
-    if schedule and cfg.require_kubeflow().schedule is None:
+    kubeflow = cfg.require_kubeflow()
+    plan = kubeflow.schedule
+    if schedule and plan is None:
         raise ConfigError(f"{cfg.source}: kubeflow.schedule: --schedule needs a schedule (cron, max_concurrency)")
     if not os.path.isfile(package_path):
         raise ConfigError(f"--package {package_path}: no such file (compile one with `mlops compile`)")
@@ -127,25 +130,24 @@ def submit(cfg: PipelineConfig, package_path: str, schedule: bool = False) -> Su
             version = kfp_client.upload_pipeline_version(package_path, pipeline_version_name=version_name,
                                                          pipeline_id=pipeline_id)
             version_id = version.pipeline_version_id
-        experiment_id = kfp_client.create_experiment(cfg.kubeflow.experiment).experiment_id
+        experiment_id = kfp_client.create_experiment(kubeflow.experiment).experiment_id
         submitted = Submitted(pipeline_id, version_id)
-        if schedule:
-            plan = cfg.kubeflow.schedule
+        if schedule and plan is not None:
             recurring = kfp_client.create_recurring_run(
                 experiment_id, job_name=f"{cfg.name} ({plan.cron})", cron_expression=plan.cron,
                 max_concurrency=plan.max_concurrency, no_catchup=not plan.catchup,
                 pipeline_id=pipeline_id, version_id=version_id, enabled=True,
-                pipeline_root=cfg.kubeflow.pipeline_root)
+                pipeline_root=kubeflow.pipeline_root)
             submitted.recurring_run_id = recurring.recurring_run_id
         else:
             run = kfp_client.run_pipeline(experiment_id, job_name=version_name, pipeline_id=pipeline_id,
-                                          version_id=version_id, pipeline_root=cfg.kubeflow.pipeline_root)
+                                          version_id=version_id, pipeline_root=kubeflow.pipeline_root)
             submitted.run_id = run.run_id
         return submitted
     except ConfigError:
         raise
     except Exception as error:  # kfp_server_api.ApiException and connection errors
-        raise SubmitError(server_error_text(error, cfg.kubeflow.endpoint)) from None
+        raise SubmitError(server_error_text(error, kubeflow.endpoint or "")) from None
 
 
 def server_error_text(error: Exception, endpoint: str) -> str:

@@ -10,11 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from pipelines.shared import component_ids, console
 from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock
+from pipelines.shared import component_ids, console
 from pipelines.shared.errors import MlopsError
 
 MB = 1024 * 1024
@@ -34,7 +34,8 @@ def beam_args(cfg: PipelineConfig, input_bytes: int | None = None) -> dict[str, 
     for node in component_ids.WITH_BEAM:
         mode = beam.modes.get(node, beam.mode)
         if mode == "auto":
-            above_mb = beam.multi_processing_above_mb[node]
+            above = beam.multi_processing_above_mb  # per component once validated
+            above_mb = above.get(node) if isinstance(above, dict) else above
             mode = "multi_processing" if above_mb is not None and size >= above_mb * MB else "in_memory"
         workers = 1 if mode == "in_memory" else (beam.workers or os.cpu_count() or 1)
         args[node] = [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}", *beam.extra_args]
@@ -66,7 +67,7 @@ def own_run(cfg: PipelineConfig):
     """This process's claim on the pipeline for as long as it runs it; PipelineBusy at once when another
     process claimed it first (two runs would train and push twice, and each report the other's run).
     What killed runs left behind is recovered first; yields the recovered executions."""
-    with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what=cfg.source) as lock:
+    with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what=cfg.source or cfg.name) as lock:
         first = next(iter(lock.earlier()), None)
         if first is not None:
             since = datetime.fromtimestamp(first.get("started", 0)).strftime("%Y-%m-%d %H:%M:%S")
@@ -210,7 +211,7 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
             if misfit:
                 raise misfit
     scoring = cfg.model_copy(deep=True)
-    scoring.batch_inference.format = file_format
+    scoring.batch_inference.format = "parquet" if file_format == "parquet" else "csv"
     log_path = Path(cfg.output_dir) / "logs" / f"predict-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     size = sum(os.path.getsize(f) for f in files)
@@ -227,4 +228,4 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
         # The row count PredictionExport recorded, rather than reading the file back.
         scoring_run = runs.read_run_summary(MetadataReader(store.open_store(cfg), pipeline.pipeline_info.pipeline_name))
         predictions = scoring_run.output(component_ids.PREDICTION_EXPORT, "predictions")
-    return Scored(version.version, output, int_property(predictions, "rows"), str(log_path))
+    return Scored(version.version, output, int_property(predictions, "rows") or 0, str(log_path))

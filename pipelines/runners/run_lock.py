@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from typing import Optional
+from typing import Optional, TextIO
 
 SUFFIX = ".lock"
 
@@ -29,27 +29,28 @@ class RunLock:
         self.directory, self.what = directory, what
         self.path: Optional[str] = None
         self.started: float = 0.0
-        self._file = None
+        self._file: Optional[TextIO] = None
 
     def __enter__(self) -> "RunLock":
         os.makedirs(self.directory, exist_ok=True)
         name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Locked under a name others ignore, then renamed: nobody can see the file before it is held.
         claiming = os.path.join(self.directory, name + ".claiming")
-        self._file = open(claiming, "w")
-        fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._file = held = open(claiming, "w")
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.started = time.time()
-        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": self.started, "what": self.what},
-                  self._file)
-        self._file.flush()
+        json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started": self.started, "what": self.what}, held)
+        held.flush()
         self.path = os.path.join(self.directory, name + SUFFIX)
         os.rename(claiming, self.path)
         return self
 
     def __exit__(self, *exc) -> None:
-        with contextlib.suppress(FileNotFoundError):  # the output folder was deleted during the run
-            os.remove(self.path)
-        self._file.close()  # releases the lock
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):  # the output folder was deleted during the run
+                os.remove(self.path)
+        if self._file is not None:
+            self._file.close()  # releases the lock
 
     def others(self) -> list[dict]:
         """The other processes holding a lock here (each lock file's content); removes stale files."""

@@ -15,12 +15,12 @@ class Written:
 def predict_online(cfg, reader, files: list[str], output: str, file_format: str) -> Written:
     import grpc
 
-    from pipelines.shared.csv_tables import read_csv, table_to_examples
-    from pipelines.shared.prediction_tables import prediction_columns, write_table
     from pipelines.metadata.checks import model_value_types
     from pipelines.metadata.registry import model_versions, stable_model
     from pipelines.serving.client import ServingClient
     from pipelines.serving.server import endpoint
+    from pipelines.shared.csv_tables import read_csv, table_to_examples
+    from pipelines.shared.prediction_tables import prediction_columns, write_table
 
     id_column = cfg.batch_inference.id_column
     names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}

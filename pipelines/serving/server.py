@@ -19,11 +19,11 @@ from typing import Optional
 from pipelines.config import PipelineConfig
 from pipelines.metadata import registry, rollouts
 from pipelines.metadata.reader import MetadataReader
-from pipelines.shared import version_labels
-from pipelines.shared.version_labels import ServingState
 from pipelines.model_server.platforms import LOCAL_PROCESS, TF_SERVING_BINARY
 from pipelines.model_server.processes import stand_in_command
+from pipelines.shared import version_labels
 from pipelines.shared.errors import MlopsError
+from pipelines.shared.version_labels import ServingState
 
 BINARY, STAND_IN = TF_SERVING_BINARY, LOCAL_PROCESS
 RPC_TIMEOUT_SECONDS = 30
@@ -198,10 +198,15 @@ def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: 
         folder = registry.find(versions, version).folder
         if not os.path.isdir(os.path.join(cfg.serving_dir, str(folder))):
             raise ServingError(f"version {version}'s folder {folder} is gone from {cfg.serving_dir}")
-    steps = {"canary": lambda: version_labels.start_canary(current, folder, percent, mode),
+    def named() -> int:
+        if folder is None:
+            raise ServingError(f"{action} needs a VERSION (see `mlops models`)")
+        return folder
+
+    steps = {"canary": lambda: version_labels.start_canary(current, named(), percent, mode),
              "promote": lambda: version_labels.promote(current, folder),
              "abort": lambda: version_labels.abort(current),
-             "rollback": lambda: version_labels.rollback(current, folder)}
+             "rollback": lambda: version_labels.rollback(current, named())}
     try:
         target = steps[action]()
     except version_labels.RolloutError as error:
@@ -290,7 +295,7 @@ def choose_server(cfg: PipelineConfig) -> tuple[str, Optional[str]]:
 
 
 def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config_path: str) -> list[str]:
-    if kind == BINARY:
+    if kind == BINARY and binary:
         return [binary, f"--port={cfg.serving.port}", f"--rest_api_port={cfg.serving.rest_port}",
                 f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models"]
     log = cfg.serving.request_log

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import glob as local_glob
 import os
-
+from typing import Any
 
 # A property of ExampleGen's Examples, read by the data gate and the run summary: JSON
 # {split: {"examples": written, "unlabelled": rows left out because their label was missing}}.
@@ -80,7 +80,7 @@ def read_split_statistics(statistics_uri: str, split: str = TRAIN):
     return statistics
 
 
-def per_split(uri: str, file_name: str, proto_type) -> list[tuple[str, object]]:
+def per_split(uri: str, file_name: str, proto_type) -> list[tuple[str, Any]]:
     """(split name, parsed proto) for each Split-<name>/<file_name> under an artifact's URI."""
     parsed = []
     for path in glob(os.path.join(uri, "Split-*", file_name)):

@@ -9,11 +9,12 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from pipelines.shared.masking import secret_forms
 
 
-def mask_secrets(secrets: list[str]) -> None:
+def mask_secrets(secrets: Sequence[str]) -> None:
     """From now on, every log record of this process has each secret, in every form a library may write it
     (secret_forms), replaced by ***, whichever handler writes it, including handlers made later (absl makes
     its own on first use). LocalDagRunner logs its whole connection config, MySQL password included."""
@@ -57,7 +58,7 @@ class Progress(logging.Handler):
 
 
 @contextlib.contextmanager
-def logs_to_file(path: Path, secrets: list[str] = ()):
+def logs_to_file(path: Path, secrets: Sequence[str] = ()):
     """Sends TFX, absl, Beam, TensorFlow (C++ included) output to `path`; yields the terminal.
 
     `secrets` (the MySQL password) are masked: LocalDagRunner logs its whole connection config."""

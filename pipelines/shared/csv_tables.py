@@ -128,7 +128,7 @@ def read_csv(path: str, null_values: list[str], value_types: Optional[dict[str, 
                 return csv.read_csv(source, convert_options=_convert_options(null_values, types))
         return csv.read_csv(path, convert_options=_convert_options(null_values, types))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        if types and "conversion error" in str(error):
+        if types and value_types and "conversion error" in str(error):
             found = first_value_not_of_type(path, null_values, {n: value_types[n] for n in types})
             if found:
                 raise found from None
@@ -185,8 +185,8 @@ def unreadable_message(path: str, error: Exception) -> str:
     compressed = compressed_message(path)
     if compressed:
         return compressed
-    reason = str(error).split(":", 2)
-    reason = ":".join(reason[:2]).strip() if len(reason) > 2 else str(error)
+    parts = str(error).split(":", 2)
+    reason = ":".join(parts[:2]).strip() if len(parts) > 2 else str(error)
     line_number, excerpt = first_bad_line(path)
     where = f"line {line_number}: " if line_number else ""
     return f"{path}: cannot read as CSV: {where}{printable(reason)}" + (f"; the line: {excerpt}" if excerpt else "")

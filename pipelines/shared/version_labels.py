@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import Optional
+
 from pipelines.shared.errors import MlopsError
 
 STABLE, CANARY = "stable", "canary"

@@ -3,7 +3,8 @@ import json
 
 import pytest
 import tensorflow as tf
-from tfx.types import standard_artifacts, standard_component_specs as keys
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs as keys
 
 from components.csv_example_gen import executor
 from components.csv_example_gen.component import fast_csv_example_gen

@@ -7,19 +7,17 @@ import pytest
 from tfx.types import standard_artifacts
 
 from components.data_gate import gate
-from pipelines.shared import artifact_files
-from pipelines.shared import distances
-from pipelines.shared import serving_layout
 from components.drift_check.component import DriftCheck
 from pipelines.config import load_config
+from pipelines.shared import artifact_files, distances, serving_layout
 
 pytestmark = pytest.mark.component
 
 
 @pytest.fixture(scope="module")
 def taxi():
-    from pipelines.shared import csv_tables
     from pipelines.config import DEFAULT_CONFIG
+    from pipelines.shared import csv_tables
 
     cfg = load_config(DEFAULT_CONFIG)
     table = pa.concat_tables([csv_tables.read_csv(f, cfg.data.null_values) for f in cfg.input_files()])

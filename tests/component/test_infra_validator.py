@@ -15,13 +15,14 @@ import tensorflow as tf
 from google.protobuf import message
 from tfx.components.infra_validator import error_types, serving_bins
 from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs as keys
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
 from components.infra_validator import runners
-from pipelines.model_server import processes
 from components.infra_validator.component import parameters
 from components.infra_validator.executor import Executor
+from pipelines.model_server import processes
 
 pytestmark = pytest.mark.component
 
@@ -237,9 +238,9 @@ def save_v1_classify_and_regress_model(tmp_path) -> standard_artifacts.Model:
 
 
 def test_classify_and_regress_requests_are_answered(tmp_path):
-    from tfx.components.infra_validator.model_server_clients.tensorflow_serving_client import TensorFlowServingClient
     import grpc
     from tensorflow_serving.apis import classification_pb2, prediction_service_pb2_grpc, regression_pb2
+    from tfx.components.infra_validator.model_server_clients.tensorflow_serving_client import TensorFlowServingClient
 
     model = save_v1_classify_and_regress_model(tmp_path)
     base = tmp_path / "serving" / "candidate"

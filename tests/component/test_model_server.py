@@ -12,11 +12,11 @@ import grpc
 import pytest
 import tensorflow as tf
 
-from pipelines.model_server.processes import free_loopback_port, stop_process_group
 from pipelines.config import load_config
+from pipelines.model_server.processes import free_loopback_port, stop_process_group
 from pipelines.serving import server
-from pipelines.shared import version_labels as labels
 from pipelines.serving.client import ServingClient
+from pipelines.shared import version_labels as labels
 from pipelines.shared.version_labels import ServingState
 
 pytestmark = pytest.mark.component
@@ -218,7 +218,8 @@ def test_a_request_declaring_gigabytes_in_a_few_bytes_is_refused_without_allocat
     tensor.tensor_shape.dim.add().size = 500_000_000
     tensor.float_val.append(1.0)
     assert len(request.SerializeToString()) < 100
-    stand_in = next(p for p in psutil.process_iter(["cmdline"]) if any("model_server/stand_in.py" in c for c in p.info["cmdline"] or [])
+    stand_in = next(p for p in psutil.process_iter(["cmdline"])
+                    if any("model_server/stand_in.py" in c for c in p.info["cmdline"] or [])
                     and f"--port={cfg.serving.port}" in p.info["cmdline"])
     before = stand_in.memory_info().rss
     with grpc.insecure_channel(server.endpoint(cfg)) as channel:

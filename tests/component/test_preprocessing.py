@@ -60,7 +60,8 @@ def test_each_feature_kind_and_a_binary_threshold_label(tmp_path):
 
 
 def test_classes_label_is_the_index_in_the_configured_order(tmp_path):
-    cfg_json = config({"kind": "classes", "name": "species_id", "column": "species", "classes": ["Adelie", "Chinstrap", "Gentoo"]},
+    cfg_json = config({"kind": "classes", "name": "species_id", "column": "species",
+                       "classes": ["Adelie", "Chinstrap", "Gentoo"]},
                       [{"name": "fare", "kind": "numeric"}])
     spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "species": tf.io.FixedLenFeature([], tf.string)}
     rows = [{"fare": float(i), "species": s} for i, s in enumerate([b"Gentoo", b"Adelie", b"Chinstrap"])]

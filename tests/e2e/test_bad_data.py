@@ -1,5 +1,5 @@
 """Bad data stops the run at the data gate, before Transform: exit 1, anomalies listed, nothing pushed."""
-from helpers import mlops, small_csv, summary_of, make_config, versions
+from helpers import make_config, mlops, small_csv, summary_of, versions
 
 
 def out_of_domain_payment(header, lines):

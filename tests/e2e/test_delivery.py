@@ -142,8 +142,8 @@ def own_predictions(taxi, scoring_csv) -> dict:
     """The stable version's SavedModel, called in this process on the same rows."""
     import tensorflow as tf
 
-    from pipelines.shared.csv_tables import read_csv, table_to_examples
     from pipelines.metadata.registry import stable_model
+    from pipelines.shared.csv_tables import read_csv, table_to_examples
 
     version, _ = stable_model(reader_of(taxi.config), str(taxi.serving_dir))
     table = read_csv(str(scoring_csv), [""])

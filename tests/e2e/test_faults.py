@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
-from helpers import PROJECT, make_config, mlops, reader_of, small_csv, summary_of, versions
-from pipelines.shared import component_ids as ids
 from pipelines.config import load_config
+from pipelines.shared import component_ids as ids
+
+from helpers import PROJECT, make_config, mlops, reader_of, small_csv, summary_of, versions
 
 KILL_TIMEOUT = 600
 

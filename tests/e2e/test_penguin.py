@@ -1,6 +1,6 @@
 """The penguin config runs end to end with no code change: multi-class, "NA" cells, its own schema.
 With tuning on (two small trials), which also covers the Tuner -> Trainer path."""
-from helpers import mlops, package_csv, predict_in_fresh_process, summary_of, make_config, versions
+from helpers import make_config, mlops, package_csv, predict_in_fresh_process, summary_of, versions
 
 
 def test_penguin_pipeline_end_to_end(tmp_path):

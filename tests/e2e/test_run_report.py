@@ -69,11 +69,11 @@ def rendered(path: Path) -> RenderedPage:
 
 
 def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, first_run, new_contract_run, tmp_path):
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
     from pipelines.metadata import evaluation
     from pipelines.metadata.runs import read_run_summary
     from pipelines.report.charts import number_text
-    from tensorflow_metadata.proto.v0 import statistics_pb2
-
     from pipelines.shared.artifact_files import STATISTICS_FILE, per_split
 
     path = report_path(new_contract_run)

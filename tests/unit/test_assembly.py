@@ -1,9 +1,9 @@
 """create_pipeline wires what the config asks for, and nothing runs while it does."""
 import itertools
 
-from pipelines.shared import component_ids
 from pipelines.assembly import create_pipeline
 from pipelines.config import load_config
+from pipelines.shared import component_ids
 
 
 def node_ids(project, *overrides):
@@ -13,7 +13,8 @@ def node_ids(project, *overrides):
 
 def test_default_taxi_pipeline(project):
     assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen",
-                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver", "Evaluator",
+                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator",
+                                 "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
 
 

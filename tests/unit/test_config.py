@@ -91,7 +91,8 @@ def test_threshold_on_a_metric_that_is_not_computed(tmp_path):
 
 
 def test_slice_on_an_unknown_feature(tmp_path):
-    message = error_of(tmp_path, MINIMAL.replace("  metrics: [BinaryAccuracy]", "  metrics: [BinaryAccuracy]\n  slices: [[hour]]"))
+    message = error_of(tmp_path, MINIMAL.replace("  metrics: [BinaryAccuracy]",
+                                                 "  metrics: [BinaryAccuracy]\n  slices: [[hour]]"))
     assert "evaluation.slices[0] names unknown features ['hour']" in message
 
 

@@ -3,8 +3,7 @@ import pyarrow as pa
 import pytest
 
 from components.csv_example_gen import splits
-from pipelines.shared import csv_tables
-from pipelines.shared import data_files
+from pipelines.shared import csv_tables, data_files
 
 
 def write_csv(tmp_path, text, name="data.csv"):
@@ -106,7 +105,8 @@ def test_the_split_of_a_row_is_the_same_in_every_process(tmp_path, project):
     import sys
 
     path = write_csv(tmp_path, "id,value,kind\n" + ROWS + "\n")
-    code = ("import sys; from pipelines.shared.csv_tables import read_batches; from components.csv_example_gen.splits import row_splits; "
+    code = ("import sys; from pipelines.shared.csv_tables import read_batches; "
+            "from components.csv_example_gen.splits import row_splits; "
             "b = next(read_batches(sys.argv[1], [''])); print(row_splits(b, [2, 1]).tolist())")
     outputs = {subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, cwd=project,
                               timeout=120).stdout for _ in range(2)}

@@ -3,8 +3,8 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
 from components.data_gate import gate
-from pipelines.shared.anomalies import empty_splits, read_anomalies
 from pipelines.shared import artifact_files
+from pipelines.shared.anomalies import empty_splits, read_anomalies
 
 
 def write_anomalies(directory, split, proto):
@@ -86,7 +86,8 @@ def test_the_gate_reads_an_object_store_as_on_kubeflow():
     proto.anomaly_info["fare"].short_description = "Out-of-range values"
     statistics = statistics_pb2.DatasetFeatureStatisticsList()
     statistics.datasets.add(num_examples=5)
-    for folder, name, message in (("anomalies", artifact_files.ANOMALIES_FILE, proto), ("statistics", artifact_files.STATISTICS_FILE, statistics)):
+    for folder, name, message in (("anomalies", artifact_files.ANOMALIES_FILE, proto),
+                                  ("statistics", artifact_files.STATISTICS_FILE, statistics)):
         fileio.makedirs(f"{root}/{folder}/Split-train")
         with fileio.open(f"{root}/{folder}/Split-train/{name}", "wb") as f:
             f.write(message.SerializeToString())

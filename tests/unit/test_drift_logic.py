@@ -2,16 +2,13 @@
 statistics, serving-log decoding."""
 import json
 import math
-import numpy as np
 
+import numpy as np
 import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from pipelines.shared import data_files
-from pipelines.shared import artifact_files
-from pipelines.shared import distances
-from pipelines.shared import serving_layout
 from pipelines.config import ConfigError, load_config
+from pipelines.shared import artifact_files, data_files, distances, serving_layout
 
 
 def quantiles(edges: list[float], counts: list[float]) -> statistics_pb2.Histogram:
@@ -169,7 +166,8 @@ def test_serving_data_is_validated_on_the_model_inputs_only(project):
 def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significance_not_distance():
     from pipelines.monitor import SkewResult, format_result
 
-    comparisons = [distances.Comparison("sex", "l_infinity", 0.1037, 0.1), distances.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
+    comparisons = [distances.Comparison("sex", "l_infinity", 0.1037, 0.1),
+                   distances.Comparison("bmi", "jensen_shannon", 0.02, 0.1)]
     few = SkewResult("1", "/logs", 42, comparisons, min_examples=1000, p_values={"sex": 0.03, "bmi": 0.8})
     assert not few.judged and few.skewed == [] and not few.failed  # 0.03 is chance at 0.01 over 2 features
     text = format_result(few)

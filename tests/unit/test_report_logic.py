@@ -60,7 +60,6 @@ def test_tfma_metric_names():
 
 def test_verdicts_come_from_the_runs_eval_config_and_tfmas_failures(tmp_path):
     from tensorflow_model_analysis.proto import validation_result_pb2
-
     from test_metadata_logic import write_tfrecords  # tests/unit is on sys.path (pytest prepend import mode)
 
     config = {"evalConfig": {"metricsSpecs": [{"metrics": [

@@ -6,10 +6,10 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
-from pipelines.model_server.processes import free_loopback_port
 from pipelines.config import load_config
 from pipelines.metadata import records, registry, rollouts
 from pipelines.metadata.reader import MetadataReader
+from pipelines.model_server.processes import free_loopback_port
 from pipelines.serving import server
 from pipelines.shared.version_labels import ServingState
 
