@@ -44,22 +44,23 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(VENV)/bin/mlops run $(CONFIG)
 
-# Whole suite, with a throwaway MariaDB on 127.0.0.1 for the MySQL tests, stopped also when tests
-# fail, and headless Chromium for the report's browser tests. pytest's exit code 5 (nothing
-# collected) fails like any other.
-MARIADB_DIR := $(CURDIR)/.mariadb
-# Every character that escapes differently in protobuf text, JSON and repr: the tests grep for each form.
-export MLOPS_TEST_MYSQL_PASSWORD := throwaway "quoted" it's back\slash	tab-pässwörd
+# The layer order (import contracts), lint and types, before any test.
 check: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Whole suite, with a throwaway MariaDB on 127.0.0.1 for the MySQL tests, stopped also when tests
+# fail, and headless Chromium for the report's browser tests; on every core (tests/conftest.py groups
+# what shares a fixture). pytest's exit code 5 (nothing collected) fails like any other.
+MARIADB_DIR := $(CURDIR)/.mariadb
+# Every character that escapes differently in protobuf text, JSON and repr: the tests grep for each form.
+export MLOPS_TEST_MYSQL_PASSWORD := throwaway "quoted" it's back\slash	tab-pässwörd
 test: check
 	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
 	browser=$$(tests/services/chromium.sh) && \
 	tests/services/mariadb.sh start $(MARIADB_DIR) && \
-	MLOPS_TEST_BROWSER=$$browser MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest tests
+	MLOPS_TEST_BROWSER=$$browser MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest -n auto --dist loadgroup tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -1,6 +1,7 @@
 """The default pipeline end to end on a 3,000-row slice of the taxi data, through the real `mlops` CLI
 and TFX's own: first run, unchanged re-run, an impossible threshold, the `tfx` CLI, a model that cannot
 be served (the runs are the shared taxi history of conftest.py)."""
+import os
 import re
 
 import psutil
@@ -88,6 +89,14 @@ def test_tfx_cli_runs_the_same_pipeline_from_the_same_config(taxi, impossible_ru
     assert run_ids.index(tfx_cli_run.run_id) == run_ids.index(impossible_run.run_id) + 1
     states = states_of(taxi, tfx_cli_run)
     assert states["Trainer"] == "cached" and states["Evaluator"] == "cached"
+    # What `mlops run` prints, from the same code: progress, the summary of this run, the report, the log.
+    printed = result.stdout
+    assert f"Pipeline taxi, run {tfx_cli_run.run_id}" in printed and "Blessed: yes" in printed, printed[-3000:]
+    report = re.search(r"^Report: (\S+\.html)$", printed, re.M)
+    assert report and os.path.isfile(report.group(1)) and tfx_cli_run.run_id in open(report.group(1)).read()
+    log = re.search(r"logs: (\S+\.log)", printed)
+    assert log and "MetadataStore with DB connection initialized" in open(log.group(1)).read()
+    assert "INFO" not in printed and "WARNING" not in printed  # library output is in the log
 
 
 def model_servers_of(work):
