@@ -20,6 +20,7 @@ from components.modules import features as F
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from pipelines.config import BINARY, PipelineConfig
+from pipelines.config.parts import DataGatePart, DriftCheckPart
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances
 from pipelines.shared.artifact_files import schema_file_value_types
@@ -81,8 +82,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
             latest_push=latest_push.outputs["pushed_model"],
             serving_dir=where.serving_dir,
-            config=json.dumps({"comparators": cfg.comparators("drift"),
-                               "min_examples_fraction": cfg.drift.min_examples_fraction}),
+            config=DriftCheckPart(comparators=cfg.comparators("drift"),
+                                  min_examples_fraction=cfg.drift.min_examples_fraction).model_dump_json(),
         ).with_id(ids.DRIFT_CHECK)
     data_gate = None
     if cfg.on_anomalies == "stop" or cfg.drift.on_drift == "stop":
@@ -90,8 +91,9 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                              statistics=statistics_gen.outputs["statistics"],
                              drift=drift_check.outputs["drift"] if drift_check and cfg.drift.on_drift == "stop" else None,
                              examples=example_gen.outputs["examples"],
-                             check_anomalies=int(cfg.on_anomalies == "stop"), label=cfg.label.name,
-                             max_missing_labels=cfg.label.max_missing_fraction).with_id(ids.DATA_GATE)
+                             config=DataGatePart(check_anomalies=cfg.on_anomalies == "stop", label=cfg.label.name,
+                                                 max_missing_labels=cfg.label.max_missing_fraction).model_dump_json(),
+                             ).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
     tuner = None

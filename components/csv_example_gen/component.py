@@ -8,6 +8,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components.csv_example_gen import executor
+from pipelines.config.parts import ExampleGenPart
 from pipelines.shared import data_files
 
 
@@ -17,16 +18,17 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
     """`pattern` may hold {SPAN} (spans.py): TFX's driver then ingests the newest span, and span_window > 1
     adds the spans before it as the `earlier_spans` split. Rows missing a label column are left out and
     counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}."""
-    return _example_gen(input_base, pattern, {"train": train, "eval": eval},
-                        executor.custom_config(null_values, eval_max_rows,
-                                               pattern if data_files.has_spans(pattern) else None, span_window,
-                                               label_columns, value_types))
+    part = ExampleGenPart(null_values=null_values, eval_max_rows=eval_max_rows,
+                          span_pattern=pattern if data_files.has_spans(pattern) else None, span_window=span_window,
+                          label_columns=sorted(label_columns), value_types=dict(sorted((value_types or {}).items())))
+    return _example_gen(input_base, pattern, {"train": train, "eval": eval}, executor.custom_config(part))
 
 
 def one_split_csv_example_gen(input_base: str, pattern: str, null_values: list[str], split: str,
                               value_types: Optional[dict[str, str]] = None):
     """Every row in one split: data to score, not to train on."""
-    return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(null_values, value_types=value_types))
+    part = ExampleGenPart(null_values=null_values, value_types=dict(sorted((value_types or {}).items())))
+    return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(part))
 
 
 def _example_gen(input_base: str, pattern: str, hash_buckets: dict[str, int], custom_config):

@@ -9,10 +9,10 @@ split, `earlier_spans`, which Transform and the Trainer read and the checks and 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from absl import logging
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from tfx.components.example_gen import utils
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_executor
@@ -22,23 +22,22 @@ from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
 from components.csv_example_gen import splits
+from pipelines.config.parts import ExampleGenPart
 from pipelines.shared import artifact_files, data_files
 
 SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 
 
-def custom_options(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """What custom_config() packed: null_values, and eval_max_rows, span_pattern, span_window, label_columns,
-    value_types when set."""
+PART_KEY = "part"  # the ExampleGenPart's JSON, inside the custom_config Struct TFX's ExampleGen spec requires
+
+
+def custom_options(exec_properties: dict[str, Any]) -> ExampleGenPart:
+    """The part of the config custom_config() packed (the defaults when there is none)."""
     options = struct_pb2.Struct()
     text = exec_properties.get(keys.CUSTOM_CONFIG_KEY)
     if text:
         proto_utils.json_to_proto(text, example_gen_pb2.CustomConfig()).custom_config.Unpack(options)
-    unpacked = {"null_values": [""], **json_format.MessageToDict(options)}
-    for whole_number in ("eval_max_rows", "span_window"):
-        if whole_number in unpacked:
-            unpacked[whole_number] = int(unpacked[whole_number])
-    return unpacked
+    return ExampleGenPart.model_validate_json(options[PART_KEY]) if PART_KEY in options else ExampleGenPart()
 
 
 class Executor(base_executor.BaseExecutor):
@@ -55,22 +54,22 @@ class Executor(base_executor.BaseExecutor):
         # The driver put the newest span's number in the pattern; earlier spans of the window go to their own split.
         files = data_files.matching_files(input_base, single_split.pattern)
         newest, earlier = exec_properties.get(utils.SPAN_PROPERTY_NAME, 0), {}
-        windowed = options.get("span_window", 1) > 1
+        windowed = options.span_pattern is not None and options.span_window > 1
         if windowed:
-            earlier = data_files.window(data_files.files_by_span(input_base, options["span_pattern"]), newest,
-                                   options["span_window"])
+            earlier = data_files.window(data_files.files_by_span(input_base, options.span_pattern), newest,
+                                        options.span_window)
             earlier.pop(newest, None)
         # The split exists, empty before a second span arrives: Transform and the Trainer are told to read it.
         examples.split_names = artifact_utils.encode_split_names(names + ([data_files.EARLIER_SPANS] if windowed else []))
-        if "span_pattern" in options:
+        if options.span_pattern is not None:
             examples.set_string_custom_property(SPANS_PROPERTY, ",".join(map(str, [*earlier, newest])))
 
         hash_buckets = [s.hash_buckets for s in split_configs]
-        if options.get("eval_max_rows") is not None:
+        if options.eval_max_rows is not None:
             hash_buckets = splits.capped_hash_buckets(hash_buckets, names.index("eval"), splits.count_rows(files),
-                                                     options["eval_max_rows"])
-        reading = {"null_values": options["null_values"], "label_columns": options.get("label_columns", []),
-                   "value_types": options.get("value_types")}
+                                                      options.eval_max_rows)
+        reading = {"null_values": options.null_values, "label_columns": options.label_columns,
+                   "value_types": options.value_types or None}
         written = splits.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
                                      hash_buckets=hash_buckets, **reading)
         logging.info("Wrote %s from %d files (hash buckets %s)",
@@ -91,21 +90,10 @@ class Executor(base_executor.BaseExecutor):
             examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
 
 
-def custom_config(null_values: list[str], eval_max_rows: Optional[int] = None, span_pattern: Optional[str] = None,
-                  span_window: int = 1, label_columns: Sequence[str] = (),
-                  value_types: Optional[dict[str, str]] = None) -> example_gen_pb2.CustomConfig:
-    """The component-side half of custom_options. `label_columns`: rows missing any of them are left out
-    and counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}, how those columns are read."""
+def custom_config(part: ExampleGenPart) -> example_gen_pb2.CustomConfig:
+    """The component-side half of custom_options."""
     options = struct_pb2.Struct()
-    options.update({"null_values": list(null_values)})
-    if label_columns:
-        options.update({"label_columns": sorted(label_columns)})
-    if value_types:
-        options.update({"value_types": dict(sorted(value_types.items()))})
-    if eval_max_rows is not None:
-        options.update({"eval_max_rows": eval_max_rows})
-    if span_pattern is not None:
-        options.update({"span_pattern": span_pattern, "span_window": span_window})
+    options.update({PART_KEY: part.model_dump_json()})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(options)
     return config

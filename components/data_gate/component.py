@@ -10,20 +10,21 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, Examples, ExampleStatistics
 
 from components.data_gate import gate
+from pipelines.config.parts import DataGatePart
 from pipelines.shared import artifact_files
 
 
 @component
 def DataGate(anomalies: InputArtifact[ExampleAnomalies], statistics: InputArtifact[ExampleStatistics],
              drift: InputArtifact[ExampleAnomalies] = None, examples: InputArtifact[Examples] = None,
-             check_anomalies: Parameter[int] = 1, label: Parameter[str] = "",
-             max_missing_labels: Parameter[float] = 1.0) -> None:
-    """`drift`: DriftCheck's record, given when drift stops the run; `check_anomalies`: 0 when anomalies only warn;
-    `examples`: ExampleGen's, whose count of rows without a label (`label`'s) may be at most `max_missing_labels`
-    of a split's rows."""
-    if check_anomalies:
+             config: Parameter[str] = "{}") -> None:
+    """`drift`: DriftCheck's record, given when drift stops the run; `config`: a DataGatePart's JSON;
+    `examples`: ExampleGen's, whose count of rows without a label may be at most `max_missing_labels` of a
+    split's rows."""
+    part = DataGatePart.model_validate_json(config)
+    if part.check_anomalies:
         label_counts = examples.get_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY) if examples else ""
         gate.check(anomalies.uri, statistics.uri,
-                    gate.missing_label_anomalies(json.loads(label_counts or "{}"), max_missing_labels, label))
+                   gate.missing_label_anomalies(json.loads(label_counts or "{}"), part.max_missing_labels, part.label))
     if drift is not None:
         gate.check_drift(drift.uri)

@@ -4,13 +4,12 @@ Records every compared feature's distance and threshold (an ExampleAnomalies art
 proto and comparisons.json), whether or not anything drifted; the DataGate stops the run on drift when
 drift.on_drift is `stop`. The served model's statistics are read from the serving folder (distances.py).
 """
-import json
-
 from absl import logging
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, PushedModel, Schema
 
+from pipelines.config.parts import DriftCheckPart
 from pipelines.shared import distances
 from pipelines.shared.artifact_files import load_schema, read_split_statistics
 from pipelines.shared.serving_layout import read_served_statistics
@@ -22,11 +21,10 @@ NOT_COMPARED = "not_compared"  # custom property: why nothing was compared (no s
 def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifact[Schema],
                drift: OutputArtifact[ExampleAnomalies], serving_dir: Parameter[str], config: Parameter[str],
                latest_push: InputArtifact[PushedModel] = None) -> None:
-    """`config`: JSON {"comparators": {feature: [measure, threshold]}, "min_examples_fraction": x or null}.
+    """`config`: a DriftCheckPart's JSON.
     `latest_push`: the pipeline's latest PushedModel (none before the first push); what is served is read
     from serving_dir, since the latest push may be one that pushed nothing."""
-    options = json.loads(config)
-    comparators = {name: tuple(value) for name, value in options["comparators"].items()}
+    part = DriftCheckPart.model_validate_json(config)
     drift.split_names = '["train"]'
     try:
         served = read_served_statistics(serving_dir)
@@ -40,8 +38,8 @@ def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifa
         distances.write_result(drift.uri, [], None)
         return
     comparisons, anomalies = distances.compare(read_split_statistics(statistics.uri), served.statistics,
-                                           load_schema(schema.uri), comparators, distances.DRIFT,
-                                           options.get("min_examples_fraction"))
+                                           load_schema(schema.uri), part.comparators, distances.DRIFT,
+                                           part.min_examples_fraction)
     distances.write_result(drift.uri, comparisons, anomalies)
     drifted = distances.exceeded(comparisons)
     drift.set_string_custom_property("served_version", served.version)

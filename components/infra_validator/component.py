@@ -5,7 +5,6 @@ Not a subclass of tfx.components.InfraValidator: TFX's Kubeflow V2 step builder 
 """
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 from tfx import types
@@ -15,6 +14,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.infra_validator.executor import PLATFORM_CONFIG_KEY, Executor
+from pipelines.config.parts import ModelServerPart
 
 MODEL_NAME = "candidate"
 DOCKER_IMAGE_TAG = "2.16.1"  # tensorflow/serving, matching TensorFlow 2.16 (docker platform only)
@@ -42,8 +42,8 @@ def parameters(platform: str = "auto", load_and_query: bool = True, num_examples
         "validation_spec": infra_validator_pb2.ValidationSpec(
             max_loading_time_seconds=max_loading_time_seconds, num_tries=tries),
         "request_spec": request_spec,
-        PLATFORM_CONFIG_KEY: json.dumps({"platform": platform, "model_server_path": model_server_path,
-                                         "memory_limit_mb": memory_limit_mb}, sort_keys=True),
+        PLATFORM_CONFIG_KEY: ModelServerPart(platform=platform, model_server_path=model_server_path,
+                                             memory_limit_mb=memory_limit_mb).model_dump_json(),
     }
 
 

@@ -13,7 +13,6 @@ fail the component instead, as any other component's would: a verdict on the mod
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Optional
 
@@ -23,6 +22,7 @@ from tfx.components.infra_validator import executor as tfx_executor
 from tfx.types import standard_component_specs as keys
 
 from components.infra_validator import runners, verdicts
+from pipelines.config.parts import ModelServerPart
 from pipelines.model_server import platforms
 from pipelines.shared.errors import MlopsError
 
@@ -39,11 +39,10 @@ class NonFiniteOutputs(MlopsError, RuntimeError):
 
 class Executor(tfx_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        settings = json.loads(exec_properties[PLATFORM_CONFIG_KEY])
-        self._settings = settings
-        self._model_server = platforms.find_model_server(settings.get("model_server_path"))
-        self._platform = platforms.choose_platform(settings["platform"], self._model_server,
-                                               platforms.docker_engine_answers, settings.get("model_server_path"))
+        self._settings = settings = ModelServerPart.model_validate_json(exec_properties[PLATFORM_CONFIG_KEY])
+        self._model_server = platforms.find_model_server(settings.model_server_path)
+        self._platform = platforms.choose_platform(settings.platform, self._model_server,
+                                                   platforms.docker_engine_answers, settings.model_server_path)
         self._failures: list[str] = []
         self._setup_error: Optional[BaseException] = None  # the last attempt's, when the server did not start
         self._non_finite: Optional[str] = None  # set once the model answered NaN or infinity: no use retrying
@@ -119,7 +118,7 @@ class Executor(tfx_executor.Executor):
         if self._platform == platforms.TF_SERVING_BINARY and self._model_server:  # chosen only when found
             return runners.tf_serving_binary_runner(self._model_server, model_path, model_name)
         # The stand-in exits by itself well after the validator's own deadline: a backstop, not a limit.
-        return runners.local_process_runner(model_path, model_name, self._settings["memory_limit_mb"],
+        return runners.local_process_runner(model_path, model_name, self._settings.memory_limit_mb,
                                             max_lifetime_seconds=max_loading_time_seconds + 600)
 
 

@@ -43,8 +43,8 @@ def test_executor_writes_train_and_eval_splits(tmp_path):
 
 def test_null_values_travel_in_the_custom_config():
     component = fast_csv_example_gen("/data", "*.csv", ["NA", "-"], train=2, eval=1)
-    assert executor.custom_options(component.exec_properties)["null_values"] == ["NA", "-"]
-    assert executor.custom_options({}) == {"null_values": [""]}
+    assert executor.custom_options(component.exec_properties).null_values == ["NA", "-"]
+    assert executor.custom_options({}).null_values == [""]
 
 
 def test_the_eval_cap_travels_in_the_custom_config_and_caps_the_eval_split(tmp_path):
@@ -52,8 +52,8 @@ def test_the_eval_cap_travels_in_the_custom_config_and_caps_the_eval_split(tmp_p
     data.mkdir()
     (data / "part.csv").write_text("id\n" + "\n".join(str(i) for i in range(3000)) + "\n")
     component = fast_csv_example_gen(str(data), "*.csv", [""], train=2, eval=1, eval_max_rows=300)
-    assert executor.custom_options(component.exec_properties)["eval_max_rows"] == 300
-    assert "eval_max_rows" not in executor.custom_options(fast_csv_example_gen("/d", "*", [""], 2, 1).exec_properties)
+    assert executor.custom_options(component.exec_properties).eval_max_rows == 300
+    assert executor.custom_options(fast_csv_example_gen("/d", "*", [""], 2, 1).exec_properties).eval_max_rows is None
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "out")
     executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, dict(component.exec_properties))

@@ -3,6 +3,7 @@ import itertools
 
 from pipelines.assembly import create_pipeline
 from pipelines.config import load_config
+from pipelines.config.parts import DataGatePart
 from pipelines.shared import component_ids
 
 
@@ -42,6 +43,10 @@ def test_transform_waits_for_the_data_gate(project):
     assert "DataGate" in {n.id for n in nodes["Transform"].upstream_nodes}
 
 
+def gate_part(gate) -> DataGatePart:
+    return DataGatePart.model_validate_json(gate.exec_properties["config"])
+
+
 def test_the_gate_stops_on_what_the_config_says_and_warn_mode_has_no_gate(project):
     def gate(*overrides):
         cfg = load_config(project / "configs" / "taxi.yaml", list(overrides))
@@ -49,9 +54,9 @@ def test_the_gate_stops_on_what_the_config_says_and_warn_mode_has_no_gate(projec
 
     stop_on_both = gate()
     assert stop_on_both.inputs["drift"].producer_component_id == "DriftCheck"
-    assert stop_on_both.exec_properties["check_anomalies"] == 1
+    assert gate_part(stop_on_both).check_anomalies is True
     drift_only = gate("on_anomalies=warn")
-    assert drift_only.exec_properties["check_anomalies"] == 0 and "drift" in drift_only.inputs
+    assert gate_part(drift_only).check_anomalies is False and "drift" in drift_only.inputs
     assert "drift" not in gate("drift.on_drift=warn").inputs
     assert gate("on_anomalies=warn", "drift.on_drift=warn") is None
     assert "DriftCheck" not in node_ids(project, "drift.on_drift=skip")
@@ -162,10 +167,10 @@ def test_rows_without_a_label_are_left_out_by_example_gen_and_counted_at_the_gat
     cfg = load_config(project / "configs" / "taxi.yaml", ["label.max_missing_fraction=0.25"])
     nodes = {c.id: c for c in create_pipeline(cfg).components}
     options = executor.custom_options(nodes[component_ids.EXAMPLE_GEN].exec_properties)
-    assert options["label_columns"] == ["fare", "tips"]  # tips > 0.2 * fare needs both
-    assert options["value_types"]["fare"] == "FLOAT" and options["value_types"]["payment_type"] == "BYTES"
+    assert options.label_columns == ["fare", "tips"]  # tips > 0.2 * fare needs both
+    assert options.value_types["fare"] == "FLOAT" and options.value_types["payment_type"] == "BYTES"
     gate = nodes[component_ids.DATA_GATE]
-    assert gate.exec_properties["max_missing_labels"] == 0.25 and "examples" in gate.inputs
+    assert gate_part(gate).max_missing_labels == 0.25 and "examples" in gate.inputs
     # The gate's share is not Transform's business: changing it keeps Transform's cache key.
     other = {c.id: c for c in create_pipeline(load_config(project / "configs" / "taxi.yaml")).components}
     assert other[component_ids.TRANSFORM].exec_properties == nodes[component_ids.TRANSFORM].exec_properties

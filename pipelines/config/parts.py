@@ -1,0 +1,40 @@
+"""What each custom component receives: its part of the config, as one JSON string parameter made with
+`model_dump_json()` and read back with `model_validate_json()` inside the component. One convention for all:
+the component's cache key changes exactly when its part does, and nothing is lost on the way (a protobuf
+Struct would turn integers into floats). Transform and the Trainer get theirs in custom_config the same way
+(training.py: FeaturesConfig, TrainingConfig)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field
+
+from pipelines.config.base import _Strict
+
+
+class ExampleGenPart(_Strict):
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    eval_max_rows: Optional[int] = None       # the eval split's cap (data.split.eval_max_rows)
+    span_pattern: Optional[str] = None        # with {SPAN}: the pattern the earlier spans of a window are found by
+    span_window: int = 1
+    label_columns: list[str] = Field(default_factory=list)  # rows missing one are left out and counted
+    value_types: dict[str, str] = Field(default_factory=dict)  # the schema's {column: FLOAT|INT|BYTES}
+
+
+class DriftCheckPart(_Strict):
+    comparators: dict[str, tuple[str, float]]  # feature -> (measure, threshold)
+    min_examples_fraction: Optional[float] = None
+
+
+class DataGatePart(_Strict):
+    check_anomalies: bool = True   # false with on_anomalies: warn (the gate then checks drift only)
+    label: str = ""                # the label's name, in the missing-label anomalies
+    max_missing_labels: float = 1.0
+
+
+class ModelServerPart(_Strict):
+    """The InfraValidator's platform settings (TFX's own specs carry the rest)."""
+
+    platform: str = "auto"
+    model_server_path: Optional[str] = None
+    memory_limit_mb: int = 8192
