@@ -91,10 +91,9 @@ the model server) could not be used; 2 the config or an input is bad (nothing ra
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    command = next(c for c in COMMANDS if c.name == args.command)
+    command, args = parse(argv)
     try:
-        return run_command(command, args)
+        return execute(command, args)
     except BrokenPipeError:  # `mlops runs | head`: the reader left; nothing more to say, and no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail again otherwise
@@ -106,7 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         return explain(e, command.expected)
 
 
-def run_command(command: Command, args) -> int:
+def run_command(argv: list[str] | None = None) -> int:
+    """A command without main()'s guard: what it raises propagates."""
+    return execute(*parse(argv))
+
+
+def parse(argv: list[str] | None) -> tuple[Command, argparse.Namespace]:
+    args = parser().parse_args(argv)
+    return next(c for c in COMMANDS if c.name == args.command), args
+
+
+def execute(command: Command, args: argparse.Namespace) -> int:
     if not command.takes_config:
         return command.run(args, None)
     if getattr(args, "no_baseline", False):
