@@ -60,7 +60,7 @@ test: check
 	@trap 'tests/services/mariadb.sh stop $(MARIADB_DIR)' EXIT; \
 	browser=$$(tests/services/chromium.sh) && \
 	tests/services/mariadb.sh start $(MARIADB_DIR) && \
-	MLOPS_TEST_BROWSER=$$browser MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest -n auto --dist loadgroup tests
+	MLOPS_TEST_BROWSER=$$browser MLOPS_TEST_MYSQL_PORT=$$(cat $(MARIADB_DIR)/port) $(PY) -m pytest -n auto tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -10,12 +10,12 @@ carries).
 """
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pipelines.config import PipelineConfig
+from pipelines.shared import data_files
 from pipelines.shared.errors import MlopsError
 
 CSV, TF_EXAMPLE, PREDICTION_LOG = "csv", "tf_example", "prediction_log"
@@ -28,8 +28,7 @@ class NoServingData(MlopsError, LookupError):
 
 
 def serving_files(path: str) -> list[str]:
-    files = sorted(f for f in glob.glob(os.path.join(path, "**", "*"), recursive=True)
-                   if os.path.isfile(f) and not os.path.basename(f).startswith("."))
+    files = data_files.files_under(path)
     if not files:
         raise NoServingData(f"no serving data file in {path}")
     return files

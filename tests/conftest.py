@@ -15,16 +15,26 @@ def project() -> Path:
     return PROJECT
 
 
-# `make test` runs the suite on every core with pytest-xdist (--dist loadgroup). Tests that share an expensive
-# fixture run on one worker, so that it is built once: the taxi history (tests/e2e/conftest.py) for the modules
-# that read it, and each other e2e or component module's module-scoped runs. Unit tests spread freely.
+# `make test` runs the suite on every core with pytest-xdist. Tests that share an expensive fixture run on one
+# worker, so that it is built once: the taxi history (tests/e2e/conftest.py) for the modules that read it, each
+# other e2e or component module's module-scoped runs. Unit tests spread one by one. (xdist's own loadgroup
+# does not group under pytest 9: its test-id suffix is lost, so the scopes are set here.)
 TAXI_HISTORY_MODULES = {"test_taxi", "test_registry", "test_delivery", "test_run_report"}
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        kind = Path(str(item.fspath)).parent.name
-        module = Path(str(item.fspath)).stem
-        if kind in ("e2e", "component"):
-            group = "taxi-history" if module in TAXI_HISTORY_MODULES else f"{kind}-{module}"
-            item.add_marker(pytest.mark.xdist_group(group))
+def work_unit(nodeid: str) -> str:
+    """The scope a test is scheduled with: tests of one scope run on one worker, in order."""
+    path = nodeid.split("::", 1)[0]
+    if Path(path).parent.name not in ("e2e", "component"):
+        return nodeid
+    return "taxi-history" if Path(path).stem in TAXI_HISTORY_MODULES else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return SharedFixtureScheduling(config, log)

@@ -75,13 +75,13 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help)
-        if command.arguments:
-            command.arguments(sub)
-        if command.takes_config:
+        if command.takes_config:  # first: CONFIG is the first positional argument of every command that takes one
             sub.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                              help="pipeline config (default: this project's configs/taxi.yaml)")
             sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                              help="override a config field, e.g. --set model.train_steps=200 (repeatable)")
+        if command.arguments:
+            command.arguments(sub)
     return top
 
 

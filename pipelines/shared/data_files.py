@@ -10,6 +10,7 @@ find the files of the spans a run reads (the newest, or the newest N for a train
 from __future__ import annotations
 
 import csv
+import glob
 import os
 import re
 
@@ -85,6 +86,12 @@ def csv_files(data: str) -> list[str]:
     if not os.path.isfile(data):
         raise FileNotFoundError(f"{data}: no such file or folder")
     return [data]
+
+
+def files_under(folder: str) -> list[str]:
+    """Every file in a local folder and its subfolders, hidden ones (a writer's temporary files) left out."""
+    return sorted(f for f in glob.glob(os.path.join(folder, "**", "*"), recursive=True)
+                  if os.path.isfile(f) and not os.path.basename(f).startswith("."))
 
 
 def read_header(path: str) -> list[str]:
