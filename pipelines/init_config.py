@@ -101,7 +101,7 @@ def _all_numbers(values: pa.Array) -> bool:
 
 
 def read_table(files: list[str], null_values: list[str]) -> pa.Table:
-    """The data as ExampleGen reads it (components/csv_example_gen/logic.py); ValueError for text that is not
+    """The data as ExampleGen reads it (pipelines/shared/csv_tables.py); ValueError for text that is not
     UTF-8, which a config cannot be written from (check_readable_csv comes first)."""
     from pipelines.shared.csv_tables import read_csv
 

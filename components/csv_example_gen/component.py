@@ -15,7 +15,7 @@ from pipelines.shared import data_files
 def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
                          eval_max_rows: Optional[int] = None, span_window: int = 1,
                          label_columns: Sequence[str] = (), value_types: Optional[dict[str, str]] = None):
-    """`pattern` may hold {SPAN} (spans.py): TFX's driver then ingests the newest span, and span_window > 1
+    """`pattern` may hold {SPAN} (pipelines/shared/data_files.py): TFX's driver then ingests the newest span, and span_window > 1
     adds the spans before it as the `earlier_spans` split. Rows missing a label column are left out and
     counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}."""
     part = ExampleGenPart(null_values=null_values, eval_max_rows=eval_max_rows,

@@ -19,15 +19,16 @@ from pipelines.config.data import BINARY, DEFAULT_METRICS, FEATURE_KINDS, FITTIN
 from pipelines.config.data_checks import check_data_columns
 from pipelines.config.describe import describe
 from pipelines.config.loading import (
-                                   features_config_from_json,
-                                   load_config,
-                                   load_config_from_environment,
-                                   training_config_from_json,
+    features_config_from_json,
+    load_config,
+    load_config_from_environment,
+    training_config_from_json,
 )
 from pipelines.config.pipeline import PipelineConfig
 from pipelines.config.training import FeaturesConfig, TrainingConfig
 
-__all__ = ["BINARY", "DEFAULT_CONFIG", "DEFAULT_METRICS", "FEATURE_KINDS", "FITTING_METRICS", "MULTICLASS",
-           "REGRESSION", "ConfigError", "Feature", "FeaturesConfig", "PipelineConfig", "TrainingConfig",
-           "check_data_columns", "describe", "features_config_from_json", "load_config",
-           "load_config_from_environment", "training_config_from_json"]
+__all__ = [
+    "BINARY", "DEFAULT_CONFIG", "DEFAULT_METRICS", "FEATURE_KINDS", "FITTING_METRICS", "MULTICLASS", "REGRESSION",
+    "ConfigError", "Feature", "FeaturesConfig", "PipelineConfig", "TrainingConfig", "check_data_columns", "describe",
+    "features_config_from_json", "load_config", "load_config_from_environment", "training_config_from_json",
+]

@@ -11,10 +11,8 @@ from pipelines.shared.errors import UsageError
 
 PACKAGE_SCHEME = "package://"
 
-
 # What `mlops` and the `tfx` CLI entry points run when no config is named.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "taxi.yaml"
-
 
 CONFIG_ENV = "MLOPS_CONFIG"  # the `tfx` CLI entry points take their config from this variable
 

@@ -50,7 +50,6 @@ class DataConfig(_Strict):
 # What the model outputs, by label: one sigmoid, a softmax over the classes, or one linear value.
 BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"
 
-
 # TFMA/Keras metric class names that can be computed on each kind of output (tests/unit checks that
 # TFMA resolves every one); the defaults are used when evaluation.metrics is omitted.
 FITTING_METRICS = {
@@ -261,8 +260,6 @@ def _kinds(union) -> tuple[str, ...]:
 
 FEATURE_KINDS = _kinds(Feature)
 
-
 NUMERIC_KINDS = ("numeric", "bucketized")  # compared on their raw numbers; the other kinds on their values
-
 
 LABEL_KINDS = _kinds(Label)

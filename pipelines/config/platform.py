@@ -54,7 +54,6 @@ class MetadataConfig(_Strict):
 
 BeamMode = Literal["auto", "in_memory", "multi_processing"]
 
-
 SECRET_WORDS = ("password", "passwd", "secret", "token", "credential")
 
 
@@ -149,9 +148,7 @@ class ResourceConfig(_Strict):
 
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
-
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-
 
 CRON_FIELDS = (("seconds", 0, 59, ()), ("minutes", 0, 59, ()), ("hours", 0, 23, ()), ("day of month", 1, 31, ()),
                ("month", 1, 12, MONTH_NAMES), ("day of week", 0, 6, DAY_NAMES))

@@ -31,7 +31,7 @@ def everything_written(work) -> bytes:
 
 
 def leaked(secret: str, found) -> list[str]:
-    """The forms of `secret` (raw, protobuf text, JSON, repr; see pipelines/masking.py) present in `found`
+    """The forms of `secret` (raw, protobuf text, JSON, repr; see pipelines/shared/masking.py) present in `found`
     (text, or bytes as written to files)."""
     from pipelines.shared.masking import secret_forms
 
