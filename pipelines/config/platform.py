@@ -77,8 +77,8 @@ def known_beam_components(per_component: dict) -> dict:
 
 # Measured with make bench-scale at 14, 28 and 112 MiB of CSV (README), two workers against one process:
 # the Evaluator breaks even near 18 MiB, Transform near 40; StatisticsGen was faster in-process at every size.
-MULTI_PROCESSING_ABOVE_MB: dict[str, Optional[float]] = {component_ids.STATISTICS_GEN: None, component_ids.TRANSFORM: 40,
-                             component_ids.EVALUATOR: 20, component_ids.BULK_INFERRER: None}  # the last: not measured
+MULTI_PROCESSING_ABOVE_MB: dict[str, Optional[float]] = {component_ids.STATISTICS_GEN: None, component_ids.TRANSFORM: 40.0,
+                             component_ids.EVALUATOR: 20.0, component_ids.BULK_INFERRER: None}  # the last: not measured
 
 
 class BeamConfig(_Strict):

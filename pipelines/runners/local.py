@@ -13,7 +13,7 @@ from typing import Optional
 from pipelines.config import PipelineConfig
 from pipelines.metadata import recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
-from pipelines.runners import run_lock
+from pipelines.runners import run_lock, unchanged
 from pipelines.shared import component_ids, console
 from pipelines.shared.errors import MlopsError
 
@@ -143,9 +143,15 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     """Runs the pipeline with library output in <output_root>/logs/ and progress on the terminal, then
     reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
+    inputs = unchanged.fingerprint(cfg)  # what this run reads, before it runs (its own push changes the serving folder)
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with console.logs_to_file(log_path, store.secrets(cfg)) as terminal, own_run(cfg) as recovered:
+        matched = None if recovered else unchanged.matching_run(cfg, inputs, store.open_reader(cfg))
+        if matched is not None:
+            summary = runs.read_run_summary(store.open_reader(cfg), matched.run_id)
+            return RunReport(unchanged_text(cfg, summary), False, str(log_path))
+        unchanged.forget(cfg)  # until this run completes
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
         for line in recovery.describe(recovered):
             print(f"  {line}", file=terminal, flush=True)
@@ -174,9 +180,17 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
                   f"{cfg.runner.retries.for_component(node)} in a new run in {wait:g} s", file=terminal, flush=True)
             time.sleep(wait)
         executed = {c.node for c in summary.components}
-        text = runs.format_summary(summary, not_run=[c.id for c in pipeline.components if c.id not in executed],
-                                   error=f"{type(error).__name__}: {error}" if error else None)
+        not_run = [c.id for c in pipeline.components if c.id not in executed]
+        text = runs.format_summary(summary, not_run=not_run, error=f"{type(error).__name__}: {error}" if error else None)
+        if error is None and not not_run and summary.outcome in (runs.PUSHED, runs.NOT_BLESSED, runs.CACHED):
+            unchanged.record(cfg, inputs, summary.run_id)
     return RunReport(text, error is not None or summary.outcome in (runs.GATED, runs.FAILED), str(log_path))
+
+
+def unchanged_text(cfg: PipelineConfig, summary: runs.RunSummary) -> str:
+    return (f"Pipeline {cfg.name}: unchanged since run {summary.run_id} (the same config, data files, schema, code and "
+            "served versions), which completed: nothing to run; every component would come from cache.\n"
+            f"That run:\n\n{runs.format_summary(summary)}")
 
 
 # --- mlops predict ----------------------------------------------------------------

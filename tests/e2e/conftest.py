@@ -72,7 +72,21 @@ def unchanged_run(taxi, first_run) -> Step:
 
 
 @pytest.fixture(scope="session")
-def impossible_run(taxi, unchanged_run) -> Step:
+def nothing_changed_run(taxi, unchanged_run) -> Step:
+    """Nothing changed since the previous run, which completed (the first run's push changed what it read):
+    answered without running, in a process that says whether it imported TensorFlow."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pipelines.cli import main; rc = main(['run', sys.argv[1]]); "
+            "print('tensorflow imported' if 'tensorflow' in sys.modules else 'tensorflow not imported'); sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, str(taxi.config)], capture_output=True, text=True,
+                            cwd=PROJECT, timeout=600)
+    return Step(result, reader_of(taxi.config).latest_run_id(), versions(taxi.serving_dir))
+
+
+@pytest.fixture(scope="session")
+def impossible_run(taxi, nothing_changed_run) -> Step:
     """A threshold no model meets: only the Evaluator and the Pusher run again; nothing pushed."""
     return taxi.step("--set", "evaluation.thresholds.0.lower_bound=1.01")
 

@@ -63,6 +63,17 @@ def test_unchanged_rerun_is_served_from_cache(taxi, first_run, unchanged_run):
     assert "cached" in unchanged_run.result.stdout
 
 
+def test_nothing_changed_is_answered_from_ml_metadata_without_running_or_importing_tensorflow(
+        taxi, unchanged_run, nothing_changed_run):
+    result = nothing_changed_run.result
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert f"unchanged since run {unchanged_run.run_id}" in result.stdout and "nothing to run" in result.stdout
+    assert "tensorflow not imported" in result.stdout
+    assert nothing_changed_run.run_id == unchanged_run.run_id  # no new run in ML Metadata
+    assert nothing_changed_run.served == unchanged_run.served
+    assert re.search(r"^Report: \S+\.html$", result.stdout, re.M)
+
+
 def test_impossible_threshold_is_not_blessed_and_pushes_nothing(taxi, first_run, impossible_run):
     result = impossible_run.result
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
