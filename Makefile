@@ -1,7 +1,7 @@
 # make run    - set up .venv if needed, run the default pipeline (configs/taxi.yaml)
 # make check  - layer contracts (import-linter), ruff and mypy on the tree
 # make test   - set up .venv if needed, `make check`, then the whole test suite
-# make bench  - default pipeline cold, then unchanged (cached), per-component wall times
+# make bench  - default pipeline cold, re-run and unchanged against TFX's example cold and re-run, per-component times
 # make bench-scale [ROWS=1000000] - a taxi-shaped CSV of ROWS rows: TFX's example, then this project, timed back to back
 # make image  - build docker/Dockerfile where a Docker engine answers; lint it (hadolint) in any case
 SHELL := /bin/bash
