@@ -2,7 +2,7 @@
 # make check  - layer contracts (import-linter), ruff and mypy on the tree
 # make test   - set up .venv if needed, `make check`, then the whole test suite
 # make bench  - default pipeline cold, re-run and unchanged against TFX's example cold and re-run, per-component times
-# make bench-scale [ROWS=1000000] - a taxi-shaped CSV of ROWS rows: TFX's example, then this project, timed back to back
+# make bench-scale [ROWS=1000000] [ARGS=...] - a taxi-shaped CSV of ROWS rows: TFX's example, then this project, timed back to back
 # make image  - build docker/Dockerfile where a Docker engine answers; lint it (hadolint) in any case
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
@@ -70,7 +70,7 @@ bench: $(STAMP)
 
 ROWS ?= 1000000
 bench-scale: $(STAMP)
-	$(PY) bench/scale.py --rows $(ROWS)
+	$(PY) bench/scale.py --rows $(ROWS) $(ARGS)
 
 IMAGE ?= tfx-mlops:latest
 image: $(STAMP)

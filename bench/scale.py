@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--reference-mode", default="multi_processing", choices=["in_memory", "multi_processing", "none"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="passed to mlops run")
     parser.add_argument("--keep", action="store_true", help="keep the data and the run's outputs (printed)")
+    parser.add_argument("--no-example-gen", action="store_true", help="skip timing both ExampleGens alone")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mlops-scale-"))
@@ -57,11 +58,16 @@ def main() -> None:
         reference = None
         if args.reference_mode != "none" and REFERENCE.exists():
             print(f"TFX's taxi example ({args.reference_mode}) on the same file ...", flush=True)
-            _, result = timed([str(REFERENCE), sys.executable, args.reference_mode, str(data)])
+            _, reference_peak_mb, result = run_with_peak_memory([str(REFERENCE), sys.executable, args.reference_mode,
+                                                                 str(data)])
             match = re.search(r"([\d.]+) s wall", result.stdout)
             reference = float(match.group(1)) if match else None
             print(f"  {result.stdout.strip() or result.stderr[-500:]}", flush=True)
+            if reference:
+                print(f"  {1e6 * reference / args.rows:.0f} µs a row; largest process {reference_peak_mb:.0f} MB resident",
+                      flush=True)
 
+        if reference is not None and not args.no_example_gen:
             print("ExampleGen alone, TFX's then this project's ...", flush=True)
             _, result = timed([sys.executable, str(PROJECT / "bench" / "example_gen.py"), str(data),
                                "--mode", args.reference_mode])
@@ -83,7 +89,7 @@ def main() -> None:
         print(f"\n{args.rows} rows; {' '.join(result.stdout.split('Beam: ')[1].splitlines()[0:1])}")
         for component in summary.components:
             print(f"  {component.node:<32} {component.seconds:8.1f} s")
-        print(f"  {'wall (process start to end)':<32} {seconds:8.1f} s")
+        print(f"  {'wall (process start to end)':<32} {seconds:8.1f} s   ({1e6 * seconds / args.rows:.0f} µs a row)")
         print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident")
         if reference:
             print(f"this project / TFX taxi example ({args.reference_mode}): {seconds:.1f} / {reference:.1f} s "
