@@ -147,10 +147,10 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with console.logs_to_file(log_path, store.secrets(cfg)) as terminal, own_run(cfg) as recovered:
-        matched = None if recovered else unchanged.matching_run(cfg, inputs, store.open_reader(cfg))
+        reader = store.open_reader(cfg)
+        matched = None if recovered else unchanged.matching_run(cfg, inputs, reader)
         if matched is not None:
-            summary = runs.read_run_summary(store.open_reader(cfg), matched.run_id)
-            return RunReport(unchanged_text(cfg, summary), False, str(log_path))
+            return RunReport(unchanged_text(cfg, runs.read_run_summary(reader, matched.run_id)), False, str(log_path))
         unchanged.forget(cfg)  # until this run completes
         print(f"Running pipeline {cfg.name} (config {cfg.source})\n  logs: {log_path}", file=terminal, flush=True)
         for line in recovery.describe(recovered):
