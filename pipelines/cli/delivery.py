@@ -59,17 +59,14 @@ def rollback(args, cfg) -> int:
     return _rolled_out(cfg, "rollback", args.to)
 
 
-def _rolled_out(cfg, action: str, version, percent: int = 10, mode: str = "canary") -> int:
+def _rolled_out(cfg, action: str, version, percent: int = 0, mode: str = "canary") -> int:
     from pipelines.metadata.store import open_reader
     from pipelines.serving import server
     from pipelines.shared.console import quiet_libraries
 
     reader = open_reader(cfg)
     with quiet_libraries():
-        if action == "rollback":
-            result = server.roll_out(reader, cfg, action, version)
-        else:
-            result = server.roll_out(reader, cfg, action, version, percent, mode)
+        result = server.roll_out(reader, cfg, action, version, percent, mode)
     shown = ", ".join(f"{label}={result.names.get(folder, folder)}" for label, folder in sorted(result.state.labels.items()))
     if result.state.canary is not None:
         shown += f" ({result.state.mode}, {result.state.percent}% of keyed requests)"
