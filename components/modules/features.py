@@ -15,6 +15,7 @@ TRANSFORMED_SUFFIX = "_xf"
 SERVING_SIGNATURE = "serving_default"
 EVALUATION_SIGNATURE = "evaluation"
 TRANSFORM_SIGNATURE = "transform_features"
+EXPLAIN_SIGNATURE = "explain"  # raw examples -> per-feature attributions (attributions.py)
 
 
 def safe_name(name: str) -> str:

@@ -5,7 +5,10 @@ The exported SavedModel has three signatures, each taking serialized raw tf.Exam
   probabilities, or the predicted value), and for class labels `classes` (names as in the data) with
   `scores` (one per class, in that order); the transform graph is applied inside;
 - `evaluation` -> `outputs` alone, which TFMA evaluates;
-- `transform_features` -> transformed features, which TFMA uses to compute the label.
+- `transform_features` -> transformed features, which TFMA uses to compute the label;
+- `explain` -> `attributions` ([rows, features]: integrated gradients summed to each raw feature, in
+  `feature_names` order), `output` and `baseline_output` (the explained value at the row and at the
+  average training example: attributions add up to their difference) and `explained_class`.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components.modules import attributions
 from components.modules import features as F
 from components.modules.keras2 import use_tf_keras
 from pipelines.config import BINARY, MULTICLASS, REGRESSION, TrainingConfig, training_config_from_json
@@ -24,29 +28,69 @@ use_tf_keras()
 keras = tf.keras
 
 
+BODY = "body"  # the model after its one-hot encoding: a function of floats, which attributions differentiate
+
+
+def input_widths(cfg: TrainingConfig, tf_transform_output) -> dict[str, int | None]:
+    """Each model input (a transformed feature, or a missing indicator) with its number of ids when it is
+    categorical, or None when it is a number."""
+    widths: dict[str, int | None] = {}
+    for feature in cfg.features:
+        key = F.transformed_name(feature.name)
+        if not feature.categorical:
+            widths[key] = None
+            if getattr(feature, "missing_indicator", False):
+                widths[F.missing_indicator_name(feature)] = None
+            continue
+        vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
+                           if feature.has_vocabulary else None)
+        widths[key] = feature.cardinality(vocabulary_size)
+    return widths
+
+
+def feature_parts(cfg: TrainingConfig) -> dict[str, list[str]]:
+    """Raw feature name -> the model inputs that carry it (its value, and its missing indicator)."""
+    return {f.name: [F.transformed_name(f.name)]
+            + ([F.missing_indicator_name(f)] if getattr(f, "missing_indicator", False) else [])
+            for f in cfg.features}
+
+
 def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int], learning_rate: float,
                 label_scale: tuple[float, float] = (0.0, 1.0)):
     """Wide part: one-hot categorical ids; deep part: numeric values and embeddings of the ids.
     `label_scale`: a regression target's (mean, standard deviation), so the network learns values near 0
-    whatever the target's units, and the model still outputs the target itself."""
-    inputs, wide, deep = {}, [], []
-    for feature in cfg.features:
-        key = F.transformed_name(feature.name)
-        if not feature.categorical:
-            inputs[key] = keras.Input(shape=(), name=key, dtype=tf.float32)
-            deep.append(keras.layers.Reshape((1,))(inputs[key]))
-            if getattr(feature, "missing_indicator", False):
-                indicator = F.missing_indicator_name(feature)
-                inputs[indicator] = keras.Input(shape=(), name=indicator, dtype=tf.float32)
-                deep.append(keras.layers.Reshape((1,))(inputs[indicator]))
-            continue
-        vocabulary_size = (tf_transform_output.vocabulary_size_by_name(F.vocabulary_name(feature))
-                           if feature.has_vocabulary else None)
-        size = feature.cardinality(vocabulary_size)
-        inputs[key] = keras.Input(shape=(), name=key, dtype=tf.int64)
-        wide.append(keras.layers.CategoryEncoding(num_tokens=size, output_mode="one_hot")(inputs[key]))
-        deep.append(keras.layers.Embedding(size, cfg.model.embedding_dim)(inputs[key]))
+    whatever the target's units, and the model still outputs the target itself.
+    The ids are one-hot encoded before the `body`, whose inputs are all floats (attributions.py)."""
+    widths = input_widths(cfg, tf_transform_output)
+    inputs = {key: keras.Input(shape=(), name=key, dtype=tf.float32 if width is None else tf.int64)
+              for key, width in widths.items()}
+    encoded = {key: keras.layers.Reshape((1,))(inputs[key]) if width is None
+               else keras.layers.CategoryEncoding(num_tokens=width, output_mode="one_hot")(inputs[key])
+               for key, width in widths.items()}
+    model = keras.Model(inputs=inputs, outputs=build_body(cfg, widths, hidden_units, label_scale)(encoded))
+    head = cfg.label.head
+    if head == BINARY:
+        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
+    elif head == MULTICLASS:
+        loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    else:
+        loss, metric = "mean_squared_error", keras.metrics.MeanAbsoluteError(name="mae")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric])
+    return model
 
+
+def build_body(cfg: TrainingConfig, widths: dict[str, int | None], hidden_units: list[int],
+               label_scale: tuple[float, float]):
+    """Numbers as [batch, 1], categories as one-hot [batch, ids]. An embedding is a bias-free Dense layer on
+    the one-hot vector (the same function as a lookup, initialised as Keras initialises embeddings), so that
+    gradients reach every category."""
+    inputs = {key: keras.Input(shape=(1 if width is None else width,), name=key, dtype=tf.float32)
+              for key, width in widths.items()}
+    wide = [inputs[key] for key, width in widths.items() if width is not None]
+    deep = [inputs[key] if width is None else
+            keras.layers.Dense(cfg.model.embedding_dim, use_bias=False,
+                               kernel_initializer=keras.initializers.RandomUniform(-0.05, 0.05))(inputs[key])
+            for key, width in widths.items()]
     x = keras.layers.concatenate(deep) if len(deep) > 1 else deep[0]
     for units in hidden_units:
         x = keras.layers.Dense(units, activation="relu")(x)
@@ -56,17 +100,12 @@ def build_model(cfg: TrainingConfig, tf_transform_output, hidden_units: list[int
     head = cfg.label.head
     if head == BINARY:
         outputs = keras.layers.Dense(1, activation="sigmoid")(x)
-        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
     elif head == MULTICLASS:
         assert isinstance(cfg.label, ClassesLabel)  # the only label with more than two values
         outputs = keras.layers.Dense(len(cfg.label.classes), activation="softmax")(x)
-        loss, metric = "sparse_categorical_crossentropy", keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     else:  # regression: the value itself
         outputs = keras.layers.Rescaling(scale=label_scale[1], offset=label_scale[0])(keras.layers.Dense(1)(x))
-        loss, metric = "mean_squared_error", keras.metrics.MeanAbsoluteError(name="mae")
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric])
-    return model
+    return keras.Model(inputs=inputs, outputs=outputs, name=BODY)
 
 
 def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: TrainingConfig, batch_size: int):
@@ -81,7 +120,8 @@ def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: Training
     return dataset.repeat()
 
 
-def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
+def export_signatures(model, tf_transform_output, cfg: TrainingConfig, baseline: dict):
+    """`baseline`: the body's inputs at the average training example (attribution_baseline)."""
     model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so saved with the model
     raw_spec = tf_transform_output.raw_feature_spec()
     # Requests carry the model's raw features only: not the label's columns, not unused columns.
@@ -112,8 +152,44 @@ def export_signatures(model, tf_transform_output, cfg: TrainingConfig):
     def transform(serialized):
         return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
 
+    widths, parts = input_widths(cfg, tf_transform_output), feature_parts(cfg)
+    body = model.get_layer(BODY)
+    starts = {key: tf.constant(value, tf.float32) for key, value in baseline.items()}
+    multiclass = cfg.label.head == MULTICLASS
+    names = tf.constant(list(parts))
+    # What `output` is: a class's probability (its name), or the label's value or probability of being true.
+    explained_classes = tf.constant([str(c) for c in cfg.label.classes] if cfg.label.kind == "classes"
+                                    else [cfg.label.name])
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def explain(serialized):
+        transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+        inputs = attributions.encode(transformed, widths)
+        by_input, output, at_baseline, target = attributions.integrated_gradients(body, inputs, starts, multiclass)
+        rows = tf.shape(serialized)[0]
+        if multiclass:
+            explained = tf.gather(explained_classes, target)
+        else:  # a binary model's positive class (the second), or the label itself
+            explained = tf.fill([rows], explained_classes[-1])
+        return {"attributions": attributions.by_feature(by_input, parts),
+                "feature_names": tf.tile(names[tf.newaxis, :], [rows, 1]),
+                "output": output, "baseline_output": at_baseline, "explained_class": explained}
+
     return {F.SERVING_SIGNATURE: serve.get_concrete_function(), F.EVALUATION_SIGNATURE: evaluate.get_concrete_function(),
-            F.TRANSFORM_SIGNATURE: transform.get_concrete_function()}
+            F.TRANSFORM_SIGNATURE: transform.get_concrete_function(), F.EXPLAIN_SIGNATURE: explain.get_concrete_function()}
+
+
+def attribution_baseline(dataset, widths: dict[str, int | None], batches: int = 50) -> dict:
+    """The body's inputs averaged over the first training batches: numbers at their mean, categories as the
+    shares of their ids ([1, width] each)."""
+    totals: dict = {}
+    rows = 0
+    for features, _ in dataset.take(batches):
+        encoded = attributions.encode(features, widths)
+        for key, value in encoded.items():
+            totals[key] = totals.get(key, 0.0) + tf.reduce_sum(value, axis=0, keepdims=True)
+        rows += int(tf.shape(next(iter(encoded.values())))[0])
+    return {key: (total / max(rows, 1)).numpy() for key, total in totals.items()}
 
 
 def hyperparameters_from(cfg: TrainingConfig, tuned: dict | None) -> tuple[list[int], float]:
@@ -143,8 +219,9 @@ def run_fn(fn_args: tfx.components.FnArgs):
     model = build_model(cfg, tf_transform_output, hidden_units, learning_rate, label_scale(cfg, train))
     model.fit(train, steps_per_epoch=fn_args.train_steps, validation_data=evaluation,
               validation_steps=fn_args.eval_steps, verbose=2)
+    baseline = attribution_baseline(train, input_widths(cfg, tf_transform_output))
     model.save(fn_args.serving_model_dir, save_format="tf",
-               signatures=export_signatures(model, tf_transform_output, cfg))
+               signatures=export_signatures(model, tf_transform_output, cfg, baseline))
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:

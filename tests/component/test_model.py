@@ -41,11 +41,13 @@ def test_binary_taxi_model(project):
     predictions = model(batch_for(cfg, 5, sizes)).numpy()
     assert predictions.shape == (5, 1)
     assert ((predictions > 0) & (predictions < 1)).all()
-    # one Dense per hidden layer and the output
-    assert [layer.units for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)] == [16, 8, 1]
-    # The vocabulary size plus the OOV buckets sizes the company embedding.
-    embeddings = [layer.input_dim for layer in model.layers if isinstance(layer, tf.keras.layers.Embedding)]
-    assert 110 in embeddings and 26 in embeddings
+    # The body (after one-hot encoding): one Dense per hidden layer and the output, and one bias-free Dense
+    # per categorical feature: its embedding, sized by the vocabulary plus the OOV buckets for company.
+    body = model.get_layer(M.BODY)
+    dense = [layer for layer in body.layers if isinstance(layer, tf.keras.layers.Dense)]
+    assert [layer.units for layer in dense if layer.use_bias] == [16, 8, 1]
+    embeddings = {layer.kernel.shape[0] for layer in dense if not layer.use_bias}
+    assert {110, 26} <= embeddings and all(layer.units == cfg.model.embedding_dim for layer in dense if not layer.use_bias)
 
 
 def test_multiclass_penguin_model_learns(project):
