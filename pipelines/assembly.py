@@ -15,12 +15,13 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
 from components.data_gate.component import DataGate
 from components.drift_check.component import DriftCheck
+from components.feature_importance.component import FeatureImportance
 from components.infra_validator.component import InfraValidator
 from components.modules import features as F
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
-from pipelines.config import BINARY, PipelineConfig
-from pipelines.config.parts import DataGatePart, DriftCheckPart
+from pipelines.config import BINARY, MULTICLASS, PipelineConfig
+from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances
 from pipelines.shared.artifact_files import schema_file_value_types
@@ -138,6 +139,16 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         eval_config=eval_config(cfg),
     ).with_id(ids.EVALUATOR)
 
+    # What the model relies on: attributions on a sample of the eval split, per slice, with partial dependence.
+    feature_importance = FeatureImportance(
+        model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+        config=FeatureImportancePart(
+            slices=cfg.evaluation.slices, categorical=[f.name for f in cfg.features if f.categorical],
+            label_kind=cfg.label.head,
+            classes=[str(c) for c in getattr(cfg.label, "classes", [])] if cfg.label.head == MULTICLASS else [],
+        ).model_dump_json(),
+    ).with_id(ids.FEATURE_IMPORTANCE)
+
     infra = cfg.infra_validation
     infra_validator = InfraValidator(
         model=trainer.outputs["model"],
@@ -167,7 +178,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                   trainer.outputs["model"], evaluator.outputs["blessing"])
 
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check,
-                              data_gate, transform, tuner, trainer, baseline, evaluator, infra_validator, pusher,
+                              data_gate, transform, tuner, trainer, baseline, evaluator, feature_importance, infra_validator,
+                              pusher,
                               *scoring]
                   if c is not None]
     for component in components:

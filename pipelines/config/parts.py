@@ -38,3 +38,17 @@ class ModelServerPart(_Strict):
     platform: str = "auto"
     model_server_path: Optional[str] = None
     memory_limit_mb: int = 8192
+
+
+class FeatureImportancePart(_Strict):
+    """What FeatureImportance explains: a sample of the eval split, the evaluation's slices, and partial
+    dependence for the most important features."""
+
+    slices: list[list[str]] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)  # features whose curve is drawn over their values
+    label_kind: str = "binary"                              # binary | multiclass | regression (the head)
+    classes: list[str] = Field(default_factory=list)        # a multiclass model's output columns
+    max_rows: int = 1000
+    dependence_features: int = 3
+    dependence_points: int = 10
+    dependence_rows: int = 200

@@ -14,7 +14,8 @@ def node_ids(project, *overrides):
 
 def test_default_taxi_pipeline(project):
     assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen",
-                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator",
+                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "FeatureImportance",
+                                 "InfraValidator",
                                  "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
 

@@ -30,7 +30,7 @@ EXPECTED_DEPENDENCIES = {
     "DriftCheck": {"ImportSchemaGen", "StatisticsGen", "latest_pushed_model_resolver"},
     "DataGate": {"CsvExampleGen", "DriftCheck", "ExampleValidator", "StatisticsGen"},
     "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"}, "Trainer": {"ImportSchemaGen", "Transform"},
-    "InfraValidator": {"CsvExampleGen", "Trainer"},
+    "InfraValidator": {"CsvExampleGen", "Trainer"}, "FeatureImportance": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
     "Pusher": {"Evaluator", "InfraValidator", "StatisticsGen", "Trainer"},  # the statistics travel with the model
 }
