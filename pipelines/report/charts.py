@@ -192,3 +192,41 @@ def graph(nodes: Sequence[tuple[str, str, str]], edges: Sequence[tuple[str, str]
               'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#99a"/></marker></defs>')
     return (f'<svg class="chart" width="{width:.0f}" height="{height}" role="img">' + marker + "".join(lines)
             + "".join(parts) + "</svg>")
+
+
+def curve(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], x_label: str, y_label: str,
+          width: int = 330, height: int = 150) -> str:
+    """Lines through (x, y) points, one per named series, with both axes labelled at their ends."""
+    series = [(name, [(x, y) for x, y in points if is_number(x) and is_number(y)]) for name, points in series]
+    series = [(name, points) for name, points in series if points]
+    if not series:
+        return empty(width)
+    xs = [x for _, points in series for x, _ in points]
+    ys = [y for _, points in series for _, y in points]
+    left, right, low, high = min(xs), max(xs), min(ys), max(ys)
+    x_span, y_span = (right - left) or 1.0, (high - low) or 1.0
+    margin, top, plot_width, plot_height = 44, 16, width - 54, height - 48
+    parts = [f'<line x1="{margin}" y1="{top + plot_height}" x2="{margin + plot_width}" y2="{top + plot_height}" '
+             f'stroke="#999"/><line x1="{margin}" y1="{top}" x2="{margin}" y2="{top + plot_height}" stroke="#999"/>']
+    for s, (name, points) in enumerate(series):
+        colour = SERIES_COLOURS[s % 4]
+        where = [(margin + (x - left) / x_span * plot_width, top + plot_height - (y - low) / y_span * plot_height)
+                 for x, y in sorted(points)]
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="'
+                     + " ".join(f"{px:.1f},{py:.1f}" for px, py in where) + '"/>')
+        parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2" fill="{colour}"><title>{escape(name)}: '
+                  f'{number_text(x)} &#8594; {number_text(y)}</title></circle>'
+                  for (px, py), (x, y) in zip(where, sorted(points))]
+        if len(series) > 1:
+            parts.append(f'<rect x="{margin + s * 70}" y="2" width="10" height="10" fill="{colour}"/>'
+                         f'<text x="{margin + s * 70 + 14}" y="11" {FONT}>{escape(shortened(name, 56))}</text>')
+    axis_y = top + plot_height
+    parts.append(f'<text x="{margin - 4}" y="{top + 4}" text-anchor="end" {FONT}>{number_text(high, 3)}</text>'
+                 f'<text x="{margin - 4}" y="{axis_y}" text-anchor="end" {FONT}>{number_text(low, 3)}</text>'
+                 f'<text x="{margin}" y="{axis_y + 13}" {FONT}>{number_text(left)}</text>'
+                 f'<text x="{margin + plot_width}" y="{axis_y + 13}" text-anchor="end" {FONT}>{number_text(right)}</text>'
+                 f'<text x="{margin + plot_width / 2:.0f}" y="{height - 4}" text-anchor="middle" {FONT}>'
+                 f'{escape(x_label)}</text>'
+                 f'<text x="10" y="{top + plot_height / 2:.0f}" text-anchor="middle" {FONT} '
+                 f'transform="rotate(-90 10 {top + plot_height / 2:.0f})">{escape(y_label)}</text>')
+    return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"

@@ -14,7 +14,7 @@ from pipelines.metadata import evaluation, lineage, registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
 from pipelines.shared import component_ids as ids
-from pipelines.shared import metric_names
+from pipelines.shared import importance, metric_names
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Report:
     verdicts: list[Verdict] = field(default_factory=list)
     confusion: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)  # slice -> threshold -> cells
     calibration: dict[str, list[tuple]] = field(default_factory=dict)  # slice -> (low, high, n, label, prediction)
+    importance: Optional[dict[str, Any]] = None  # FeatureImportance's summary (pipelines/shared/importance.py)
     lineage_of: Optional[str] = None                                   # what the lineage graph leads to
     lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
     lineage_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -65,17 +66,10 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
             if view is not None:
                 view.anomalies.append(f"{anomaly.split}: {anomaly.description}")
 
-    result = summary.output(ids.EVALUATOR, "evaluation")
-    if result is not None:
-        report.metrics = evaluation.read_metric_table(result.uri)
-        report.verdicts = verdicts(result.uri, report.metrics)
-        report.confusion = evaluation.read_confusion_matrices(result.uri)
-        report.calibration = evaluation.read_calibration(result.uri)
-        execution = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == ids.EVALUATOR)
-        baseline = reader.inputs_of(execution.id).get("baseline_model")
-        if baseline:
-            report.baseline_model = artifact_facts(baseline[0])
-            add_baseline_data(report.features, lineage.training_statistics(reader, baseline[0].id))
+    add_evaluation(report, reader)
+    explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
+    if explained is not None:
+        report.importance = importance.read(explained.uri)
 
     # Lineage: from the data to what was pushed (or to the model, when nothing was).
     pushed = summary.output(ids.PUSHER, "pushed_model")
@@ -95,6 +89,23 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
         if facts and facts["id"] in versions:
             facts["pushed as version"] = versions[facts["id"]]
     return report
+
+
+def add_evaluation(report: Report, reader: MetadataReader) -> None:
+    """The Evaluator's metrics, verdicts and plots, and the baseline it compared against (with its data)."""
+    summary = report.summary
+    result = summary.output(ids.EVALUATOR, "evaluation")
+    if result is None:
+        return
+    report.metrics = evaluation.read_metric_table(result.uri)
+    report.verdicts = verdicts(result.uri, report.metrics)
+    report.confusion = evaluation.read_confusion_matrices(result.uri)
+    report.calibration = evaluation.read_calibration(result.uri)
+    execution = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == ids.EVALUATOR)
+    baseline = reader.inputs_of(execution.id).get("baseline_model")
+    if baseline:
+        report.baseline_model = artifact_facts(baseline[0])
+        add_baseline_data(report.features, lineage.training_statistics(reader, baseline[0].id))
 
 
 BASELINE_DATA = "baseline's train"  # the split name the baseline model's training data is shown under

@@ -23,13 +23,14 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { 
 .features { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
 .feature { border: 1px solid #ddd; padding: 8px; } .feature.anomalous { border: 2px solid #c0180c; }
 .feature h3 { margin: 0 0 4px; }
+.wide { max-width: 100%; overflow-x: auto; }
 """
 
 
 def render(report: Report) -> str:
     summary = report.summary
     sections = [header(report), timeline_section(report), data_section(report), model_section(report),
-                fairness_section(report), infra_section(report), lineage_section(report)]
+                explanations_section(report), fairness_section(report), infra_section(report), lineage_section(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{escape(summary.pipeline)} run {escape(summary.run_id)}</title><style>{CSS}</style></head>"
             "<body>" + "".join(sections) + "</body></html>\n")
@@ -196,6 +197,69 @@ def confusion_matrices(report: Report) -> str:
             ["", "predicted positive", "predicted negative"],
             [["actually positive", cell("tp"), cell("fn")], ["actually negative", cell("fp"), cell("tn")]]))
     return "".join(parts)
+
+
+def explanations_section(report: Report) -> str:
+    """What the model relies on (FeatureImportance): mean |attribution| per feature, per slice, and partial
+    dependence of the most important features."""
+    found = report.importance
+    if not found:
+        return ('<section id="explanations"><h2>What the model relies on</h2><p class="muted">No feature '
+                "importance in this run.</p></section>")
+    explained = ", ".join(found.get("explained", [])) or "the output"
+    what = {"binary": f"the probability of {explained}", "multiclass": "the probability of the predicted class",
+            "regression": f"the predicted {explained}"}.get(found.get("label_kind", ""), "the model's output")
+    ranked = list(found["importance"].items())
+    rows = [(name, [value]) for name, value in ranked]
+    gaps = found.get("completeness", {})
+    cells = [[f'<span data-importance="{escape(name)}">{escape(name)}</span>',
+              f'<span class="num">{value:.4g}</span>',
+              f'<span class="num">{found.get("mean_attribution", {}).get(name, 0.0):+.4g}</span>']
+             for name, value in ranked]
+    intro = (f"<p>Integrated gradients of {escape(what)}, through the transform graph, summed back to each raw "
+             f"feature, on {found['rows']} rows of the eval split"
+             + (f" (of {found['rows_available']})" if found.get("rows_available") else "")
+             + f". Baseline: the average training example, whose output is {charts.number_text(found.get('baseline_output'))} "
+             f"(mean output on these rows: {charts.number_text(found.get('mean_output'))}). A row's attributions add up "
+             f"to its output minus the baseline's: the largest gap here is {charts.number_text(gaps.get('max_gap'), 2)} "
+             f"(mean {charts.number_text(gaps.get('mean_gap'), 2)}).</p>")
+    parts = [intro, "<h3>Importance: mean |attribution| per feature</h3>",
+             charts.bars(rows, width=560, label_width=190),
+             table(["feature", "mean |attribution|", "mean attribution"], cells)]
+    parts.append(slice_importance(found))
+    curves = []
+    classes = found.get("classes") or []
+    for dependence in found.get("partial_dependence", []):
+        name, points = dependence["feature"], dependence["points"]
+        if dependence["categorical"]:
+            chart = charts.bars([(str(p["value"]), p["mean_output"] if isinstance(p["mean_output"], list)
+                                  else [p["mean_output"]]) for p in points],
+                                series=classes, width=330, label_width=110, digits=3)
+        else:
+            outputs = [p["mean_output"] for p in points]
+            names = classes if outputs and isinstance(outputs[0], list) else [what]
+            series = [(label, [(p["value"], p["mean_output"][i] if isinstance(p["mean_output"], list) else p["mean_output"])
+                               for p in points]) for i, label in enumerate(names)]
+            chart = charts.curve(series, x_label=name, y_label="mean output")
+        curves.append(f'<div class="feature" data-dependence="{escape(name)}"><h3>{escape(name)}</h3>{chart}</div>')
+    if curves:
+        parts.append("<h3>Partial dependence: the mean output when every row's value is set to each one</h3>"
+                     f'<div class="features">{"".join(curves)}</div>')
+    return '<section id="explanations"><h2>What the model relies on</h2>' + "".join(parts) + "</section>"
+
+
+def slice_importance(found: dict) -> str:
+    """Per slice, the top features' importance beside the overall one (a table, five features wide)."""
+    slices = found.get("slices") or []
+    if not slices:
+        return ""
+    top = list(found["importance"])[:5]
+    rows = [["overall", str(found["rows"])] + [f'<span class="num">{found["importance"][n]:.3g}</span>' for n in top]]
+    rows += [[escape(s["slice"]), str(s["rows"])] + [f'<span class="num">{s["importance"].get(n, 0.0):.3g}</span>'
+                                                      for n in top]
+             for s in sorted(slices, key=lambda s: slice_order(s["slice"]))]
+    return ("<h3>Importance per slice (the overall top five)</h3>"
+            + f'<div class="wide">{table(["slice", "rows", *top], rows)}</div>')
 
 
 def fairness_section(report: Report) -> str:
