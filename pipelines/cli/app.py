@@ -59,6 +59,10 @@ COMMANDS = (
                        "running server (--online)", delivery.predict, delivery.predict_arguments,
             expected={LookupError: EXIT_FAILED, RuntimeError: EXIT_FAILED, OSError: EXIT_FAILED,
                       ValueError: EXIT_FAILED}),
+    Command("explain", "per-row feature attributions for a CSV file or folder, with its IDs, from the served "
+                       "stable version (--online: the running server)", delivery.explain, delivery.explain_arguments,
+            expected={LookupError: EXIT_FAILED, RuntimeError: EXIT_FAILED, OSError: EXIT_FAILED,
+                      ValueError: EXIT_FAILED}),
     Command("report", "write a run's report: one self-contained HTML page", reading.report, reading.report_arguments,
             expected=READ_FAILED),
     Command("monitor", "serving data against the served model's training data (skew); exit 1 when a feature is "

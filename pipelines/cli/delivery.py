@@ -1,4 +1,4 @@
-"""`mlops serve`, `rollout`, `rollback`, `predict` and `monitor`: serving the pushed versions, scoring data with
+"""`mlops serve`, `rollout`, `rollback`, `predict`, `explain` and `monitor`: serving the pushed versions, scoring data with
 them, and watching the data they are asked about."""
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", help="predictions file, .csv or .parquet (default: batch_inference.output)")
     parser.add_argument("--online", action="store_true", help="send each row to the running server, keyed by "
                                                               "batch_inference.id_column, split as the rollout says")
+
+
+def explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", nargs="?", help="CSV file or folder (default: batch_inference.data)")
+    parser.add_argument("-o", "--output", required=True, help="attributions file, .csv or .parquet")
+    parser.add_argument("--online", action="store_true", help="ask the running server's `explain` signature, one "
+                                                              "request per row keyed by batch_inference.id_column")
 
 
 def monitor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +104,21 @@ def predict(args, cfg) -> int:
     with quiet_libraries():
         unseen = unseen_values_line(cfg, files)
     print(unseen)
+    return EXIT_OK
+
+
+def explain(args, cfg) -> int:
+    from pipelines.metadata.store import open_reader
+    from pipelines.serving import explanations
+    from pipelines.shared.console import quiet_libraries
+
+    data = args.data or (cfg.resolve(cfg.batch_inference.data) if cfg.batch_inference.data else None)
+    data, files, output, file_format = check_prediction_job(cfg, data, args.output)
+    with quiet_libraries():
+        run = explanations.explain_online if args.online else explanations.explain_batch
+        written = run(cfg, open_reader(cfg), files, output, file_format)
+    print(f"wrote {written.output}: attributions of {written.rows} rows by version {written.version}"
+          + (" (stable; answered as the rollout splits)" if args.online else ""))
     return EXIT_OK
 
 

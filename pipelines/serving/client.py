@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pipelines.shared import version_labels
@@ -40,14 +41,14 @@ class ServingClient:
         self._shadows = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shadow")
 
     @classmethod
-    def for_config(cls, cfg, reader) -> "ServingClient":
+    def for_config(cls, cfg, reader, signature: str = "serving_default") -> "ServingClient":
         """The config's server, split as the latest rollout says (no canary: everything to stable)."""
         from pipelines.metadata.rollouts import current_state
         from pipelines.serving.server import endpoint
 
         state = current_state(reader) or version_labels.ServingState()
         percent = state.percent if state.canary is not None else 0
-        return cls(endpoint(cfg), cfg.name, percent, state.mode)
+        return cls(endpoint(cfg), cfg.name, percent, state.mode, signature)
 
     def close(self) -> None:
         """Waits for shadow copies in flight, then closes the channel."""
@@ -101,6 +102,23 @@ class ServingClient:
             self._send(request, version_labels.CANARY)
         except Exception as error:  # noqa: BLE001 - a shadow's failure never reaches the caller
             logging.warning("shadow copy to canary failed: %s", _reason(error))
+
+
+@contextmanager
+def answering_server(cfg):
+    """A server that is not there, or refuses a request, becomes one RuntimeError that says so."""
+    import grpc
+
+    from pipelines.serving.server import endpoint
+
+    try:
+        yield
+    except grpc.RpcError as error:
+        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "
+                               "(is `mlops serve` running?)") from None
+        raise RuntimeError(f"the model server at {endpoint(cfg)} refused a request: {error.code().name}: "
+                           f"{error.details()}") from None
 
 
 def _reason(error: Exception) -> str:

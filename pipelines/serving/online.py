@@ -4,6 +4,7 @@ with the label (`served_by`) and the version that answered."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -13,37 +14,36 @@ class Written:
 
 
 def predict_online(cfg, reader, files: list[str], output: str, file_format: str) -> Written:
-    import grpc
-
     from pipelines.metadata.checks import model_value_types
     from pipelines.metadata.registry import model_versions, stable_model
-    from pipelines.serving.client import ServingClient
-    from pipelines.serving.server import endpoint
-    from pipelines.shared.csv_tables import read_csv, table_to_examples
+    from pipelines.serving.client import ServingClient, answering_server
+    from pipelines.shared.csv_tables import table_to_examples
     from pipelines.shared.prediction_tables import prediction_columns, write_table
 
     id_column = cfg.batch_inference.id_column
     names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}
     value_types = model_value_types(reader, stable_model(reader, cfg.serving_dir)[0].model_id)
     rows, written = [], Written()
-    tables = [read_csv(path, cfg.data.null_values, value_types) for path in files]  # a misfit cell fails here
-    try:
-        with ServingClient.for_config(cfg, reader) as client:
-            for table in tables:
-                # A request carries the model's features only, as a client's would (and as the request log should).
-                features = table.select([f.name for f in cfg.features if f.name in table.column_names])
-                for key, example in zip(table.column(id_column).to_pylist(), table_to_examples(features)):
-                    answer = client.predict([example], key=str(key))
-                    one = {name: values[0] for name, values in answer.outputs.items()}
-                    rows.append({id_column: key, "served_by": answer.label,
-                                 "version": names.get(answer.version, str(answer.version)), **prediction_columns(one)})
-                    written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
-    except grpc.RpcError as error:
-        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise RuntimeError(f"the model server at {endpoint(cfg)} did not answer: {error.details()} "
-                               "(is `mlops serve` running?)") from None
-        raise RuntimeError(f"the model server at {endpoint(cfg)} refused a request: {error.code().name}: "
-                           f"{error.details()}") from None
+    tables = list(feature_tables(cfg, files, value_types))  # every file read first: a misfit cell fails before a request
+    with answering_server(cfg), ServingClient.for_config(cfg, reader) as client:
+        for ids, features in tables:
+            for key, example in zip(ids, table_to_examples(features)):
+                answer = client.predict([example], key=str(key))
+                one = {name: values[0] for name, values in answer.outputs.items()}
+                rows.append({id_column: key, "served_by": answer.label,
+                             "version": names.get(answer.version, str(answer.version)), **prediction_columns(one)})
+                written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
     write_table(rows, output, file_format)
     written.rows = len(rows)
     return written
+
+
+def feature_tables(cfg, files: list[str], value_types: Optional[dict[str, str]]):
+    """Each file's ID column's values and a table of the model's features: what a request carries, as a
+    client's would (and as the request log should)."""
+    from pipelines.shared.csv_tables import read_csv
+
+    for path in files:
+        table = read_csv(path, cfg.data.null_values, value_types)  # a misfit cell fails here, naming its line
+        features = table.select([f.name for f in cfg.features if f.name in table.column_names])
+        yield table.column(cfg.batch_inference.id_column).to_pylist(), features
