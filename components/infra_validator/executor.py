@@ -7,7 +7,8 @@ the INFRA_BLESSED / INFRA_NOT_BLESSED contract Pusher reads. It adds two propert
 `platform` (what validated the model) and, when not blessed, `reason`.
 
 Only the model's failures make a "not blessed" verdict: signatures that cannot serve the requests, a
-load that fails or times out, a request the model rejects, an answer that is not a finite number. The
+load that fails or times out, a request the model rejects (to `serving_default` or to `explain`, sent the
+same examples), an answer that is not a finite number, attributions that do not add up. The
 validator's own failures (a copy of the model that fails, a server process that cannot be started, a bug)
 fail the component instead, as any other component's would: a verdict on the model would be a lie.
 """
@@ -34,7 +35,8 @@ class InfraValidatorError(MlopsError, RuntimeError):
 
 
 class NonFiniteOutputs(MlopsError, RuntimeError):
-    """The model answered NaN or infinity: a verdict on the model, the same on every try."""
+    """The model answered NaN or infinity, or attributions that do not add up: a verdict on the model, the
+    same on every try."""
 
 
 class Executor(tfx_executor.Executor):
@@ -104,6 +106,10 @@ class Executor(tfx_executor.Executor):
             if requests:
                 client.SendRequests(requests)
                 self._non_finite = verdicts.non_finite_outputs(predict_outputs(runner.GetEndpoint(), requests))
+                if not self._non_finite:
+                    explained = predict_outputs(runner.GetEndpoint(), explain_requests(requests))
+                    self._non_finite = (verdicts.non_finite_outputs(explained)
+                                        or verdicts.explanation_failures(explained))
                 if self._non_finite:
                     raise NonFiniteOutputs(self._non_finite)
         except Exception as error:
@@ -132,6 +138,20 @@ def predict_outputs(endpoint: str, requests) -> list[dict]:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         return [{name: tf.make_ndarray(tensor) for name, tensor in stub.Predict(request, timeout=60).outputs.items()}
                 for request in requests if isinstance(request, predict_pb2.PredictRequest)]
+
+
+def explain_requests(requests) -> list:
+    """The same examples, asked of the `explain` signature (a failed answer fails validation, as any request's)."""
+    from tensorflow_serving.apis import predict_pb2
+
+    copies = []
+    for request in requests:
+        if isinstance(request, predict_pb2.PredictRequest):
+            copy = predict_pb2.PredictRequest()
+            copy.CopyFrom(request)
+            copy.model_spec.signature_name = verdicts.EXPLAIN_SIGNATURE
+            copies.append(copy)
+    return copies
 
 
 def timed_out(error: BaseException) -> bool:

@@ -6,9 +6,9 @@ from typing import Optional
 
 def failure_reason(error: BaseException, server_log: Optional[str], timed_out: bool = False) -> str:
     """One line for the run summary: what failed, with the server's own words when it said why."""
-    cause = error.__cause__
-    if cause is not None and hasattr(cause, "details") and callable(cause.details):  # grpc.RpcError
-        reason = f"a request failed: {cause.details()}"
+    rpc = next((e for e in (error.__cause__, error) if callable(getattr(e, "details", None))), None)  # grpc.RpcError
+    if rpc is not None:
+        reason = f"a request failed: {rpc.details()}"
     elif timed_out:
         reason = f"{error} (infra_validation.max_loading_time_seconds)"
     else:
@@ -44,6 +44,27 @@ def non_finite_outputs(answers: list[dict]) -> str:
         return ""
     listed = ", ".join(f"{name!r} in {count} of {len(answers)} requests" for name, count in sorted(bad.items()))
     return f"the model answers NaN or infinity ({listed}): it would serve no usable prediction"
+
+
+EXPLAIN_SIGNATURE = "explain"  # the Trainer's attributions signature (components/modules/model.py)
+COMPLETENESS_SLACK = 0.05      # of the largest output change: well above integrated gradients' own error
+
+
+def explanation_failures(answers: list[dict]) -> str:
+    """Why the `explain` signature's answers cannot be trusted: "" when each row's attributions add up to
+    output - baseline_output (within COMPLETENESS_SLACK of the largest change, at least 0.05 of it), else how
+    many rows do not."""
+    import numpy as np
+
+    wrong = rows = 0
+    for outputs in answers:
+        change = np.asarray(outputs["output"], float) - np.asarray(outputs["baseline_output"], float)
+        sums = np.asarray(outputs["attributions"], float).sum(axis=1)
+        scale = max(float(np.abs(change).max(initial=0.0)), 0.05)
+        wrong += int((np.abs(sums - change) > COMPLETENESS_SLACK * scale).sum())
+        rows += len(change)
+    return (f"the explain signature's attributions do not add up to output - baseline_output on {wrong} of {rows} "
+            "rows" if wrong else "")
 
 
 def shorten(text: str, limit: int = 400) -> str:

@@ -37,10 +37,11 @@ def no_child_process_survives():
 class Doubler(tf.Module):
     """A servable model: parses feature `x` from serialized tf.Examples; asserts x >= 0 if `strict`."""
 
-    def __init__(self, strict=False):
+    def __init__(self, strict=False, attribution_error=0.0):
         super().__init__()
         self.factor = tf.Variable(2.0)
         self.strict = strict
+        self.attribution_error = attribution_error
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(self, examples):
@@ -49,12 +50,21 @@ class Doubler(tf.Module):
             tf.debugging.assert_non_negative(x, message="x must be >= 0")
         return {"outputs": x * self.factor}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def explain(self, examples):
+        """As the Trainer's: x carries all of the output's change from a baseline of 0."""
+        output = tf.reshape(self.serve(examples)["outputs"], [-1])
+        return {"attributions": output[:, tf.newaxis] + self.attribution_error, "output": output,
+                "baseline_output": tf.zeros_like(output)}
 
-def save_model(tmp_path, signature_name="serving_default", strict=False) -> standard_artifacts.Model:
-    module = Doubler(strict)
+
+def save_model(tmp_path, signature_name="serving_default", strict=False, attribution_error=0.0
+               ) -> standard_artifacts.Model:
+    module = Doubler(strict, attribution_error)
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "model")
-    tf.saved_model.save(module, os.path.join(model.uri, "Format-Serving"), signatures={signature_name: module.serve})
+    tf.saved_model.save(module, os.path.join(model.uri, "Format-Serving"),
+                        signatures={signature_name: module.serve, "explain": module.explain})
     return model
 
 
@@ -135,6 +145,23 @@ def test_a_model_answering_nan_is_not_blessed_and_not_tried_again(tmp_path, monk
     reason = blessing.get_string_custom_property("reason")
     assert reason.startswith("the model answers NaN or infinity ('outputs' in 2 of 2 requests)"), reason
     assert len(started) == 1  # a deterministic verdict: no server started again for the other tries
+
+
+def test_attributions_that_do_not_add_up_are_not_blessed(tmp_path):
+    blessing = validate(tmp_path, save_model(tmp_path, attribution_error=0.5), write_examples(tmp_path, [1.0, 2.0]))
+    assert not blessed(blessing)
+    reason = blessing.get_string_custom_property("reason")
+    assert reason.startswith("the explain signature's attributions do not add up"), reason
+
+
+def test_a_model_without_an_explain_signature_is_not_blessed(tmp_path):
+    module = Doubler()
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "model")
+    tf.saved_model.save(module, os.path.join(model.uri, "Format-Serving"), signatures={"serving_default": module.serve})
+    blessing = validate(tmp_path, model, write_examples(tmp_path, [1.0, 2.0]))
+    assert not blessed(blessing)
+    assert "explain" in blessing.get_string_custom_property("reason")
 
 
 def test_load_only_sends_no_request(tmp_path):
