@@ -6,9 +6,9 @@ from typing import Optional
 
 def failure_reason(error: BaseException, server_log: Optional[str], timed_out: bool = False) -> str:
     """One line for the run summary: what failed, with the server's own words when it said why."""
-    rpc = next((e for e in (error.__cause__, error) if callable(getattr(e, "details", None))), None)  # grpc.RpcError
-    if rpc is not None:
-        reason = f"a request failed: {rpc.details()}"
+    details = next((d for e in (error.__cause__, error) if callable(d := getattr(e, "details", None))), None)
+    if details is not None:  # a grpc.RpcError, raised or the cause of TFX's error
+        reason = f"a request failed: {details()}"
     elif timed_out:
         reason = f"{error} (infra_validation.max_loading_time_seconds)"
     else:
