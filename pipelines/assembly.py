@@ -144,7 +144,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
         config=FeatureImportancePart(
             slices=cfg.evaluation.slices, categorical=[f.name for f in cfg.features if f.categorical],
-            label_kind=cfg.label.head,
+            label_kind=cfg.label.head, label=cfg.label.name,
             classes=[str(c) for c in getattr(cfg.label, "classes", [])] if cfg.label.head == MULTICLASS else [],
         ).model_dump_json(),
     ).with_id(ids.FEATURE_IMPORTANCE)
@@ -269,6 +269,9 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
             metric.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
                 slicing_specs=[tfma.SlicingSpec()], threshold=metric_threshold(thresholds[name])))
         metrics.append(metric)
+    if cfg.label.head == MULTICLASS and "MultiClassConfusionMatrixPlot" not in (cfg.evaluation.metrics or ()):
+        # Predicted (the top class) against actual classes: the report's matrix and per-class precision and recall.
+        metrics.append(tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
     if cfg.label.head == BINARY:
         metrics += fairness_metrics(cfg.evaluation.fairness_thresholds)
         # Ten buckets of predicted probability, rebinned from the histogram AUC already computes.

@@ -19,6 +19,7 @@ from pipelines.shared import artifact_files, importance
 EVAL_SPLIT = "eval"
 EXPLAIN_SIGNATURE = "explain"        # the Trainer's SavedModel signatures (components/modules/model.py)
 EVALUATION_SIGNATURE = "evaluation"
+TRANSFORM_SIGNATURE = "transform_features"
 BATCH = 256
 
 
@@ -121,6 +122,11 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
                         rows_available=eval_rows(examples))
     if part.classes:
         summary["classes"] = part.classes
+    if part.label_kind == "regression" and records:  # predicted against actual, for the report's residuals
+        transform = loaded.signatures[TRANSFORM_SIGNATURE]
+        actual = np.concatenate([transform(examples=tf.constant(records[i:i + BATCH]))[part.label].numpy().reshape(-1)
+                                 for i in range(0, len(records), BATCH)])
+        summary["predictions"] = {"actual": [float(v) for v in actual], "predicted": [float(v) for v in outputs]}
     importance.write(summary, feature_importance.uri)
     feature_importance.set_int_custom_property("rows", summary["rows"])
     feature_importance.set_string_custom_property("top_features", ", ".join(importance.ranking(summary["importance"])[:3]))

@@ -52,19 +52,18 @@ COMPLETENESS_SLACK = 0.05      # of the largest output change: well above integr
 
 def explanation_failures(answers: list[dict]) -> str:
     """Why the `explain` signature's answers cannot be trusted: "" when each row's attributions add up to
-    output - baseline_output (within COMPLETENESS_SLACK of the largest change, at least 0.05 of it), else how
-    many rows do not."""
+    output - baseline_output (within COMPLETENESS_SLACK of the largest change over all rows, at least 0.05),
+    else how many rows do not."""
     import numpy as np
 
-    wrong = rows = 0
-    for outputs in answers:
-        change = np.asarray(outputs["output"], float) - np.asarray(outputs["baseline_output"], float)
-        sums = np.asarray(outputs["attributions"], float).sum(axis=1)
-        scale = max(float(np.abs(change).max(initial=0.0)), 0.05)
-        wrong += int((np.abs(sums - change) > COMPLETENESS_SLACK * scale).sum())
-        rows += len(change)
-    return (f"the explain signature's attributions do not add up to output - baseline_output on {wrong} of {rows} "
-            "rows" if wrong else "")
+    if not answers:
+        return ""
+    change = np.concatenate([np.asarray(a["output"], float) - np.asarray(a["baseline_output"], float) for a in answers])
+    sums = np.concatenate([np.asarray(a["attributions"], float).sum(axis=1) for a in answers])
+    scale = max(float(np.abs(change).max()), 0.05)
+    wrong = int((np.abs(sums - change) > COMPLETENESS_SLACK * scale).sum())
+    return (f"the explain signature's attributions do not add up to output - baseline_output on {wrong} of "
+            f"{len(change)} rows" if wrong else "")
 
 
 def shorten(text: str, limit: int = 400) -> str:

@@ -47,6 +47,7 @@ class FeatureImportancePart(_Strict):
     slices: list[list[str]] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)  # features whose curve is drawn over their values
     label_kind: str = "binary"                              # binary | multiclass | regression (the head)
+    label: str = ""                                         # the label's name in the transformed features
     classes: list[str] = Field(default_factory=list)        # a multiclass model's output columns
     max_rows: int = 1000
     dependence_features: int = 3

@@ -136,6 +136,36 @@ def read_calibration(uri: str) -> dict[str, list[tuple[float, float, float, floa
     return found
 
 
+def read_class_confusion(uri: str) -> dict[str, dict[tuple[int, int], float]]:
+    """slice -> (actual class id, predicted class id) -> examples: the candidate's multiclass confusion matrix
+    (MultiClassConfusionMatrixPlot at its default threshold 0: the predicted class is the top one)."""
+    protos = tfma_protos()
+    found = {}
+    for record in tfrecords(uri, "plots"):
+        per_slice = protos.metrics_for_slice_pb2.PlotsForSlice.FromString(record)
+        for kv in per_slice.plot_keys_and_values:
+            if kv.value.HasField("multi_class_confusion_matrix_at_thresholds") and kv.key.model_name != BASELINE:
+                matrices = kv.value.multi_class_confusion_matrix_at_thresholds.matrices
+                if matrices:
+                    found[slice_name(per_slice.slice_key)] = {
+                        (e.actual_class_id, e.predicted_class_id): e.num_weighted_examples for e in matrices[0].entries}
+    return found
+
+
+def per_class_rates(matrix: dict[tuple[int, int], float]) -> dict[int, dict[str, float]]:
+    """class id -> precision (of the rows predicted as it) and recall (of the rows that are it); NaN when
+    nothing was predicted as it, or when no row is it."""
+    classes = sorted({c for pair in matrix for c in pair if c >= 0})
+    rates = {}
+    for c in classes:
+        hits = matrix.get((c, c), 0.0)
+        predicted = sum(v for (_, p), v in matrix.items() if p == c)
+        actual = sum(v for (a, _), v in matrix.items() if a == c)
+        rates[c] = {"precision": hits / predicted if predicted else math.nan,
+                    "recall": hits / actual if actual else math.nan, "examples": actual}
+    return rates
+
+
 def read_evaluation(uri: str) -> tuple[dict[str, dict[str, float]], list[str]]:
     """The candidate's metrics per slice (slice -> metric -> value, NaN where undefined), and one line per
     failed threshold."""

@@ -230,3 +230,50 @@ def curve(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], x_label: 
                  f'<text x="10" y="{top + plot_height / 2:.0f}" text-anchor="middle" {FONT} '
                  f'transform="rotate(-90 10 {top + plot_height / 2:.0f})">{escape(y_label)}</text>')
     return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"
+
+
+def scatter(points: Sequence[tuple[float, float]], x_label: str, y_label: str, width: int = 330,
+            height: int = 260, diagonal: bool = True) -> str:
+    """One dot per (x, y) point, both axes labelled with their range, and the y = x line (where a perfect
+    prediction would lie) when `diagonal`."""
+    points = [(x, y) for x, y in points if is_number(x) and is_number(y)]
+    if not points:
+        return empty(width)
+    values = [v for point in points for v in point]
+    low, high = min(values), max(values)  # one scale for both axes: the diagonal stays at 45 degrees
+    span = (high - low) or 1.0
+    margin, top = 44, 8
+    plot = min(width - margin - 10, height - top - 36)
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return margin + (x - low) / span * plot, top + plot - (y - low) / span * plot
+
+    parts = [f'<rect x="{margin}" y="{top}" width="{plot}" height="{plot}" fill="none" stroke="#999"/>']
+    if diagonal:
+        (x0, y0), (x1, y1) = at(low, low), at(high, high)
+        parts.append(f'<line x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" stroke="#999" '
+                     'stroke-dasharray="4 3"/>')
+    parts += [f'<circle cx="{px:.1f}" cy="{py:.1f}" r="1.8" fill="{SERIES_COLOURS[0]}" fill-opacity="0.5"/>'
+              for px, py in (at(x, y) for x, y in points)]
+    parts.append(f'<text x="{margin}" y="{top + plot + 13}" {FONT}>{number_text(low)}</text>'
+                 f'<text x="{margin + plot}" y="{top + plot + 13}" text-anchor="end" {FONT}>{number_text(high)}</text>'
+                 f'<text x="{margin - 4}" y="{top + 8}" text-anchor="end" {FONT}>{number_text(high, 3)}</text>'
+                 f'<text x="{margin - 4}" y="{top + plot}" text-anchor="end" {FONT}>{number_text(low, 3)}</text>'
+                 f'<text x="{margin + plot / 2:.0f}" y="{top + plot + 28}" text-anchor="middle" {FONT}>'
+                 f'{escape(x_label)}</text>'
+                 f'<text x="10" y="{top + plot / 2:.0f}" text-anchor="middle" {FONT} '
+                 f'transform="rotate(-90 10 {top + plot / 2:.0f})">{escape(y_label)}</text>')
+    return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"
+
+
+def equal_width_buckets(values: Sequence[float], buckets: int = 20) -> list[tuple[float, float, float]]:
+    """(low, high, count) of equal-width buckets over the values' range (for a histogram of residuals)."""
+    finite = [v for v in values if is_number(v)]
+    if not finite:
+        return []
+    low, high = min(finite), max(finite)
+    width = (high - low) / buckets or 1.0
+    counts = [0] * buckets
+    for v in finite:
+        counts[min(int((v - low) / width), buckets - 1)] += 1
+    return [(low + i * width, low + (i + 1) * width, float(c)) for i, c in enumerate(counts)]

@@ -41,6 +41,7 @@ class Report:
     verdicts: list[Verdict] = field(default_factory=list)
     confusion: dict[str, dict[float, dict[str, float]]] = field(default_factory=dict)  # slice -> threshold -> cells
     calibration: dict[str, list[tuple]] = field(default_factory=dict)  # slice -> (low, high, n, label, prediction)
+    class_confusion: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)  # slice -> (actual, predicted)
     importance: Optional[dict[str, Any]] = None  # FeatureImportance's summary (pipelines/shared/importance.py)
     lineage_of: Optional[str] = None                                   # what the lineage graph leads to
     lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
@@ -101,6 +102,7 @@ def add_evaluation(report: Report, reader: MetadataReader) -> None:
     report.verdicts = verdicts(result.uri, report.metrics)
     report.confusion = evaluation.read_confusion_matrices(result.uri)
     report.calibration = evaluation.read_calibration(result.uri)
+    report.class_confusion = evaluation.read_class_confusion(result.uri)
     execution = next(e for e in reader.run_executions(summary.run_id) if reader.node_name(e) == ids.EVALUATOR)
     baseline = reader.inputs_of(execution.id).get("baseline_model")
     if baseline:

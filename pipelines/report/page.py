@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from html import escape
 
+from pipelines.metadata import evaluation
 from pipelines.metadata.runs import missing_labels_line, slice_order
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.report import charts
@@ -173,7 +174,7 @@ def model_section(report: Report) -> str:
         per_metric.append(f"<h3>{escape(name)} per slice</h3>" + charts.bars(
             bars_rows, series=[m for m in models if m != metric_names.CHANGE]))
     return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
-            f'{confusion_matrices(report)}{calibration(report)}'
+            f'{confusion_matrices(report)}{class_confusion(report)}{calibration(report)}{regression_views(report)}'
             f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
 
 
@@ -260,6 +261,50 @@ def slice_importance(found: dict) -> str:
              for s in sorted(slices, key=lambda s: slice_order(s["slice"]))]
     return ("<h3>Importance per slice (the overall top five)</h3>"
             + f'<div class="wide">{table(["slice", "rows", *top], rows)}</div>')
+
+
+def regression_views(report: Report) -> str:
+    """A regression's predictions against the actual values, and its residuals, on the rows FeatureImportance
+    explained (a sample of the eval split)."""
+    found = (report.importance or {}).get("predictions")
+    if not found or not found.get("actual"):
+        return ""
+    actual, predicted = found["actual"], found["predicted"]
+    residuals = [p - a for a, p in zip(actual, predicted)]
+    mean_residual = sum(residuals) / len(residuals)
+    return (f'<h3 id="predicted-against-actual">Predicted against actual ({len(actual)} rows of the eval split)</h3>'
+            '<div class="features"><div class="feature">'
+            + charts.scatter(list(zip(actual, predicted)), x_label="actual", y_label="predicted")
+            + '</div><div class="feature">'
+            + charts.histogram([("residual", charts.equal_width_buckets(residuals))])
+            + f'<p class="muted">residual = predicted - actual; mean <span data-mean-residual="{mean_residual}">'
+              f"{charts.number_text(mean_residual)}</span></p></div></div>")
+
+
+def class_confusion(report: Report) -> str:
+    """A multiclass model's confusion matrix (overall) and each class's precision and recall."""
+    matrix = report.class_confusion.get("overall")
+    if not matrix:
+        return ""
+    names = (report.importance or {}).get("classes") or []
+    rates = evaluation.per_class_rates(matrix)
+    ids = sorted(rates)
+
+    def name(c: int) -> str:
+        return names[c] if 0 <= c < len(names) else str(c)
+
+    rows = [[f"actually {escape(name(a))}"] + [f'<span class="num" data-class-confusion="{a}:{p}">'
+                                               f'{matrix.get((a, p), 0.0):.0f}</span>' for p in ids] for a in ids]
+    per_class = [[escape(name(c)), f'<span class="num">{rates[c]["examples"]:.0f}</span>',
+                  f'<span class="num" data-class-precision="{escape(name(c))}">{charts.number_text(rates[c]["precision"], 3)}'
+                  "</span>",
+                  f'<span class="num" data-class-recall="{escape(name(c))}">{charts.number_text(rates[c]["recall"], 3)}'
+                  "</span>"] for c in ids]
+    return ("<h3>Confusion matrix (overall): actual classes against the predicted (top) class</h3>"
+            + f'<div class="wide">{table([""] + [f"predicted {name(p)}" for p in ids], rows)}</div>'
+            + "<h3>Per class (overall)</h3>" + table(["class", "examples", "precision", "recall"], per_class)
+            + charts.bars([(name(c), [rates[c]["precision"], rates[c]["recall"]]) for c in ids],
+                          series=["precision", "recall"], digits=3))
 
 
 def fairness_section(report: Report) -> str:

@@ -80,6 +80,21 @@ def summary_of(config_path: Path, run_id=None):
     return read_run_summary(reader_of(config_path), run_id)
 
 
+def importance_of(config_path: Path, run_id=None) -> dict:
+    """The FeatureImportance summary a run recorded (the latest by default)."""
+    from pipelines.shared import component_ids, importance
+
+    artifact = summary_of(config_path, run_id).output(component_ids.FEATURE_IMPORTANCE, "feature_importance")
+    assert artifact is not None, "the run recorded no feature importance"
+    return importance.read(artifact.uri)
+
+
+def report_path(run_stdout: str) -> Path:
+    """The report a run wrote, from its summary's `Report: <path>` line."""
+    line = next(line for line in run_stdout.splitlines() if line.startswith("Report: "))
+    return Path(line.removeprefix("Report: ").strip())
+
+
 def versions(serving_dir: Path) -> list[str]:
     return sorted(p.name for p in serving_dir.iterdir()) if serving_dir.exists() else []
 
