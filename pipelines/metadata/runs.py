@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, execution_seconds, execution_state, int_property, spans_of, string_property
@@ -36,6 +36,7 @@ class RunSummary:
     spans: str = ""                     # the span(s) the run read
     label_counts: dict = field(default_factory=dict)  # split -> {"examples", "unlabelled"}: rows left out
     filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
+    features_config: Optional[Any] = None  # the FeaturesConfig Transform ran with (features and label)
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
     drift: list = field(default_factory=list)   # distances.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
@@ -97,6 +98,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     statistics = summary.output(ids.STATISTICS_GEN, "statistics")
     transform = next((e for e in reader.run_executions(run_id) if reader.node_name(e) == ids.TRANSFORM), None)
     features, by_split = transformed_with(transform, statistics)
+    summary.features_config = features
     if features is not None:
         summary.filled = missing_values(features, by_split.get("train"))
     drift = summary.output(ids.DRIFT_CHECK, "drift")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Optional, Sequence, TypeGuard
+from typing import Callable, Optional, Sequence, TypeGuard
 
 # One colour per series (candidate/baseline, train/eval, ...), readable on white and in grey print.
 SERIES_COLOURS = ("#3366cc", "#ff9900", "#109618", "#990099")
@@ -101,41 +101,73 @@ def timeline(steps: Sequence[tuple[str, str, float, float]], width: int = 720, l
     return f'<svg class="chart" width="{width}" height="{len(steps) * 18 + 2}" role="img">' + "".join(parts) + "</svg>"
 
 
+def axis_scale(edges: Sequence[float]) -> tuple[Callable[[float], float], bool]:
+    """How x values map to the axis: linear, or log(1 + x/c) when the values are non-negative and skewed (the
+    largest edge more than 20 times the median one), so that a long tail does not squeeze the rest into one bar."""
+    positive = sorted(e for e in edges if e > 0)
+    if not edges or min(edges) < 0 or not positive or max(edges) <= 20 * positive[len(positive) // 2]:
+        return (lambda x: x), False
+    c = max(positive[0], max(edges) / 1e4)
+    return (lambda x: math.log10(1 + x / c)), True
+
+
 def histogram(series: Sequence[tuple[str, Sequence[tuple[float, float, float]]]], width: int = 320,
-              height: int = 90) -> str:
-    """Overlaid step outlines of (low, high, count) buckets, one per named series (train, eval, ...), each
-    as fractions of its own total so that splits of different sizes compare."""
-    series = [(name, [b for b in buckets if is_number(b[2])]) for name, buckets in series]
-    series = [(name, buckets) for name, buckets in series if buckets and sum(b[2] for b in buckets) > 0]
+              height: int = 110, x_label: str = "") -> str:
+    """Overlaid (low, high, count) buckets, one outline per named series (train, eval, ...), drawn as densities:
+    a bar's area is its share of the series' rows, so buckets of any width (TFDV's quantile buckets, which
+    each hold about a tenth of the rows) compare, and splits of different sizes too. A skewed non-negative
+    feature gets a log axis (axis_scale)."""
+    series = [(name, [b for b in buckets if is_number(b[2]) and is_number(b[0]) and is_number(b[1])])
+              for name, buckets in series]
+    series = [(name, merged(buckets)) for name, buckets in series if buckets and sum(b[2] for b in buckets) > 0]
     if not series:
         return empty(width)
-    lows = [b[0] for _, buckets in series for b in buckets if is_number(b[0])]
-    highs = [b[1] for _, buckets in series for b in buckets if is_number(b[1])]
-    if not lows or not highs:
-        return empty(width)
-    left, right = min(lows), max(highs)
+    edges = [e for _, buckets in series for b in buckets for e in b[:2]]
+    scale, logarithmic = axis_scale(edges)
+    left, right = scale(min(edges)), scale(max(edges))
     span = (right - left) or 1.0
-    peak = max(b[2] / sum(c[2] for c in buckets) for _, buckets in series for b in buckets) or 1.0
-    top, plot_height = 16, height - 30
+    narrowest = span / 60  # a point mass (low == high) is drawn this wide
+
+    def density(low: float, high: float, share: float) -> float:
+        return share / max(scale(high) - scale(low), narrowest)
+
+    peak = max(density(lo, hi, n / sum(b[2] for b in buckets)) for _, buckets in series for lo, hi, n in buckets)
+    top, plot_height, margin = 16, height - 44, 8
+    plot_width = width - 2 * margin
     parts = []
     for s, (name, buckets) in enumerate(series):
         total = sum(b[2] for b in buckets)
         colour = SERIES_COLOURS[s % 4]
         for low, high, count in buckets:
-            if not (is_number(low) and is_number(high)):
-                continue
-            x = (low - left) / span * width
-            w = max((high - low) / span * width, 1.0)
-            h = plot_height * (count / total) / peak
+            x = margin + (scale(low) - left) / span * plot_width
+            w = max((scale(high) - scale(low)) / span * plot_width, plot_width / 60)
+            h = plot_height * density(low, high, count / total) / (peak or 1.0)
             parts.append(f'<rect x="{x:.1f}" y="{top + plot_height - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                         f'fill="{colour}" fill-opacity="0.45" stroke="{colour}" stroke-width="0.5">'
-                         f'<title>{escape(name)} [{number_text(low)}, {number_text(high)}): '
-                         f'{count / total:.1%}</title></rect>')
-        parts.append(f'<rect x="{s * 70}" y="2" width="10" height="10" fill="{colour}" fill-opacity="0.6"/>'
-                     f'<text x="{s * 70 + 14}" y="11" {FONT}>{escape(name)}</text>')
-    parts.append(f'<text x="0" y="{height - 2}" {FONT}>{number_text(left)}</text>'
-                 f'<text x="{width}" y="{height - 2}" text-anchor="end" {FONT}>{number_text(right)}</text>')
+                         f'fill="{colour}" fill-opacity="0.35" stroke="{colour}" stroke-width="0.7">'
+                         f'<title>{escape(name)} [{number_text(low)}, {number_text(high)}]: '
+                         f'{count / total:.1%} of rows</title></rect>')
+        parts.append(f'<rect x="{margin + s * 70}" y="2" width="10" height="10" fill="{colour}" fill-opacity="0.6"/>'
+                     f'<text x="{margin + s * 70 + 14}" y="11" {FONT}>{escape(name)}</text>')
+    axis_y = top + plot_height
+    ticks = sorted({min(edges), max(edges), *([sorted(edges)[len(edges) // 2]] if logarithmic else [])})
+    parts.append(f'<line x1="{margin}" y1="{axis_y}" x2="{margin + plot_width}" y2="{axis_y}" stroke="#999"/>')
+    for value in ticks:
+        x = margin + (scale(value) - left) / span * plot_width
+        anchor = "start" if x < margin + 20 else "end" if x > margin + plot_width - 20 else "middle"
+        parts.append(f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 3}" stroke="#999"/>'
+                     f'<text x="{x:.1f}" y="{axis_y + 14}" text-anchor="{anchor}" {FONT}>{number_text(value)}</text>')
+    label = (x_label + " " if x_label else "") + ("(log scale; " if logarithmic else "(") + "bar area = share of rows)"
+    parts.append(f'<text x="{margin + plot_width / 2:.0f}" y="{height - 3}" text-anchor="middle" {FONT} '
+                 f'fill="#555">{escape(label)}</text>')
     return f'<svg class="chart" width="{width}" height="{height}" role="img">' + "".join(parts) + "</svg>"
+
+
+def merged(buckets: Sequence[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Buckets with the same bounds (TFDV's quantile buckets repeat a value many rows hold) as one."""
+    counts: dict[tuple[float, float], float] = {}
+    for low, high, count in buckets:
+        counts[(low, high)] = counts.get((low, high), 0.0) + count
+    return [(low, high, count) for (low, high), count in sorted(counts.items())]
 
 
 def layers(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str, int]:

@@ -43,6 +43,7 @@ class Report:
     calibration: dict[str, list[tuple]] = field(default_factory=dict)  # slice -> (low, high, n, label, prediction)
     class_confusion: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)  # slice -> (actual, predicted)
     importance: Optional[dict[str, Any]] = None  # FeatureImportance's summary (pipelines/shared/importance.py)
+    roles: dict[str, str] = field(default_factory=dict)  # column -> "feature (numeric)", "label: ...", "left out: why"
     lineage_of: Optional[str] = None                                   # what the lineage graph leads to
     lineage_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (key, label, kind)
     lineage_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -68,6 +69,8 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
                 view.anomalies.append(f"{anomaly.split}: {anomaly.description}")
 
     add_evaluation(report, reader)
+    if summary.features_config is not None:
+        report.roles = column_roles([f.name for f in report.features], summary.features_config, config_path)
     explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
     if explained is not None:
         report.importance = importance.read(explained.uri)
@@ -108,6 +111,32 @@ def add_evaluation(report: Report, reader: MetadataReader) -> None:
     if baseline:
         report.baseline_model = artifact_facts(baseline[0])
         add_baseline_data(report.features, lineage.training_statistics(reader, baseline[0].id))
+
+
+LEFT_OUT = re.compile(r"#\s*left out (.+?): (.+)$")  # the comments `mlops init` writes for each column it leaves out
+
+
+def column_roles(columns: list[str], features_config, config_path: str) -> dict[str, str]:
+    """Each data column's part in the run: a feature (its kind), the label's source, or left out, with the
+    reason `mlops init` wrote into the config when it is there."""
+    reasons = {}
+    if os.path.isfile(config_path):
+        with open(config_path) as f:
+            for line in f:
+                found = LEFT_OUT.search(line.strip())
+                if found:
+                    reasons[found.group(1)] = found.group(2)
+    kinds = {f.name: f.kind for f in features_config.features}
+    label = features_config.label
+    roles = {}
+    for column in columns:
+        if column in kinds:
+            roles[column] = f"feature ({kinds[column]})"
+        elif column in label.source_columns:
+            roles[column] = f"label: {label.name} is computed from it"
+        else:
+            roles[column] = "left out: " + reasons.get(column, "not among the config's features")
+    return roles
 
 
 BASELINE_DATA = "baseline's train"  # the split name the baseline model's training data is shown under

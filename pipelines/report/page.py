@@ -25,6 +25,7 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { 
 .feature { border: 1px solid #ddd; padding: 8px; } .feature.anomalous { border: 2px solid #c0180c; }
 .feature h3 { margin: 0 0 4px; }
 .wide { max-width: 100%; overflow-x: auto; }
+.role { margin: 0 0 4px; font-size: 12px; } .role-left-out { color: #777; } .role-label { color: #0a5a9c; }
 """
 
 
@@ -90,7 +91,7 @@ def data_section(report: Report) -> str:
     cards = []
     for feature in report.features:
         if feature.kind == "numeric":
-            chart = charts.histogram([(s, feature.histogram.get(s, [])) for s in splits])
+            chart = charts.histogram([(s, feature.histogram.get(s, [])) for s in splits], x_label=feature.name)
         else:
             values = list(dict.fromkeys(v for s in splits for v, _ in feature.top_values.get(s, [])))[:TOP_VALUES]
             rows = []
@@ -115,10 +116,18 @@ def data_section(report: Report) -> str:
         marked = feature.anomalies or (distance is not None and distance.exceeded)
         cards.append(f'<div class="feature{" anomalous" if marked else ""}" '
                      f'data-feature="{escape(feature.name)}"><h3>{escape(feature.name)} '
-                     f'<span class="muted">({feature.kind})</span></h3>{chart}'
+                     f'<span class="muted">({feature.kind})</span></h3>{role_line(report, feature.name)}{chart}'
                      f'<p class="muted">missing: {missing}</p>{flagged}</div>')
     return (f'<section id="data"><h2>Data</h2><p>{counts}</p>{listed}'
             f'<div class="features">{"".join(cards)}</div></section>')
+
+
+def role_line(report: Report, column: str) -> str:
+    role = report.roles.get(column)
+    if role is None:
+        return ""
+    kind = "feature" if role.startswith("feature") else "label" if role.startswith("label") else "left-out"
+    return f'<p class="role role-{kind}" data-role="{kind}">{escape(role)}</p>'
 
 
 def drift_table(report: Report) -> str:
@@ -276,7 +285,7 @@ def regression_views(report: Report) -> str:
             '<div class="features"><div class="feature">'
             + charts.scatter(list(zip(actual, predicted)), x_label="actual", y_label="predicted")
             + '</div><div class="feature">'
-            + charts.histogram([("residual", charts.equal_width_buckets(residuals))])
+            + charts.histogram([("residual", charts.equal_width_buckets(residuals))], x_label="predicted - actual")
             + f'<p class="muted">residual = predicted - actual; mean <span data-mean-residual="{mean_residual}">'
               f"{charts.number_text(mean_residual)}</span></p></div></div>")
 

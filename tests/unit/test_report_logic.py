@@ -4,6 +4,8 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
+import numpy as np
+
 from pipelines.metadata.runs import ComponentRun, RunSummary
 from pipelines.report import charts, content, page
 from pipelines.report.data_views import FeatureView
@@ -42,9 +44,60 @@ def test_empty_inputs_say_so():
 def test_histograms_compare_splits_of_different_sizes_as_fractions():
     train = [(0, 1, 100), (1, 2, 300)]
     eval_ = [(0, 1, 10), (1, 2, 30)]  # same shape, a tenth of the examples
-    bars = [r for r in rects(charts.histogram([("train", train), ("eval", eval_)])) if r.get("fill-opacity") == "0.45"]
+    bars = [r for r in rects(charts.histogram([("train", train), ("eval", eval_)])) if r.get("fill-opacity") == "0.35"]
     heights = [float(r["height"]) for r in bars]
     assert heights[:2] == heights[2:] and heights[1] == 3 * heights[0]
+
+
+def test_quantile_buckets_are_drawn_so_that_area_is_the_share_of_rows():
+    # Two buckets of half the rows each, the second ten times wider: a tenth of the first's height.
+    bars = [r for r in rects(charts.histogram([("train", [(0, 1, 50), (1, 11, 50)])])) if r.get("fill-opacity") == "0.35"]
+    (w1, h1), (w2, h2) = [(float(r["width"]), float(r["height"])) for r in bars]
+    assert math.isclose(w1 * h1, w2 * h2, rel_tol=0.02) and math.isclose(h1, 10 * h2, rel_tol=0.02)
+    # Buckets repeating one value (a point mass) are merged into one bar.
+    assert charts.merged([(0, 0, 10), (0, 0, 10), (0, 5, 20)]) == [(0, 0, 20), (0, 5, 20)]
+
+
+def test_a_skewed_feature_gets_a_log_axis_and_a_labelled_one():
+    skewed = [(0, 1, 10), (1, 2, 10), (2, 3, 10), (3, 5, 10), (5, 1000, 10)]
+    chart = charts.histogram([("train", skewed)], x_label="fare")
+    label = [t for t in svg(chart).itertext() if "bar area" in t][0]
+    assert label.startswith("fare (log scale")
+    bars = [r for r in rects(chart) if r.get("fill-opacity") == "0.35"]
+    assert float(bars[0]["width"]) > 20  # the first bucket is visible, not squeezed by the tail
+    even = charts.histogram([("train", [(0, 1, 10), (1, 2, 10)])], x_label="x")
+    assert [t for t in svg(even).itertext() if "bar area" in t][0] == "x (bar area = share of rows)"
+
+
+def test_curves_and_scatter_plots_draw_their_points():
+    curve = charts.curve([("p", [(0, 0.1), (1, 0.5), (2, 0.4)])], x_label="hour", y_label="mean output")
+    assert len(list(svg(curve).iter("circle"))) == 3 and "hour" in "".join(svg(curve).itertext())
+    scatter = charts.scatter([(1, 1.5), (2, 2.1), (float("nan"), 3)], x_label="actual", y_label="predicted")
+    assert len(list(svg(scatter).iter("circle"))) == 2
+    assert charts.equal_width_buckets([0, 1, 2, 3], buckets=2) == [(0, 1.5, 2.0), (1.5, 3.0, 2.0)]
+
+
+def test_per_class_precision_and_recall_come_from_the_confusion_matrix():
+    from pipelines.metadata.evaluation import per_class_rates
+
+    matrix = {(0, 0): 8, (0, 1): 2, (1, 1): 5, (1, 0): 0, (2, 1): 3}  # class 2 is never predicted
+    rates = per_class_rates(matrix)
+    assert rates[0] == {"precision": 1.0, "recall": 0.8, "examples": 10}
+    assert rates[1]["precision"] == 0.5 and rates[1]["recall"] == 1.0
+    assert math.isnan(rates[2]["precision"]) and rates[2]["recall"] == 0.0
+
+
+def test_each_column_is_marked_feature_label_or_left_out_with_inits_reason(tmp_path):
+    from pipelines.config import features_config_from_json
+
+    config = tmp_path / "c.yaml"
+    config.write_text("features:\n  - {name: a, kind: numeric}\n  # left out id: an identifier (unique per row)\n")
+    features = features_config_from_json(json.dumps({
+        "label": {"kind": "classes", "name": "y", "column": "target", "classes": ["x", "z"]},
+        "features": [{"name": "a", "kind": "numeric"}]}))
+    roles = content.column_roles(["a", "target", "id", "other"], features, str(config))
+    assert roles == {"a": "feature (numeric)", "target": "label: y is computed from it",
+                     "id": "left out: an identifier (unique per row)", "other": "left out: not among the config's features"}
 
 
 def test_timeline_places_steps_by_start_time():
@@ -100,7 +153,7 @@ def test_the_page_is_self_contained_and_shows_each_section():
     html = page.render(small_report())
     root = ET.fromstring(html.split("\n", 1)[1])  # well-formed: parses as XML
     sections = [s.attrib["id"] for s in root.iter("section")]
-    assert sections == ["run", "timeline", "data", "model", "fairness", "infra", "lineage"]
+    assert sections == ["run", "timeline", "data", "model", "explanations", "fairness", "infra", "lineage"]
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "&lt;fare&gt;" in html  # names are escaped
     cells = {(e.attrib["data-metric"], e.attrib["data-slice"], e.attrib["data-model"]): e.text
@@ -111,6 +164,32 @@ def test_the_page_is_self_contained_and_shows_each_section():
     assert verdict.text == "FAILED"
     anomalous = [e for e in root.iter("div") if "anomalous" in e.attrib.get("class", "")]
     assert [e.attrib["data-feature"] for e in anomalous] == ["<fare>"]
+
+
+def test_the_explanations_show_the_recorded_importance_slices_and_curves():
+    from components.feature_importance import summary as S
+
+    report = small_report()
+    report.roles = {"<fare>": "left out: an identifier"}
+    report.importance = S.summary(
+        ["fare", "company"], np.array([[0.3, -0.1], [-0.1, 0.05]]), np.array([0.7, 0.45]), np.array([0.5, 0.5]),
+        ["big_tipper"] * 2,
+        [{"slice": "hour=3", "rows": 12, "importance": {"fare": 0.5, "company": 0.0}}],
+        [{"feature": "fare", "categorical": False, "points": [{"value": 1.0, "mean_output": 0.2},
+                                                              {"value": 9.0, "mean_output": 0.6}]},
+         {"feature": "company", "categorical": True, "points": [{"value": "A", "mean_output": 0.4}]}],
+        "binary", rows_available=100)
+    root = ET.fromstring(page.render(report).split("\n", 1)[1])
+    section = root.find(".//section[@id='explanations']")
+    text = "".join(section.itertext())
+    assert "probability of big_tipper" in text and "on 2 rows of the eval split (of 100)" in text
+    shown = {e.attrib["data-importance"]: e for e in section.iter() if "data-importance" in e.attrib}
+    assert list(shown) == ["fare", "company"]  # ranked
+    rows = [["".join(td.itertext()) for td in tr.findall("td")] for tr in section.iter("tr") if tr.findall("td")]
+    assert ["fare", "0.2", "+0.1"] in rows and ["hour=3", "12", "0.5", "0"] in rows
+    assert [e.attrib["data-dependence"] for e in section.iter() if "data-dependence" in e.attrib] == ["fare", "company"]
+    role = next(e for e in root.iter() if "data-role" in e.attrib)
+    assert role.attrib["data-role"] == "left-out" and role.text == "left out: an identifier"
 
 
 def test_the_fairness_view_compares_each_slice_value_with_the_overall_rates():
