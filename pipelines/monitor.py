@@ -6,7 +6,8 @@ here: a PredictLog's `examples` input (the serialized tf.Examples this project's
 takes), a ClassifyLog's or RegressLog's example list, or plain tf.Example records; CSV files are read
 as ExampleGen reads them. Their statistics are compared with the served version's training statistics
 (components/drift_check) in the schema's SERVING environment, on the model's features only (what a request
-carries).
+carries). The served model's feature importance on the serving data is compared with its training run's
+(attribution drift: nDCG of the top features, as SageMaker Clarify measures it).
 """
 from __future__ import annotations
 
@@ -159,6 +160,15 @@ class SkewResult:
     recorded_as: Optional[int] = None                   # the MLMD execution id
     p_values: dict = field(default_factory=dict)        # feature -> p-value of the significance test
     significance: float = 0.01                          # skew.significance, for the whole check
+    training_importance: dict = field(default_factory=dict)  # feature -> mean |attribution| in the training run
+    serving_importance: dict = field(default_factory=dict)   # the same on (a sample of) the serving data
+    attribution_ndcg: Optional[float] = None            # how far the second ranks as the first (1: the same top)
+    min_attribution_ndcg: Optional[float] = None        # skew.min_attribution_ndcg
+
+    @property
+    def attribution_drifted(self) -> bool:
+        return (self.judged and self.attribution_ndcg is not None and self.min_attribution_ndcg is not None
+                and self.attribution_ndcg < self.min_attribution_ndcg)
 
     @property
     def judged(self) -> bool:
@@ -176,13 +186,14 @@ class SkewResult:
 
     @property
     def failed(self) -> bool:
-        return bool(self.skewed or self.anomalies)
+        return bool(self.skewed or self.anomalies or self.attribution_drifted)
 
 
-def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Optional[str] = None
-               ) -> tuple[SkewResult, Any, Any]:
+def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Optional[str] = None,
+               training_importance: Optional[dict] = None) -> tuple[SkewResult, Any, Any]:
     """(the result, the serving statistics, TFDV's skew anomalies) against the training statistics pushed with
-    `version_dir` (default: the highest version folder); LookupError when nothing is served."""
+    `version_dir` (default: the highest version folder); LookupError when nothing is served. With
+    `training_importance` (and `version_dir`), the model's importance on the serving data is compared too."""
     import tensorflow_data_validation as tfdv
     from tensorflow_data_validation.statistics import stats_impl
 
@@ -210,7 +221,34 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
 
         result.p_values = p_values(distances.whole_dataset(served.statistics), distances.whole_dataset(statistics),
                                    batch, cfg.comparators("skew"))
+    if training_importance and version_dir:
+        from pipelines.shared import importance
+
+        result.training_importance = training_importance
+        result.serving_importance = serving_importance(version_dir, batch)
+        result.attribution_ndcg = importance.ndcg(training_importance, result.serving_importance)
+        result.min_attribution_ndcg = cfg.skew.min_attribution_ndcg
     return result, statistics, skew_anomalies
+
+
+ATTRIBUTION_ROWS = 1000  # serving rows explained: mean |attribution| settles well before (as in training runs)
+
+
+def serving_importance(version_dir: str, batch, rows: int = ATTRIBUTION_ROWS) -> dict[str, float]:
+    """The served version's feature importance (mean |attribution| from its `explain` signature) on the
+    first `rows` serving examples; {} when the version has no such signature."""
+    import tensorflow as tf
+    from tfx_bsl.coders import example_coder
+
+    from pipelines.shared import importance
+
+    signatures = tf.saved_model.load(version_dir).signatures
+    if "explain" not in signatures or not batch.num_rows:
+        return {}
+    examples = example_coder.RecordBatchToExamplesEncoder().encode(batch.slice(0, rows))  # in tf.Example form
+    answers = [signatures["explain"](examples=tf.constant(examples[i:i + 256])) for i in range(0, len(examples), 256)]
+    names = [n.decode() for n in answers[0]["feature_names"].numpy()[0]]
+    return importance.mean_absolute(tf.concat([a["attributions"] for a in answers], axis=0).numpy(), names)
 
 
 def format_p(p: Optional[float]) -> str:
@@ -236,11 +274,29 @@ def format_result(result: SkewResult) -> str:
     lines = [f"Skew: {result.examples} serving examples from {result.serving_path} against the training data of "
              f"served version {result.served_version}: {verdict}",
              *[f"  {line}" for line in table]]
+    if result.attribution_ndcg is not None:
+        lines += attribution_lines(result)
     if result.anomalies:
         lines += [f"Serving data anomalies ({len(result.anomalies)}):", *[f"  {a}" for a in result.anomalies]]
     if result.recorded_as is not None:
         lines.append(f"Recorded in ML Metadata as execution {result.recorded_as}")
     return "\n".join(lines)
+
+
+def attribution_lines(result: SkewResult) -> list[str]:
+    from pipelines.shared.importance import TOP_K, ranking
+
+    judged = ("ATTRIBUTION DRIFT" if result.attribution_drifted else "ok") if result.judged and \
+        result.min_attribution_ndcg is not None else "not judged"
+    limit = f" (alarm below {result.min_attribution_ndcg:g})" if result.min_attribution_ndcg is not None else ""
+    lines = [f"Attribution drift: nDCG@{TOP_K} {result.attribution_ndcg:.3f}{limit}: {judged}",
+             f"  {'rank':<5} {'training':<28} {'serving':<28}"]
+    training, serving = ranking(result.training_importance)[:TOP_K], ranking(result.serving_importance)[:TOP_K]
+    for i in range(max(len(training), len(serving))):
+        left = f"{training[i]} {result.training_importance[training[i]]:.3g}" if i < len(training) else ""
+        right = f"{serving[i]} {result.serving_importance[serving[i]]:.3g}" if i < len(serving) else ""
+        lines.append(f"  {i + 1:<5} {left:<28} {right:<28}")
+    return lines
 
 
 def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResult:
@@ -252,7 +308,7 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
 
     from pipelines.metadata import checks
     from pipelines.metadata.store import open_reader
-    from pipelines.shared import artifact_files, distances
+    from pipelines.shared import artifact_files, distances, importance
 
     path = serving_path or (cfg.resolve(cfg.skew.serving_data) if cfg.skew.serving_data else cfg.request_log_dir)
     if not os.path.isdir(path):
@@ -265,8 +321,10 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
         schema_uri = os.path.dirname(cfg.schema_path)
     if schema_uri is None:
         raise LookupError("no schema to check the serving data with: the served model's is not in ML Metadata")
+    importance_uri = checks.model_importance_uri(reader, served.model_id) if served else None
     result, statistics, skew_anomalies = check_skew(cfg, path, artifact_files.load_schema(schema_uri),
-                                                    served.serving_path if served else None)
+                                                    served.serving_path if served else None,
+                                                    importance.read(importance_uri)["importance"] if importance_uri else None)
 
     folder = os.path.join(cfg.output_dir, "monitoring", datetime.datetime.now(datetime.timezone.utc)
                           .strftime("%Y%m%dT%H%M%S.%fZ"))
@@ -277,5 +335,6 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
     distances.write_result(skew_uri, result.comparisons, skew_anomalies if result.judged else None,
                              split=SERVING_SPLIT)
     result.recorded_as = checks.record_skew_check(reader, served, os.path.abspath(path), statistics_uri, skew_uri,
-                                                  [c.feature for c in result.skewed], result.examples)
+                                                  [c.feature for c in result.skewed], result.examples,
+                                                  result.attribution_ndcg)
     return result

@@ -107,6 +107,10 @@ class SkewConfig(DistributionCheck):
                                         "(chi-square or Kolmogorov-Smirnov); null: always judged by distance")
     significance: float = Field(0.01, gt=0, lt=1, description="below min_examples: the chance of a false alarm "
                                 "on the whole check (Bonferroni-corrected over the features)")
+    min_attribution_ndcg: Optional[float] = Field(
+        0.9, ge=0, le=1, description="attribution drift: the served model's feature importance on the serving data "
+        "against its training run's, as nDCG of the top 5 (SageMaker Clarify's measure and default alarm); below "
+        "this, with at least min_examples serving examples, the check fails; null: shown, never judged")
 
 
 class InfraValidationConfig(_Strict):

@@ -35,8 +35,21 @@ def model_value_types(reader: MetadataReader, model_id: int) -> Optional[dict[st
     return schema_file_value_types(os.path.join(uri, "schema.pbtxt")) if uri else None
 
 
+def model_importance_uri(reader: MetadataReader, model_id: int) -> Optional[str]:
+    """The folder of the feature importance computed for a model in its training run (FeatureImportance)."""
+    from pipelines.shared import component_ids
+
+    for execution in reversed(reader.consumers(model_id)):
+        if reader.node_name(execution) == component_ids.FEATURE_IMPORTANCE:
+            found = reader.outputs_of(execution.id).get("feature_importance")
+            if found:
+                return found[0].uri
+    return None
+
+
 def record_skew_check(reader: MetadataReader, served: Optional[registry.ModelVersion], serving_path: str,
-                      statistics_uri: str, skew_uri: str, skewed: list[str], examples: int) -> int:
+                      statistics_uri: str, skew_uri: str, skewed: list[str], examples: int,
+                      attribution_ndcg: Optional[float] = None) -> int:
     """Records one `mlops monitor` check; returns the execution id."""
     store = reader.store
 
@@ -49,4 +62,5 @@ def record_skew_check(reader: MetadataReader, served: Optional[registry.ModelVer
     inputs = {"served_model": store.get_artifacts_by_id([served.pushed_model_id])[0]} if served is not None else {}
     return records.record_execution(
         reader, SKEW_CHECK_TYPE, {"serving_data": serving_path, "skewed": ",".join(skewed), "examples": examples},
-        inputs, {"statistics": artifact("ExampleStatistics", statistics_uri), "skew": artifact("ExampleAnomalies", skew_uri)})
+        inputs, {"statistics": artifact("ExampleStatistics", statistics_uri), "skew": artifact("ExampleAnomalies", skew_uri)},
+        {"attribution_ndcg": f"{attribution_ndcg:.4f}"} if attribution_ndcg is not None else None)

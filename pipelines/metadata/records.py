@@ -2,6 +2,8 @@
 executions in the pipeline's context, so that `mlops lineage` and `mlops models` find them beside the runs."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ml_metadata.proto import metadata_store_pb2
 
 from pipelines.metadata.reader import MetadataReader
@@ -31,9 +33,11 @@ def set_value(value_proto: metadata_store_pb2.Value, value) -> None:
         value_proto.string_value = value
 
 
-def record_execution(reader: MetadataReader, type_name: str, properties: dict, inputs: dict, outputs: dict) -> int:
-    """A COMPLETE execution of `type_name` with string/int properties, linked to existing (or new) artifacts
-    by key; returns its id."""
+def record_execution(reader: MetadataReader, type_name: str, properties: dict, inputs: dict, outputs: dict,
+                     custom_properties: Optional[dict] = None) -> int:
+    """A COMPLETE execution of `type_name` with string/int properties (and custom ones, which its type does not
+    declare: a store written by an older version keeps its types), linked to existing (or new) artifacts by
+    key; returns its id."""
     store = reader.store
     execution_type = metadata_store_pb2.ExecutionType(name=type_name)
     for name, value in properties.items():
@@ -42,6 +46,8 @@ def record_execution(reader: MetadataReader, type_name: str, properties: dict, i
                                              last_known_state=metadata_store_pb2.Execution.COMPLETE)
     for name, value in properties.items():
         set_value(execution.properties[name], value)
+    for name, value in (custom_properties or {}).items():
+        set_value(execution.custom_properties[name], value)
     pairs = [(artifact, event(Event.INPUT, key)) for key, artifact in inputs.items()]
     pairs += [(artifact, event(Event.OUTPUT, key)) for key, artifact in outputs.items()]
     execution_id, _, _ = store.put_execution(execution, pairs, [reader.pipeline_context])

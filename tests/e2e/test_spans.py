@@ -212,6 +212,8 @@ def test_clean_serving_logs_pass_the_skew_check_and_it_is_recorded_in_ml_metadat
     result = mlops("monitor", spans.config, "--serving", logs.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{SPAN_ROWS} serving examples" in result.stdout and "0 of 14 features over their threshold" in result.stdout
+    # The served model's importance on the serving data, against its training run's.
+    assert "Attribution drift: nDCG@5 " in result.stdout, result.stdout
 
     reader = reader_of(spans.config)
     [check] = reader.store.get_executions_by_type("mlops.SkewCheck")

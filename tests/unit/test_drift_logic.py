@@ -182,6 +182,25 @@ def test_skew_on_fewer_serving_examples_than_min_examples_is_judged_by_significa
         assert "1 of 2 features over their threshold" in format_result(enough) and "DRIFTED" in format_result(enough)
 
 
+def test_attribution_drift_fails_the_check_only_when_judged_and_below_the_alarm():
+    from pipelines.monitor import SkewResult, format_result
+    from pipelines.shared.importance import ndcg
+
+    training = {"fare": 0.3, "company": 0.2, "hour": 0.1, "miles": 0.05, "day": 0.01, "month": 0.0}
+    moved = {"month": 0.4, "day": 0.3, "fare": 0.01, "company": 0.01, "hour": 0.0, "miles": 0.0}
+
+    def result(serving, examples=1000):
+        return SkewResult("1", "/logs", examples, [], min_examples=1000, training_importance=training,
+                          serving_importance=serving, attribution_ndcg=ndcg(training, serving), min_attribution_ndcg=0.9)
+
+    calm, drifted, few = result(dict(training)), result(moved), result(moved, examples=50)
+    assert not calm.failed and "nDCG@5 1.000 (alarm below 0.9): ok" in format_result(calm)
+    assert drifted.attribution_drifted and drifted.failed and "ATTRIBUTION DRIFT" in format_result(drifted)
+    assert not few.failed and "not judged" in format_result(few)  # 50 rows: shown, not judged
+    table = format_result(drifted).splitlines()
+    assert table[table.index(next(line for line in table if "rank" in line)) + 1].split()[1:4:2] == ["fare", "month"]
+
+
 def test_significance_tests_catch_a_gross_shift_on_a_few_hundred_rows_and_not_chance():
     from pipelines.shared import significance as S
 
