@@ -15,6 +15,7 @@ from pipelines.report import charts
 from pipelines.report.content import artifact_facts
 from pipelines.report.data_views import feature_views
 from pipelines.shared import component_ids as ids
+from pipelines.shared import importance
 
 
 @dataclass
@@ -28,6 +29,7 @@ class RunSide:
     pushed_version: Optional[str] = None
     served: bool = False
     cached: set[str] = field(default_factory=set)                  # components this run took from cache
+    importance: dict[str, float] = field(default_factory=dict)      # feature -> mean |attribution| (FeatureImportance)
 
 
 @dataclass
@@ -47,6 +49,13 @@ class Comparison:
             if a != b and not ((a is None and node in self.a.cached) or (b is None and node in self.b.cached)):
                 changed.append((key, a, b))
         return changed
+
+    def importance_rows(self) -> list[tuple[str, Optional[int], Optional[int], Optional[float], Optional[float]]]:
+        """(feature, rank in A, rank in B, importance in A, in B), in B's order, then features only A had."""
+        rank_a = {name: i + 1 for i, name in enumerate(importance.ranking(self.a.importance))}
+        rank_b = {name: i + 1 for i, name in enumerate(importance.ranking(self.b.importance))}
+        names = list(rank_b) + [name for name in rank_a if name not in rank_b]
+        return [(n, rank_a.get(n), rank_b.get(n), self.a.importance.get(n), self.b.importance.get(n)) for n in names]
 
     def metric_rows(self) -> list[tuple[str, str, Optional[float], Optional[float]]]:
         slices = sorted(set(self.a.metrics) | set(self.b.metrics), key=runs.slice_order)
@@ -71,6 +80,9 @@ def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
         views = feature_views(statistics.uri)
         side.examples = dict(views[0].examples) if views else {}
     side.cached = {c.node for c in summary.components if c.state == "cached"}
+    explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
+    if explained is not None:
+        side.importance = importance.read(explained.uri)["importance"]
     for execution in reader.run_executions(run_id):
         node = reader.node_name(execution)
         for name, value in execution.custom_properties.items():
@@ -120,6 +132,14 @@ def format_comparison(c: Comparison) -> str:
         lines += ["", f"  {'slice':<28} {'metric':<26} {'A':>10} {'B':>10} {'B - A':>10}"]
         lines += [f"  {s:<28} {m:<26} {charts.number_text(va):>10} {charts.number_text(vb):>10} "
                   f"{charts.difference_text(vb, va):>10}" for s, m, va, vb in rows]
+    ranked = c.importance_rows()
+    if ranked:
+        agreement = importance.ndcg(a.importance, b.importance) if a.importance and b.importance else None
+        lines += ["", "Feature importance (mean |attribution|), in B's order"
+                  + (f"; nDCG@{importance.TOP_K} of B against A {agreement:.3f}" if agreement is not None else ""),
+                  f"  {'feature':<28} {'rank A':>6} {'rank B':>6} {'A':>10} {'B':>10} {'B - A':>10}"]
+        lines += [f"  {n:<28} {ra or '-'!s:>6} {rb or '-'!s:>6} {charts.number_text(va):>10} {charts.number_text(vb):>10} "
+                  f"{charts.difference_text(vb, va):>10}" for n, ra, rb, va, vb in ranked]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -145,4 +165,9 @@ def render_comparison(c: Comparison) -> str:
             + '<section id="settings"><h2>Settings that differ</h2>'
             + (table(["setting", "A", "B"], settings) if settings else "<p>None: both runs had the same.</p>")
             + '</section><section id="metrics"><h2>Metrics per slice</h2>'
-            + table(["slice", "metric", "A", "B", "B - A"], metrics) + "</section></body></html>\n")
+            + table(["slice", "metric", "A", "B", "B - A"], metrics) + "</section>"
+            + '<section id="importance"><h2>Feature importance (mean |attribution|)</h2>'
+            + table(["feature", "rank A", "rank B", "A", "B", "B - A"],
+                    [[escape(n), str(ra or "-"), str(rb or "-"), charts.number_text(va), charts.number_text(vb),
+                      f'<span data-importance-diff="{escape(n)}">{charts.difference_text(vb, va)}</span>']
+                     for n, ra, rb, va, vb in c.importance_rows()]) + "</section></body></html>\n")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import mlops, reader_of
+from helpers import importance_of, mlops, reader_of
 
 BROWSER = os.environ.get("MLOPS_TEST_BROWSER") or shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not BROWSER, reason="no Chromium: `make test` installs Debian's (MLOPS_TEST_BROWSER)")
-SECTIONS = ["run", "timeline", "data", "model", "fairness", "infra", "lineage"]
+SECTIONS = ["run", "timeline", "data", "model", "explanations", "fairness", "infra", "lineage"]
 
 
 def chromium(*args) -> subprocess.CompletedProcess:
@@ -110,6 +110,15 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, firs
     for split, proto in per_split(statistics, STATISTICS_FILE, statistics_pb2.DatasetFeatureStatisticsList):
         assert page.text_of(data_examples=split) == [str(proto.datasets[0].num_examples)]
     assert len(page.text_of(data_feature="fare")) == 1 and len(page.text_of(data_feature="company")) == 1
+    # Each column's part: a feature, the label's source, or left out (the taxi config does not use it).
+    assert page.text_of(data_role="feature") and page.text_of(data_role="label") == ["label: big_tipper is computed from it"]
+    assert "left out: not among the config's features" in page.text_of(data_role="left-out")
+    # What the model relies on: the recorded importance, ranked, with partial dependence of the top features.
+    found = importance_of(taxi.config, new_contract_run.run_id)
+    shown = [tagged["data-importance"] for tagged, _ in page.data if "data-importance" in tagged]
+    assert shown == list(found["importance"])
+    assert [tagged["data-dependence"] for tagged, _ in page.data if "data-dependence" in tagged] == [
+        curve["feature"] for curve in found["partial_dependence"]] and found["partial_dependence"]
     # Beside them, the data the baseline (the first run's model) was trained on, found through the lineage.
     from pipelines.metadata.lineage import training_statistics
 
@@ -167,10 +176,17 @@ def test_two_runs_compared_side_by_side_in_text_and_html(taxi, first_run, new_co
     after = read_run_summary(reader, new_contract_run.run_id).metrics["overall"]["binary_accuracy"]
     assert re.search(rf"overall\s+binary_accuracy\s+{re.escape(number_text(before))}\s+"
                      rf"{re.escape(number_text(after))}\s+{re.escape(f'{after - before:+.4g}')}\n", text), text
+    # How feature importance moved: B's top feature with its rank and importance in each run.
+    importance_a = importance_of(taxi.config, first_run.run_id)["importance"]
+    importance_b = importance_of(taxi.config, new_contract_run.run_id)["importance"]
+    top = next(iter(importance_b))
+    assert "Feature importance (mean |attribution|), in B's order; nDCG@5 of B against A" in text, text
+    assert re.search(rf"\n  {top}\s+\d+\s+1\s+{re.escape(number_text(importance_a[top]))}\s+"
+                     rf"{re.escape(number_text(importance_b[top]))}\s", text), text
 
     out = tmp_path / "compare.html"
     result = mlops("runs", taxi.config, "--compare", first_run.run_id, new_contract_run.run_id, "--html", out)
     assert result.returncode == 0 and result.stdout.strip() == f"wrote {out}", result.stderr
     page = rendered(out)
-    assert page.sections == ["runs", "settings", "metrics"]
+    assert page.sections == ["runs", "settings", "metrics", "importance"]
     assert page.text_of(data_diff="overall:binary_accuracy") == [f"{after - before:+.4g}"]
