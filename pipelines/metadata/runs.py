@@ -38,6 +38,7 @@ class RunSummary:
     filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
     features_config: Optional[Any] = None  # the FeaturesConfig Transform ran with (features and label)
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
+    importance: dict = field(default_factory=dict)  # feature -> mean |attribution| (FeatureImportance), highest first
     drift: list = field(default_factory=list)   # distances.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -116,6 +117,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         if features is not None:
             summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, features,
                                              by_split.get("eval"))
+    add_importance(summary)
     blessing = summary.output(ids.EVALUATOR, "blessing")
     if blessing is not None:
         summary.blessed = int_property(blessing, "blessed") == 1
@@ -131,6 +133,20 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         summary.pushed_path = string_property(pushed, "pushed_destination")
     summary.outcome = run_outcome(summary.components, pipeline_running)
     return summary
+
+
+def add_importance(summary: RunSummary) -> None:
+    """What the model relies on (FeatureImportance), and in a too-good-to-be-true note, the feature it leans on
+    most: the likeliest leak."""
+    explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
+    if explained is None:
+        return
+    from pipelines.shared import importance
+
+    summary.importance = importance.read(explained.uri)["importance"]
+    if summary.too_good and summary.importance:
+        top, share = next(iter(importance.shares(summary.importance).items()))
+        summary.too_good += f"; it relies most on {top} ({share:.0%} of the attribution)"
 
 
 @dataclass(frozen=True)
@@ -348,7 +364,15 @@ def _metric_lines(summary: RunSummary) -> list[str]:
 
 
 def _verdict_lines(summary: RunSummary) -> list[str]:
-    lines = ["", f"Too good to be true? {summary.too_good}"] if summary.too_good else []
+    lines = []
+    if summary.importance:
+        from pipelines.shared.importance import shares
+
+        top = list(shares(summary.importance).items())[:3]
+        lines += ["", "Relies most on (share of mean |attribution|): "
+                  + ", ".join(f"{name} {share:.0%}" for name, share in top)]
+    if summary.too_good:
+        lines += ["", f"Too good to be true? {summary.too_good}"]
     if summary.blessed is not None:
         lines.append("")
         if summary.component(ids.EVALUATOR) and not summary.component(ids.BASELINE_RESOLVER):

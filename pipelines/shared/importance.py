@@ -24,6 +24,13 @@ def mean_absolute(attributions: np.ndarray, names: Sequence[str]) -> dict[str, f
     return dict(sorted(zip(names, (float(v) for v in values)), key=lambda item: -item[1]))
 
 
+def shares(importance: dict[str, float]) -> dict[str, float]:
+    """Each feature's share of the total importance, highest first (all 0 when nothing matters)."""
+    total = sum(importance.values())
+    return {name: (value / total if total > 0 else 0.0) for name, value in
+            sorted(importance.items(), key=lambda item: -item[1])}
+
+
 def ranking(importance: dict[str, float]) -> list[str]:
     return [name for name, _ in sorted(importance.items(), key=lambda item: -item[1])]
 

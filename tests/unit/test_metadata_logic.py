@@ -197,3 +197,19 @@ def test_opening_a_store_retries_a_deadlock_of_two_processes_creating_it(tmp_pat
     monkeypatch.setattr(mlmd, "MetadataStore", racing)
     monkeypatch.setattr(store.time, "sleep", lambda seconds: None)
     assert store.open_store(cfg) is not None and len(calls) == 2
+
+
+def test_the_summary_says_what_the_model_relies_on_and_names_it_in_a_too_good_note(tmp_path):
+    from types import SimpleNamespace
+
+    from pipelines.metadata.runs import ComponentRun, RunSummary, add_importance, format_summary
+    from pipelines.shared import importance
+
+    importance.write({"importance": {"wage_log": 0.8, "age": 0.15, "hours": 0.05}}, str(tmp_path))
+    summary = RunSummary("p", "run-1", [ComponentRun("FeatureImportance", "complete", 1.0,
+                                                     outputs={"feature_importance": [SimpleNamespace(uri=str(tmp_path))]})],
+                         too_good="mean_squared_error removes 99.9% of the trivial model's error")
+    add_importance(summary)
+    text = format_summary(summary)
+    assert "Relies most on (share of mean |attribution|): wage_log 80%, age 15%, hours 5%" in text
+    assert summary.too_good.endswith("; it relies most on wage_log (80% of the attribution)")
