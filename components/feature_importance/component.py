@@ -15,6 +15,7 @@ from tfx.types.standard_artifacts import Examples, Model
 from components.feature_importance import summary as S
 from pipelines.config.parts import FeatureImportancePart
 from pipelines.shared import artifact_files, importance
+from pipelines.shared.prediction_tables import example_value
 
 EVAL_SPLIT = "eval"
 EXPLAIN_SIGNATURE = "explain"        # the Trainer's SavedModel signatures (components/modules/model.py)
@@ -41,18 +42,6 @@ def eval_rows(examples) -> int | None:
     return json.loads(counts).get(EVAL_SPLIT, {}).get("examples") if counts else None
 
 
-def value_of(example, name: str):
-    """A raw example's value in a column (the first one), as Python: float, int or str; None when missing."""
-    if name not in example.features.feature:
-        return None
-    feature = example.features.feature[name]
-    kind = feature.WhichOneof("kind")
-    values = getattr(feature, kind).value if kind else []
-    if not values:
-        return None
-    return values[0].decode("utf-8", "replace") if kind == "bytes_list" else values[0]
-
-
 def with_value(example, name: str, value, kind: str) -> bytes:
     """A copy of the example with `name` set to `value` (`kind`: the tf.Example list it is stored in)."""
     copy = type(example)()
@@ -70,8 +59,8 @@ def with_value(example, name: str, value, kind: str) -> bytes:
 
 def partial_dependence(evaluate, examples: list, name: str, categorical: bool, points: int) -> dict | None:
     """The model's mean output with every sampled row's `name` set to each grid value."""
-    kinds = {e.features.feature[name].WhichOneof("kind") for e in examples if value_of(e, name) is not None}
-    values = S.grid([value_of(e, name) for e in examples], categorical, points)
+    kinds = {e.features.feature[name].WhichOneof("kind") for e in examples if example_value(e, name) is not None}
+    values = S.grid([example_value(e, name) for e in examples], categorical, points)
     if not values or len(kinds) != 1:
         return None
     (kind,) = kinds
@@ -83,6 +72,20 @@ def partial_dependence(evaluate, examples: list, name: str, categorical: bool, p
     return {"feature": name, "categorical": categorical, "points": curve}
 
 
+def explained_rows(explain, records: list[bytes]) -> dict:
+    """The explain signature's answers for every record, concatenated: feature names, attributions [rows,
+    features], output, baseline_output and explained_class."""
+    import numpy as np
+    import tensorflow as tf
+
+    answers = [{k: v.numpy() for k, v in explain(examples=tf.constant(records[i:i + BATCH])).items()}
+               for i in range(0, len(records), BATCH)]
+    rows = {key: np.concatenate([a[key] for a in answers]) for key in answers[0] if key != "feature_names"}
+    rows["feature_names"] = [n.decode() for n in answers[0]["feature_names"][0]]
+    rows["explained_class"] = [c.decode() for c in rows["explained_class"]]
+    return rows
+
+
 @component
 def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examples],
                       feature_importance: OutputArtifact[FeatureImportanceArtifact], config: Parameter[str]) -> None:
@@ -92,41 +95,34 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
 
     part = FeatureImportancePart.model_validate_json(config)
     records = eval_records(examples.uri, part.max_rows)
+    if not records:
+        raise ValueError(f"the eval split of {examples.uri} holds no example to explain")
     loaded = tf.saved_model.load(os.path.join(model.uri, "Format-Serving"))
-    explain, evaluation = loaded.signatures[EXPLAIN_SIGNATURE], loaded.signatures[EVALUATION_SIGNATURE]
-
-    answers: dict[str, list] = {"attributions": [], "output": [], "baseline_output": [], "explained_class": []}
-    for start in range(0, len(records), BATCH):
-        answer = explain(examples=tf.constant(records[start:start + BATCH]))
-        for key in answers:
-            answers[key].append(answer[key].numpy())
-    names = [n.decode() for n in explain(examples=tf.constant(records[:1]))["feature_names"].numpy()[0]] \
-        if records else []
-    attributions = np.concatenate(answers["attributions"]) if records else np.zeros((0, 0))
-    outputs, baselines = (np.concatenate(answers[k]) if records else np.zeros(0) for k in ("output", "baseline_output"))
-    explained = [c.decode() for c in np.concatenate(answers["explained_class"])] if records else []
+    found = explained_rows(loaded.signatures[EXPLAIN_SIGNATURE], records)
+    names, attributions = found["feature_names"], found["attributions"]
 
     parsed = [example_pb2.Example.FromString(r) for r in records]
-    columns = {c: [value_of(e, c) for e in parsed] for spec in part.slices for c in spec}
+    columns = {c: [example_value(e, c) for e in parsed] for spec in part.slices for c in spec}
     slices = S.by_slice(attributions, names, part.slices, columns)
 
     def evaluate(serialized: list[bytes]):
-        return np.concatenate([evaluation(examples=tf.constant(serialized[i:i + BATCH]))["outputs"].numpy()
+        signature = loaded.signatures[EVALUATION_SIGNATURE]
+        return np.concatenate([signature(examples=tf.constant(serialized[i:i + BATCH]))["outputs"].numpy()
                                for i in range(0, len(serialized), BATCH)])
 
-    top = importance.ranking(importance.mean_absolute(attributions, names))[:part.dependence_features] if names else []
+    top = importance.ranking(importance.mean_absolute(attributions, names))[:part.dependence_features]
     dependence = [curve for name in top
                   if (curve := partial_dependence(evaluate, parsed[:part.dependence_rows], name,
                                                   name in part.categorical, part.dependence_points))]
-    summary = S.summary(names, attributions, outputs, baselines, explained, slices, dependence, part.label_kind,
-                        rows_available=eval_rows(examples))
+    summary = S.summary(names, attributions, found["output"], found["baseline_output"], found["explained_class"],
+                        slices, dependence, part.label_kind, rows_available=eval_rows(examples))
     if part.classes:
         summary["classes"] = part.classes
-    if part.label_kind == "regression" and records:  # predicted against actual, for the report's residuals
+    if part.label_kind == "regression":  # predicted against actual, for the report's residuals
         transform = loaded.signatures[TRANSFORM_SIGNATURE]
         actual = np.concatenate([transform(examples=tf.constant(records[i:i + BATCH]))[part.label].numpy().reshape(-1)
                                  for i in range(0, len(records), BATCH)])
-        summary["predictions"] = {"actual": [float(v) for v in actual], "predicted": [float(v) for v in outputs]}
+        summary["predictions"] = {"actual": [float(v) for v in actual], "predicted": [float(v) for v in found["output"]]}
     importance.write(summary, feature_importance.uri)
     feature_importance.set_int_custom_property("rows", summary["rows"])
     feature_importance.set_string_custom_property("top_features", ", ".join(importance.ranking(summary["importance"])[:3]))

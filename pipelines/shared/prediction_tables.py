@@ -50,7 +50,12 @@ def feature_value(serialized_example: bytes, column: str):
     """A column's value in a serialized tf.Example (its first value), or None when it is missing."""
     from tensorflow.core.example import example_pb2
 
-    feature = example_pb2.Example.FromString(serialized_example).features.feature.get(column)
+    return example_value(example_pb2.Example.FromString(serialized_example), column)
+
+
+def example_value(example, column: str):
+    """A column's first value in a parsed tf.Example, as Python (a str for bytes), or None when it is missing."""
+    feature = example.features.feature.get(column)
     if feature is None:
         return None
     kind = feature.WhichOneof("kind")

@@ -64,3 +64,36 @@ def test_summary_file_round_trips(tmp_path):
     assert read["importance"] == pytest.approx({"y": 0.2, "x": 0.1}) and list(read["importance"]) == ["y", "x"]
     assert read["mean_attribution"] == pytest.approx({"x": 0.1, "y": -0.1})
     assert read["baseline_output"] == 0.5 and read["rows"] == 2 and read["rows_available"] == 10
+
+
+def test_partial_dependence_sets_each_rows_value_and_averages_the_output():
+    from tensorflow.core.example import example_pb2
+
+    from components.feature_importance.component import partial_dependence
+
+    def example(fare, company):
+        e = example_pb2.Example()
+        if fare is not None:
+            e.features.feature["fare"].float_list.value.append(fare)
+        e.features.feature["company"].bytes_list.value.append(company.encode())
+        return e
+
+    rows = [example(float(f), c) for f, c in zip(range(1, 21), ["A", "B"] * 10)] + [example(None, "A")]
+
+    def evaluate(serialized):  # a model whose output is fare / 100, or 0.5 for company B
+        outputs = []
+        for s in serialized:
+            e = example_pb2.Example.FromString(s)
+            fare = e.features.feature["fare"].float_list.value
+            outputs.append([0.5 if e.features.feature["company"].bytes_list.value[0] == b"B" else
+                            (fare[0] / 100 if fare else 0.0)])
+        return np.array(outputs)
+
+    curve = partial_dependence(evaluate, rows, "fare", categorical=False, points=3)
+    assert [p["value"] for p in curve["points"]] == [2.0, 10.0, 19.0]  # quantiles of the values present
+    # Every row gets the value, the one without a fare too: 11 rows of company A answer value / 100.
+    assert curve["points"][0]["mean_output"] == pytest.approx((11 * 0.02 + 10 * 0.5) / 21)
+    by_company = partial_dependence(evaluate, rows, "company", categorical=True, points=5)
+    assert {p["value"]: p["mean_output"] for p in by_company["points"]} == pytest.approx(
+        {"A": np.mean([f / 100 for f in range(1, 21)] + [0.0]), "B": 0.5})
+    assert partial_dependence(evaluate, rows, "absent", categorical=False, points=3) is None
