@@ -103,20 +103,22 @@ PREDICT = """
 import json, sys
 from pipelines.shared.csv_tables import read_csv, table_to_examples  # first: sets TF_USE_LEGACY_KERAS
 import tensorflow as tf
-model_dir, csv_path, nulls, drop = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+model_dir, csv_path, nulls, drop, signature = (sys.argv[1], sys.argv[2], json.loads(sys.argv[3]),
+                                               json.loads(sys.argv[4]), sys.argv[5])
 table = read_csv(csv_path, nulls)
 table = table.drop([c for c in drop if c in table.column_names]).slice(0, 20)
 model = tf.saved_model.load(model_dir)
-outputs = model.signatures["serving_default"](examples=tf.constant(table_to_examples(table)))
-decoded = lambda v: v.decode() if isinstance(v, bytes) else v
-print(json.dumps({k: [[decoded(x) for x in row] for row in v.numpy().tolist()] for k, v in outputs.items()}))
+outputs = model.signatures[signature](examples=tf.constant(table_to_examples(table)))
+decoded = lambda v: v.decode() if isinstance(v, bytes) else [decoded(x) for x in v] if isinstance(v, list) else v
+print(json.dumps({k: decoded(v.numpy().tolist()) for k, v in outputs.items()}))
 """
 
 
-def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str]) -> dict:
-    """Loads the pushed SavedModel in a new interpreter and sends it the first 20 rows as raw serialized
-    tf.Examples; returns serving_default's outputs by name, a list per row."""
+def predict_in_fresh_process(model_dir: Path, csv_path: Path, null_values: list[str], drop: list[str],
+                             signature: str = "serving_default") -> dict:
+    """Loads the pushed SavedModel in a new interpreter and sends `signature` the first 20 rows as raw serialized
+    tf.Examples; returns its outputs by name, one item (a value or a list) per row."""
     result = subprocess.run([sys.executable, "-c", PREDICT, str(model_dir), str(csv_path), json.dumps(null_values),
-                             json.dumps(drop)], capture_output=True, text=True, timeout=300, cwd=PROJECT)
+                             json.dumps(drop), signature], capture_output=True, text=True, timeout=300, cwd=PROJECT)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 
+import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from helpers import PROJECT, mlops, reader_of
 
@@ -80,6 +82,28 @@ def test_serve_answers_with_the_rolled_back_version_as_stable(taxi, served, port
     rows = online(taxi, port, scoring_csv, "before")
     assert len(rows) == ROWS and {r["served_by"] for r in rows} == {"stable"} and {r["version"] for r in rows} == {"1.0.0"}
     assert [r["trip_id"] for r in rows] == [f"trip-{i:05d}" for i in range(ROWS)]
+
+
+def test_explain_writes_each_rows_attributions_with_its_id_batch_and_online_alike(taxi, served, port, scoring_csv):
+    batch = taxi.work / "explained.csv"
+    result = cli(taxi, port, "explain", scoring_csv, "-o", batch)
+    assert result.returncode == 0 and "attributions of 300 rows by version 1.0.0" in result.stdout, result.stderr[-3000:]
+    with open(batch) as f:
+        rows = list(csv.DictReader(f))
+    features = [k.removeprefix("attribution_") for k in rows[0] if k.startswith("attribution_")]
+    assert features == [f["name"] for f in yaml.safe_load(taxi.config.read_text())["features"]]
+    assert [r["trip_id"] for r in rows] == [f"trip-{i:05d}" for i in range(ROWS)]
+    for row in rows:  # each row's attributions add up to its output minus the baseline's
+        total = sum(float(row[f"attribution_{name}"]) for name in features)
+        assert abs(total - (float(row["output"]) - float(row["baseline_output"]))) < 0.02
+    online_path = taxi.work / "explained-online.parquet"
+    result = cli(taxi, port, "explain", scoring_csv, "-o", online_path, "--online")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    answered = pq.read_table(online_path).to_pylist()
+    assert {r["served_by"] for r in answered} == {"stable"} and {r["version"] for r in answered} == {"1.0.0"}
+    assert [r["trip_id"] for r in answered] == [r["trip_id"] for r in rows]
+    assert all(abs(a[f"attribution_{n}"] - float(b[f"attribution_{n}"])) < 1e-4
+               for a, b in zip(answered, rows) for n in features)
 
 
 def test_a_canary_at_10_percent_gets_about_10_percent_of_keyed_requests(taxi, served, port, scoring_csv):

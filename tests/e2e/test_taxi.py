@@ -9,8 +9,8 @@ import psutil
 from helpers import predict_in_fresh_process, reader_of, summary_of
 
 ALL_NODES = ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen", "DriftCheck",
-             "ExampleValidator", "DataGate", "Transform", "Trainer", "InfraValidator", "latest_blessed_model_resolver",
-             "Evaluator", "Pusher"]
+             "ExampleValidator", "DataGate", "Transform", "Trainer", "FeatureImportance", "InfraValidator",
+             "latest_blessed_model_resolver", "Evaluator", "Pusher"]
 
 
 def states_of(taxi, step) -> dict:
@@ -45,9 +45,13 @@ def test_first_run_completes_blesses_and_pushes(taxi, first_run):
 def test_pushed_model_predicts_from_raw_examples_in_a_fresh_process(taxi, first_run):
     model_dir = taxi.serving_dir / first_run.served[0]
     assert (model_dir / "saved_model.pb").exists()
+    served = predict_in_fresh_process(model_dir, taxi.csv_path, [""], drop=["tips"], signature="explain")
     predictions = predict_in_fresh_process(model_dir, taxi.csv_path, [""], drop=["tips"])["outputs"]
     assert len(predictions) == 20
     assert all(len(p) == 1 and 0.0 <= p[0] <= 1.0 for p in predictions)
+    # The explain signature answers the same raw examples: the probability it explains is the prediction.
+    assert [round(p, 5) for p in served["output"]] == [round(p[0], 5) for p in predictions]
+    assert len(served["attributions"]) == 20 and len(served["attributions"][0]) == len(served["feature_names"][0]) == 14
     assert len({round(p[0], 6) for p in predictions}) > 1  # depends on the input
 
 
