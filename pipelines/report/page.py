@@ -184,7 +184,8 @@ def model_section(report: Report) -> str:
             bars_rows, series=[m for m in models if m != metric_names.CHANGE]))
     return (f'<section id="model"><h2>Model</h2>{blessed}<h3>Thresholds</h3>{thresholds}'
             f'{confusion_matrices(report)}{class_confusion(report)}{calibration(report)}{regression_views(report)}'
-            f'<h3>Metrics per slice (eval split)</h3>{table(header_cells, rows)}{"".join(per_metric)}</section>')
+            f'<h3>Metrics per slice (eval split)</h3><div class="wide">{table(header_cells, rows)}</div>'
+            f'{"".join(per_metric)}</section>')
 
 
 def calibration(report: Report) -> str:
