@@ -185,6 +185,10 @@ def test_predict_without_an_id_column_or_a_model_is_a_clear_error(taxi, scoring_
     nothing_served = mlops("predict", taxi.config, scoring_csv, "-o", tmp_path / "p.csv", "--set",
                            f"output_root={tmp_path / 'empty'}", "--set", "batch_inference.id_column=trip_id")
     assert nothing_served.returncode == 1 and "nothing has run with this config" in nothing_served.stderr
+    unexplained = mlops("explain", taxi.config, scoring_csv, "-o", tmp_path / "e.csv", "--set",
+                        f"output_root={tmp_path / 'empty'}", "--set", "batch_inference.id_column=trip_id")
+    assert unexplained.returncode == 1 and "nothing has run with this config" in unexplained.stderr
+    assert "Traceback" not in unexplained.stderr and not (tmp_path / "e.csv").exists()
     with open(scoring_csv) as f:  # the same rows without the fare column
         rows = list(csv.reader(f))
     fare = rows[0].index("fare")
