@@ -117,39 +117,33 @@ def confusion_matrices_of(per_slice) -> dict[float, dict[str, float]]:
     return found
 
 
-def read_calibration(uri: str) -> dict[str, list[tuple[float, float, float, float, float]]]:
-    """slice -> calibration buckets (low, high, examples, mean label, mean prediction) of the candidate, where
-    the eval config asked for a CalibrationPlot; empty buckets and TFMA's two open-ended ones are left out."""
+def candidate_plots(uri: str, kind: str):
+    """(slice name, plot) of each of the candidate's plots of one kind (a PlotData field) TFMA wrote."""
     protos = tfma_protos()
-    found = {}
     for record in tfrecords(uri, "plots"):
         per_slice = protos.metrics_for_slice_pb2.PlotsForSlice.FromString(record)
         for kv in per_slice.plot_keys_and_values:
-            if kv.value.HasField("calibration_histogram_buckets") and kv.key.model_name != BASELINE:
-                found[slice_name(per_slice.slice_key)] = [
-                    (b.lower_threshold_inclusive, b.upper_threshold_exclusive, b.num_weighted_examples.value,
-                     b.total_weighted_label.value / b.num_weighted_examples.value,
-                     b.total_weighted_refined_prediction.value / b.num_weighted_examples.value)
-                    for b in kv.value.calibration_histogram_buckets.buckets
-                    if b.num_weighted_examples.value > 0 and abs(b.lower_threshold_inclusive) != float("inf")
-                    and abs(b.upper_threshold_exclusive) != float("inf")]
-    return found
+            if kv.value.HasField(kind) and kv.key.model_name != BASELINE:
+                yield slice_name(per_slice.slice_key), getattr(kv.value, kind)
+
+
+def read_calibration(uri: str) -> dict[str, list[tuple[float, float, float, float, float]]]:
+    """slice -> calibration buckets (low, high, examples, mean label, mean prediction) of the candidate, where
+    the eval config asked for a CalibrationPlot; empty buckets and TFMA's two open-ended ones are left out."""
+    return {name: [(b.lower_threshold_inclusive, b.upper_threshold_exclusive, b.num_weighted_examples.value,
+                    b.total_weighted_label.value / b.num_weighted_examples.value,
+                    b.total_weighted_refined_prediction.value / b.num_weighted_examples.value)
+                   for b in plot.buckets
+                   if b.num_weighted_examples.value > 0 and abs(b.lower_threshold_inclusive) != float("inf")
+                   and abs(b.upper_threshold_exclusive) != float("inf")]
+            for name, plot in candidate_plots(uri, "calibration_histogram_buckets")}
 
 
 def read_class_confusion(uri: str) -> dict[str, dict[tuple[int, int], float]]:
     """slice -> (actual class id, predicted class id) -> examples: the candidate's multiclass confusion matrix
     (MultiClassConfusionMatrixPlot at its default threshold 0: the predicted class is the top one)."""
-    protos = tfma_protos()
-    found = {}
-    for record in tfrecords(uri, "plots"):
-        per_slice = protos.metrics_for_slice_pb2.PlotsForSlice.FromString(record)
-        for kv in per_slice.plot_keys_and_values:
-            if kv.value.HasField("multi_class_confusion_matrix_at_thresholds") and kv.key.model_name != BASELINE:
-                matrices = kv.value.multi_class_confusion_matrix_at_thresholds.matrices
-                if matrices:
-                    found[slice_name(per_slice.slice_key)] = {
-                        (e.actual_class_id, e.predicted_class_id): e.num_weighted_examples for e in matrices[0].entries}
-    return found
+    return {name: {(e.actual_class_id, e.predicted_class_id): e.num_weighted_examples for e in plot.matrices[0].entries}
+            for name, plot in candidate_plots(uri, "multi_class_confusion_matrix_at_thresholds") if plot.matrices}
 
 
 def per_class_rates(matrix: dict[tuple[int, int], float]) -> dict[int, dict[str, float]]:
