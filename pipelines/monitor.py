@@ -243,10 +243,11 @@ def serving_importance(version_dir: str, batch, rows: int = ATTRIBUTION_ROWS) ->
     from pipelines.shared import importance
 
     signatures = tf.saved_model.load(version_dir).signatures
-    if "explain" not in signatures or not batch.num_rows:
+    if importance.EXPLAIN_SIGNATURE not in signatures or not batch.num_rows:
         return {}
     examples = example_coder.RecordBatchToExamplesEncoder().encode(batch.slice(0, rows))  # in tf.Example form
-    answers = [signatures["explain"](examples=tf.constant(examples[i:i + 256])) for i in range(0, len(examples), 256)]
+    explain = signatures[importance.EXPLAIN_SIGNATURE]
+    answers = [explain(examples=tf.constant(examples[i:i + 256])) for i in range(0, len(examples), 256)]
     names = [n.decode() for n in answers[0]["feature_names"].numpy()[0]]
     return importance.mean_absolute(tf.concat([a["attributions"] for a in answers], axis=0).numpy(), names)
 

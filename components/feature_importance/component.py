@@ -18,8 +18,7 @@ from pipelines.shared import artifact_files, importance
 from pipelines.shared.prediction_tables import example_value
 
 EVAL_SPLIT = "eval"
-EXPLAIN_SIGNATURE = "explain"        # the Trainer's SavedModel signatures (components/modules/model.py)
-EVALUATION_SIGNATURE = "evaluation"
+EVALUATION_SIGNATURE = "evaluation"  # the Trainer's other SavedModel signatures (components/modules/model.py)
 TRANSFORM_SIGNATURE = "transform_features"
 BATCH = 256
 
@@ -98,7 +97,7 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
     if not records:
         raise ValueError(f"the eval split of {examples.uri} holds no example to explain")
     loaded = tf.saved_model.load(os.path.join(model.uri, "Format-Serving"))
-    found = explained_rows(loaded.signatures[EXPLAIN_SIGNATURE], records)
+    found = explained_rows(loaded.signatures[importance.EXPLAIN_SIGNATURE], records)
     names, attributions = found["feature_names"], found["attributions"]
 
     parsed = [example_pb2.Example.FromString(r) for r in records]

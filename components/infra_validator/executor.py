@@ -26,6 +26,7 @@ from components.infra_validator import runners, verdicts
 from pipelines.config.parts import ModelServerPart
 from pipelines.model_server import platforms
 from pipelines.shared.errors import MlopsError
+from pipelines.shared.importance import EXPLAIN_SIGNATURE
 
 PLATFORM_CONFIG_KEY = "platform_config"
 
@@ -149,7 +150,7 @@ def explain_requests(requests) -> list:
         if isinstance(request, predict_pb2.PredictRequest):
             copy = predict_pb2.PredictRequest()
             copy.CopyFrom(request)
-            copy.model_spec.signature_name = verdicts.EXPLAIN_SIGNATURE
+            copy.model_spec.signature_name = EXPLAIN_SIGNATURE
             copies.append(copy)
     return copies
 

@@ -46,7 +46,6 @@ def non_finite_outputs(answers: list[dict]) -> str:
     return f"the model answers NaN or infinity ({listed}): it would serve no usable prediction"
 
 
-EXPLAIN_SIGNATURE = "explain"  # the Trainer's attributions signature (components/modules/model.py)
 COMPLETENESS_SLACK = 0.05      # of the largest output change: well above integrated gradients' own error
 
 

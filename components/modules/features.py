@@ -8,6 +8,7 @@ import hashlib
 import re
 
 from pipelines.config import Feature, FeaturesConfig
+from pipelines.shared import importance
 
 TRANSFORMED_SUFFIX = "_xf"
 # The exported model's signatures: raw examples -> predictions (for clients; for TFMA), and raw
@@ -15,7 +16,7 @@ TRANSFORMED_SUFFIX = "_xf"
 SERVING_SIGNATURE = "serving_default"
 EVALUATION_SIGNATURE = "evaluation"
 TRANSFORM_SIGNATURE = "transform_features"
-EXPLAIN_SIGNATURE = "explain"  # raw examples -> per-feature attributions (attributions.py)
+EXPLAIN_SIGNATURE = importance.EXPLAIN_SIGNATURE  # raw examples -> per-feature attributions (attributions.py)
 
 
 def safe_name(name: str) -> str:

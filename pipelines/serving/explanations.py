@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EXPLAIN_SIGNATURE = "explain"  # as the Trainer exports it (components/modules/features.py)
+from pipelines.shared.importance import EXPLAIN_SIGNATURE
+
 BATCH = 256
-FIXED_OUTPUTS = ("explained_class", "output", "baseline_output")
 
 
 @dataclass

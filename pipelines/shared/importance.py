@@ -15,6 +15,10 @@ import numpy as np
 from pipelines.shared.artifact_files import open_file
 
 IMPORTANCE_FILE = "importance.json"
+# The SavedModel signature every trained model has beside serving_default: raw tf.Examples -> attributions
+# (components/modules/model.py exports it; FeatureImportance, the InfraValidator, `mlops explain` and
+# `mlops monitor` call it).
+EXPLAIN_SIGNATURE = "explain"
 TOP_K = 5  # the top of a ranking that attribution drift compares (as SageMaker Clarify's nDCG@k)
 
 
