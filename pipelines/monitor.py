@@ -246,10 +246,8 @@ def serving_importance(version_dir: str, batch, rows: int = ATTRIBUTION_ROWS) ->
     if importance.EXPLAIN_SIGNATURE not in signatures or not batch.num_rows:
         return {}
     examples = example_coder.RecordBatchToExamplesEncoder().encode(batch.slice(0, rows))  # in tf.Example form
-    explain = signatures[importance.EXPLAIN_SIGNATURE]
-    answers = [explain(examples=tf.constant(examples[i:i + 256])) for i in range(0, len(examples), 256)]
-    names = [n.decode() for n in answers[0]["feature_names"].numpy()[0]]
-    return importance.mean_absolute(tf.concat([a["attributions"] for a in answers], axis=0).numpy(), names)
+    found = importance.explain_in_batches(signatures[importance.EXPLAIN_SIGNATURE], examples)
+    return importance.mean_absolute(found["attributions"], found["feature_names"])
 
 
 def format_p(p: Optional[float]) -> str:

@@ -71,20 +71,6 @@ def partial_dependence(evaluate, examples: list, name: str, categorical: bool, p
     return {"feature": name, "categorical": categorical, "points": curve}
 
 
-def explained_rows(explain, records: list[bytes]) -> dict:
-    """The explain signature's answers for every record, concatenated: feature names, attributions [rows,
-    features], output, baseline_output and explained_class."""
-    import numpy as np
-    import tensorflow as tf
-
-    answers = [{k: v.numpy() for k, v in explain(examples=tf.constant(records[i:i + BATCH])).items()}
-               for i in range(0, len(records), BATCH)]
-    rows = {key: np.concatenate([a[key] for a in answers]) for key in answers[0] if key != "feature_names"}
-    rows["feature_names"] = [n.decode() for n in answers[0]["feature_names"][0]]
-    rows["explained_class"] = [c.decode() for c in rows["explained_class"]]
-    return rows
-
-
 @component
 def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examples],
                       feature_importance: OutputArtifact[FeatureImportanceArtifact], config: Parameter[str]) -> None:
@@ -97,7 +83,7 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
     if not records:
         raise ValueError(f"the eval split of {examples.uri} holds no example to explain")
     loaded = tf.saved_model.load(os.path.join(model.uri, "Format-Serving"))
-    found = explained_rows(loaded.signatures[importance.EXPLAIN_SIGNATURE], records)
+    found = importance.explain_in_batches(loaded.signatures[importance.EXPLAIN_SIGNATURE], records, BATCH)
     names, attributions = found["feature_names"], found["attributions"]
 
     parsed = [example_pb2.Example.FromString(r) for r in records]

@@ -38,7 +38,7 @@ class RunSummary:
     filled: list = field(default_factory=list)  # Filled: each feature with missing cells and what they became
     features_config: Optional[Any] = None  # the FeaturesConfig Transform ran with (features and label)
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
-    importance: dict = field(default_factory=dict)  # feature -> mean |attribution| (FeatureImportance), highest first
+    explanation: dict = field(default_factory=dict)  # FeatureImportance's summary (pipelines/shared/importance.py)
     drift: list = field(default_factory=list)   # distances.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -58,6 +58,11 @@ class RunSummary:
         component = self.component(node)
         artifacts = component.outputs.get(key) if component else None
         return artifacts[0] if artifacts else None
+
+    @property
+    def importance(self) -> dict:
+        """feature -> mean |attribution| (FeatureImportance), highest first; {} when the run has none."""
+        return self.explanation.get("importance", {})
 
     @property
     def total_seconds(self) -> float:
@@ -143,7 +148,7 @@ def add_importance(summary: RunSummary) -> None:
         return
     from pipelines.shared import importance
 
-    summary.importance = importance.read(explained.uri)["importance"]
+    summary.explanation = importance.read(explained.uri)
     if summary.too_good and summary.importance:
         top, share = next(iter(importance.shares(summary.importance).items()))
         summary.too_good += f"; it relies most on {top} ({share:.0%} of the attribution)"

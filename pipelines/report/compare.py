@@ -80,9 +80,7 @@ def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
         views = feature_views(statistics.uri)
         side.examples = dict(views[0].examples) if views else {}
     side.cached = {c.node for c in summary.components if c.state == "cached"}
-    explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
-    if explained is not None:
-        side.importance = importance.read(explained.uri)["importance"]
+    side.importance = summary.importance
     for execution in reader.run_executions(run_id):
         node = reader.node_name(execution)
         for name, value in execution.custom_properties.items():

@@ -14,7 +14,7 @@ from pipelines.metadata import evaluation, lineage, registry, runs
 from pipelines.metadata.reader import MetadataReader, plain_value
 from pipelines.report.data_views import FeatureView, feature_views
 from pipelines.shared import component_ids as ids
-from pipelines.shared import importance, metric_names
+from pipelines.shared import metric_names
 
 
 @dataclass
@@ -71,9 +71,7 @@ def gather(reader: MetadataReader, config_path: str, run_id: Optional[str] = Non
     add_evaluation(report, reader)
     if summary.features_config is not None:
         report.roles = column_roles([f.name for f in report.features], summary.features_config, config_path)
-    explained = summary.output(ids.FEATURE_IMPORTANCE, "feature_importance")
-    if explained is not None:
-        report.importance = importance.read(explained.uri)
+    report.importance = summary.explanation or None
 
     # Lineage: from the data to what was pushed (or to the model, when nothing was).
     pushed = summary.output(ids.PUSHER, "pushed_model")

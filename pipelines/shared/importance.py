@@ -22,6 +22,20 @@ EXPLAIN_SIGNATURE = "explain"
 TOP_K = 5  # the top of a ranking that attribution drift compares (as SageMaker Clarify's nDCG@k)
 
 
+def explain_in_batches(explain, examples: list[bytes], batch: int = 256) -> dict[str, Any]:
+    """An explain signature's answers for serialized tf.Examples, concatenated: `attributions` [rows,
+    features], `output`, `baseline_output`, `explained_class` (str) and `feature_names` (str, once)."""
+    import tensorflow as tf
+
+    answers = [{k: v.numpy() for k, v in explain(examples=tf.constant(examples[i:i + batch])).items()}
+               for i in range(0, len(examples), batch)]
+    found: dict[str, Any] = {key: np.concatenate([a[key] for a in answers]) for key in answers[0]
+                             if key != "feature_names"}
+    found["feature_names"] = [n.decode() for n in answers[0]["feature_names"][0]]
+    found["explained_class"] = [c.decode() for c in found["explained_class"]]
+    return found
+
+
 def mean_absolute(attributions: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """Global importance: each feature's mean |attribution| over the rows, highest first."""
     values = np.abs(np.asarray(attributions, dtype=float)).mean(axis=0) if len(attributions) else np.zeros(len(names))
