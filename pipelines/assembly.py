@@ -20,8 +20,9 @@ from components.infra_validator.component import InfraValidator
 from components.modules import features as F
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
+from components.statistics_gen.component import PrivateStatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
-from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart
+from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances
 from pipelines.shared.artifact_files import schema_file_value_types
@@ -48,14 +49,16 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                        cfg.data.split.eval_max_rows, cfg.data.span_window,
                                        label_columns=sorted(cfg.label.source_columns),
                                        value_types=schema_file_value_types(cfg.schema_path) if cfg.schema_path else None,
+                                       privacy=ingestion_privacy(cfg),
                                        ).with_id(ids.EXAMPLE_GEN)
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
     earlier_spans = [data_files.EARLIER_SPANS] if cfg.data.span_window > 1 else []
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], exclude_splits=earlier_spans,
-        # Value counts for integer categories, which the drift check's L-infinity distance needs.
-        stats_options=distances.statistics_options(cfg.features),
-    ).with_id(ids.STATISTICS_GEN)
+    # Value counts for integer categories, which the drift check's L-infinity distance needs.
+    statistics = {"examples": example_gen.outputs["examples"], "exclude_splits": earlier_spans,
+                  "stats_options": distances.statistics_options(cfg.features)}
+    # Personal and pseudonymised columns: counts only, no value in any statistic.
+    statistics_gen = (PrivateStatisticsGen(**statistics, hidden_columns=sorted(cfg.privacy.hidden))
+                      if cfg.privacy.hidden else tfx.components.StatisticsGen(**statistics)).with_id(ids.STATISTICS_GEN)
     if where.schema_path and cfg.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
                                      ).with_id(ids.IMPORT_SCHEMA_GEN)
@@ -87,13 +90,14 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                   min_examples_fraction=cfg.drift.min_examples_fraction).model_dump_json(),
         ).with_id(ids.DRIFT_CHECK)
     data_gate = None
-    if cfg.on_anomalies == "stop" or cfg.drift.on_drift == "stop":
+    if cfg.on_anomalies == "stop" or cfg.drift.on_drift == "stop" or cfg.privacy.min_k:
         data_gate = DataGate(anomalies=example_validator.outputs["anomalies"],
                              statistics=statistics_gen.outputs["statistics"],
                              drift=drift_check.outputs["drift"] if drift_check and cfg.drift.on_drift == "stop" else None,
                              examples=example_gen.outputs["examples"],
                              config=DataGatePart(check_anomalies=cfg.on_anomalies == "stop", label=cfg.label.name,
-                                                 max_missing_labels=cfg.label.max_missing_fraction).model_dump_json(),
+                                                 max_missing_labels=cfg.label.max_missing_fraction,
+                                                 min_k=cfg.privacy.min_k).model_dump_json(),
                              ).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
@@ -144,6 +148,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
         config=FeatureImportancePart(
             slices=cfg.evaluation.slices, categorical=[f.name for f in cfg.features if f.categorical],
+            hidden=sorted(cfg.privacy.hidden),
             label_kind=cfg.label.head, label=cfg.label.name,
             classes=[str(c) for c in getattr(cfg.label, "classes", [])] if cfg.label.head == MULTICLASS else [],
         ).model_dump_json(),
@@ -198,6 +203,23 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         metadata_connection_config=metadata_connection_config)
 
 
+def ingestion_privacy(cfg: PipelineConfig, scoring: bool = False) -> Optional[IngestionPrivacyPart]:
+    """ExampleGen's privacy part: None when the config asks nothing of ingestion (no part: the same cache key
+    as before privacy existed). `scoring`: data to score, pseudonymised and dropped alike, nothing recorded."""
+    privacy = cfg.privacy
+    if not (privacy.pseudonymize or privacy.drop or privacy.quasi_identifiers):
+        return None
+    if scoring:
+        return IngestionPrivacyPart(pseudonymize=privacy.pseudonymize, drop=privacy.drop, key_env=privacy.key_env,
+                                    key_file=cfg.resolve(privacy.key_file) if privacy.key_file else None)
+    id_column = cfg.batch_inference.id_column if cfg.batch_inference.id_column in privacy.pseudonymize else None
+    return IngestionPrivacyPart(
+        pseudonymize=privacy.pseudonymize, drop=privacy.drop, key_env=privacy.key_env,
+        key_file=cfg.resolve(privacy.key_file) if privacy.key_file else None, key_id=cfg.key_id,
+        id_column=id_column, forgotten=list(cfg.forgotten) if id_column else [],
+        quasi_identifiers=privacy.quasi_identifiers, small_group=privacy.small_group)
+
+
 def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None,
                     value_types: Optional[dict[str, str]] = None) -> list:
     """ExampleGen on the data to score (one split), TFX's BulkInferrer on the model, and the export of its
@@ -207,7 +229,8 @@ def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_bl
         value_types = schema_file_value_types(cfg.schema_path)
     input_base, pattern = (data, "*.csv") if not data.endswith(".csv") else data.rsplit("/", 1)
     examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT,
-                                         value_types).with_id(ids.INFERENCE_EXAMPLE_GEN)
+                                         value_types, ingestion_privacy(cfg, scoring=True)
+                                         ).with_id(ids.INFERENCE_EXAMPLE_GEN)
     bulk_inferrer = tfx.components.BulkInferrer(
         examples=examples.outputs["examples"], model=model, model_blessing=model_blessing,
         data_spec=tfx.proto.DataSpec(example_splits=[prediction_export.SPLIT]),

@@ -9,7 +9,7 @@ split, `earlier_spans`, which Transform and the Trainer read and the checks and 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from absl import logging
 from google.protobuf import struct_pb2
@@ -22,8 +22,9 @@ from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
 from components.csv_example_gen import splits
-from pipelines.config.parts import ExampleGenPart
-from pipelines.shared import artifact_files, data_files
+from components.csv_example_gen.privacy import Privacy, k_anonymity
+from pipelines.config.parts import ExampleGenPart, IngestionPrivacyPart
+from pipelines.shared import artifact_files, data_files, pseudonyms
 
 SPANS_PROPERTY = "spans"  # the span numbers read, oldest first (TFX's `span` property holds the newest)
 
@@ -68,8 +69,12 @@ class Executor(base_executor.BaseExecutor):
         if options.eval_max_rows is not None:
             hash_buckets = splits.capped_hash_buckets(hash_buckets, names.index("eval"), splits.count_rows(files),
                                                       options.eval_max_rows)
+        privacy = ingestion_privacy(options.privacy)
+        value_types = dict(options.value_types)
+        if privacy is not None:  # read as text: "007" and 7 are different IDs
+            value_types.update({column: "BYTES" for column in privacy.pseudonymize})
         reading = {"null_values": options.null_values, "label_columns": options.label_columns,
-                   "value_types": options.value_types or None}
+                   "value_types": value_types or None, "privacy": privacy}
         written = splits.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
                                      hash_buckets=hash_buckets, **reading)
         logging.info("Wrote %s from %d files (hash buckets %s)",
@@ -86,8 +91,42 @@ class Executor(base_executor.BaseExecutor):
                                                  "unlabelled": earlier_written.unlabelled[0]}
         if reading["label_columns"]:
             examples.set_string_custom_property(artifact_files.LABEL_COUNTS_PROPERTY, json.dumps(label_counts))
+        if privacy is not None and options.privacy is not None:
+            spans_of_files = {path: span for span, paths in earlier.items() for path in paths}
+            spans_of_files.update({path: newest for path in files})
+            record_privacy(examples, privacy, options.privacy, spans_of_files)
         if exec_properties.get(keys.OUTPUT_DATA_FORMAT_KEY):
             examples_utils.set_payload_format(examples, exec_properties[keys.OUTPUT_DATA_FORMAT_KEY])
+
+
+def ingestion_privacy(part: Optional[IngestionPrivacyPart]) -> Optional[Privacy]:
+    """The Privacy applied to every batch; the key is read here, and must be the one the pipeline was built
+    with (its id is in the part): rows pseudonymised with another key would not join the earlier ones."""
+    if part is None:
+        return None
+    key = None
+    if part.pseudonymize:
+        key = pseudonyms.read_key(part.key_env, part.key_file)
+        if part.key_id and key.key_id != part.key_id:
+            raise pseudonyms.PseudonymKeyError(
+                f"the pseudonym key ({key.source}, id {key.key_id}) is not the one this pipeline was built with "
+                f"(id {part.key_id}): the key changed while it ran; run it again")
+    return Privacy(key=key, pseudonymize=part.pseudonymize, drop=part.drop, id_column=part.id_column,
+                   forgotten=frozenset(part.forgotten), quasi_identifiers=part.quasi_identifiers)
+
+
+def record_privacy(examples, privacy: Privacy, part: IngestionPrivacyPart, spans_of_files: dict[str, int]) -> None:
+    """The privacy property of the Examples and, with an ID column, its per-span index of pseudonyms."""
+    record: dict[str, Any] = {"pseudonymized": part.pseudonymize, "dropped": part.drop,
+                              "key_id": privacy.key.key_id if privacy.key else None}
+    if part.id_column:
+        pseudonyms.write_index(examples.uri, privacy.ids_by_span(spans_of_files))
+        record.update(id_column=part.id_column, forgotten_ids=len(part.forgotten),
+                      forgotten_rows=privacy.forgotten_rows)
+    if part.quasi_identifiers:
+        record["k_anonymity"] = k_anonymity(privacy.groups, part.quasi_identifiers, part.small_group)
+    logging.info("Privacy: %s", json.dumps(record, sort_keys=True))
+    examples.set_string_custom_property(pseudonyms.PRIVACY_PROPERTY, json.dumps(record, sort_keys=True))
 
 
 def custom_config(part: ExampleGenPart) -> example_gen_pb2.CustomConfig:

@@ -24,6 +24,7 @@ from absl import logging
 from pyarrow import csv
 from tfx_bsl.coders import example_coder
 
+from components.csv_example_gen.privacy import Privacy
 from pipelines.shared import artifact_files
 from pipelines.shared.csv_tables import (
     BATCH_BYTES,
@@ -179,19 +180,20 @@ def labelled_rows(batch: pa.RecordBatch, label_columns: Sequence[str]) -> np.nda
 
 def write_splits(files: list[str], null_values: list[str], split_dirs: list[str], hash_buckets: list[int],
                  block_size: int = BATCH_BYTES, label_columns: Sequence[str] = (),
-                 value_types: Optional[dict[str, str]] = None) -> Written:
+                 value_types: Optional[dict[str, str]] = None, privacy: Optional[Privacy] = None) -> Written:
     """Reads every file in batches and writes each row, as a serialized tf.Example, to its split's folder;
     rows missing a value in one of `label_columns` are counted, not written. `value_types` (the schema's
     {column: FLOAT|INT|BYTES}) fixes how those columns are read; a file where a cell does not fit its
     type has that column inferred instead (text, which the schema check then reports). A file whose
     inferred types change after its first batch is read whole once to infer them (as pyarrow's read_csv
-    does), and the writing starts over."""
+    does), and the writing starts over. `privacy`: what is dropped, pseudonymised and forgotten before a row
+    is hashed to its split and written, and what it records of the rows written."""
     column_types: dict[str, dict] = {path: arrow_types(value_types, read_header(path)) for path in files} \
         if value_types else {}
     for _ in range(len(files) * (len(value_types or {}) + 1) + 1):  # each retry settles a column or a file
         try:
             return _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
-                                      label_columns)
+                                      label_columns, privacy)
         except TypesChangeInFile as change:
             forced = column_types.get(change.path, {})
             misfit = first_value_not_of_type(change.path, null_values,
@@ -209,18 +211,25 @@ def write_splits(files: list[str], null_values: list[str], split_dirs: list[str]
 
 
 def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
-                       label_columns) -> Written:
+                       label_columns, privacy) -> Written:
     encoder = example_coder.RecordBatchToExamplesEncoder()
     writers = [SplitWriter(directory) for directory in split_dirs]
     unlabelled = [0] * len(writers)
     try:
         for path in files:
+            if privacy is not None:
+                privacy.start(path)
             for batch in read_batches(path, null_values, block_size, column_types.get(path)):
+                allowed = np.ones(batch.num_rows, dtype=bool)
+                if privacy is not None:  # before the split's hash: a dropped value must not decide anything
+                    batch, allowed = privacy.apply(path, batch)
                 splits = row_splits(batch, hash_buckets)
                 labelled = labelled_rows(batch, label_columns)
                 if not labelled.all():
-                    unlabelled = [n + int(np.sum(~labelled & (splits == i))) for i, n in enumerate(unlabelled)]
-                    splits = np.where(labelled, splits, -1)
+                    unlabelled = [n + int(np.sum(~labelled & allowed & (splits == i))) for i, n in enumerate(unlabelled)]
+                splits = np.where(labelled & allowed, splits, -1)
+                if privacy is not None:
+                    privacy.observe(path, batch, splits >= 0)
                 examples = encoder.encode(table_to_record_batch(batch))
                 for index, writer in enumerate(writers):
                     writer.write([examples[i] for i in np.flatnonzero(splits == index)])

@@ -45,6 +45,19 @@ def missing_label_anomalies(label_counts: dict, max_fraction: float, label: str)
     return found
 
 
+def small_group_anomalies(k_anonymity: dict, min_k: int) -> list[Anomaly]:
+    """An anomaly when some rows share their quasi-identifiers' values with fewer than min_k - 1 others.
+    k_anonymity: the privacy record ExampleGen wrote (sizes only, never the values)."""
+    k = k_anonymity.get("k", 0)
+    if not k_anonymity.get("rows") or k >= min_k:
+        return []
+    rows, share = k_anonymity.get("rows_in_small_groups", 0), k_anonymity.get("share_in_small_groups", 0.0)
+    columns = ", ".join(k_anonymity.get("quasi_identifiers", []))
+    return [Anomaly("all", columns, f"k-anonymity {k} is under privacy.min_k ({min_k}): {rows} rows ({share:.1%}) "
+                                    f"are in groups of fewer than {k_anonymity.get('small_group', min_k)} rows sharing "
+                                    "these values; coarsen them (age bands, postcode prefixes) or lower min_k")]
+
+
 def check_drift(drift_uri: str) -> None:
     """Raises DriftFound when DriftCheck measured a distance above its threshold; its record must exist."""
     if not artifact_files.exists(os.path.join(drift_uri, distances.COMPARISONS_FILE)):

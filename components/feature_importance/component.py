@@ -95,7 +95,9 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
         return np.concatenate([signature(examples=tf.constant(serialized[i:i + BATCH]))["outputs"].numpy()
                                for i in range(0, len(serialized), BATCH)])
 
-    top = importance.ranking(importance.mean_absolute(attributions, names))[:part.dependence_features]
+    # No curve for a personal feature: its points would be its values.
+    ranked = [name for name in importance.ranking(importance.mean_absolute(attributions, names)) if name not in part.hidden]
+    top = ranked[:part.dependence_features]
     dependence = [curve for name in top
                   if (curve := partial_dependence(evaluate, parsed[:part.dependence_rows], name,
                                                   name in part.categorical, part.dependence_points))]

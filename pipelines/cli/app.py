@@ -35,6 +35,9 @@ COMMANDS = (
     Command("validate", "check a config without running anything", project.validate, checks_data=True),
     Command("run", "run the pipeline locally (LocalDagRunner, ML Metadata on SQLite)", project.run,
             project.run_arguments, checks_data=True),
+    Command("forget", "forget the rows of IDs (right to erasure): list what held them, record the request, leave "
+                      "them out of every later run (--retrain: run now)", project.forget, project.forget_arguments,
+            checks_data=True),
     Command("schema", "infer a starting schema from the config's data (TFDV)", project.infer_schema,
             project.schema_arguments,
             # a file that is not readable CSV (compressed, ragged, not text) is bad input: it names file and line

@@ -1,4 +1,5 @@
-"""`mlops init`, `validate`, `schema` and `run`: a config from a table, checked, and run here."""
+"""`mlops init`, `validate`, `schema`, `run` and `forget`: a config from a table, checked, run here, and
+asked to forget a person's rows."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import os
 
 from pipelines.cli.errors import EXIT_FAILED, EXIT_OK
 from pipelines.config import describe
-from pipelines.shared.errors import MlopsError
+from pipelines.shared.errors import MlopsError, UsageError
 
 
 def init_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,3 +95,62 @@ def written_report(cfg) -> str:
         return "Report: none (nothing was recorded in ML Metadata)"
     except Exception as e:  # the run is done and recorded: a report that fails must not turn it into a failure
         return f"Report: not written ({type(e).__name__}: {e}); `mlops report` writes it later"
+
+
+def forget_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--id", dest="ids", action="append", required=True, metavar="VALUE",
+                        help="a value of the ID column (batch_inference.id_column) whose rows to forget (repeatable)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="then run the pipeline: a model trained without those rows is evaluated and pushed")
+
+
+def forget(args, cfg) -> int:
+    """Finds what held the IDs' rows through the per-span pseudonym index, records the request in ML Metadata,
+    removes the Examples' files, and with --retrain runs the pipeline, which leaves the rows out."""
+    from pipelines.metadata import privacy, registry
+    from pipelines.metadata.store import open_reader
+    from pipelines.shared import pseudonyms
+
+    id_column = cfg.batch_inference.id_column
+    if not id_column or id_column not in cfg.privacy.pseudonymize:
+        raise UsageError(f"{cfg.source}: mlops forget finds rows by the ID column's pseudonyms: set "
+                         "batch_inference.id_column and list it in privacy.pseudonymize "
+                         f"(now: id_column {id_column!r}, pseudonymize {cfg.privacy.pseudonymize})")
+    key = cfg.pseudonym_key()
+    wanted = sorted(set(pseudonyms.pseudonyms(key, [i.strip() for i in args.ids])))
+    reader = open_reader(cfg)
+    holders = privacy.find_holders(reader, set(wanted))
+    versions = {v.pushed_model_id: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
+    request_id = privacy.record_forget_request(reader, id_column, wanted, holders)
+    print(forget_text(cfg, request_id, wanted, holders, versions))
+    if not args.retrain:
+        return EXIT_OK
+    print("\nRetraining without them:", flush=True)
+    return run(args, cfg)
+
+
+def forget_text(cfg, request_id: int, wanted: list[str], holders, versions: dict) -> str:
+    ids = f"{len(wanted)} ID{'s' if len(wanted) != 1 else ''}"
+    lines = [f"Forget request {request_id} recorded in ML Metadata ({ids} of {cfg.batch_inference.id_column}, as "
+             "pseudonyms): ingestion leaves their rows out from now on"]
+    missing = len(wanted) - len(holders.found)
+    if missing:
+        lines.append(f"  {missing} of them in no ingested span")
+    for examples_id, spans in sorted(holders.spans.items()):
+        where = ", ".join(f"span {span}" for span in spans)
+        lines.append(f"  found in Examples {examples_id} ({where})")
+    if holders.examples:
+        lines.append(f"  removed: the files of {len(holders.examples)} Examples artifacts (ExampleGen's and "
+                     "Transform's), marked DELETED in ML Metadata")
+    if holders.models:
+        lines.append(f"  models trained on them: {', '.join(f'Model {m.id}' for m in holders.models)}")
+    held = [versions[p.id] for p in holders.pushed_models if p.id in versions]
+    if held:
+        lines.append("  pushed versions trained on them: " + ", ".join(
+            f"{v.version}{' (' + ','.join(v.labels) + ')' if v.labels else ''}" for v in held))
+        lines.append("  they stay in the serving folder until replaced: `mlops forget --retrain` (or `mlops run`) "
+                     "pushes one without these rows")
+    elif not holders.spans:
+        lines.append("  no span, model or pushed version held them")
+    lines.append("  remove the rows from the source files as well: they are left out, not deleted there")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ data.py          data, label and features
 training.py      model and tuning; the parts Transform and the Trainer receive (FeaturesConfig, TrainingConfig)
 checks.py        evaluation thresholds, drift and skew comparators, infra validation
 delivery.py      push, serving, batch inference
+privacy.py       pseudonymised, dropped and personal columns, the key's source, k-anonymity
 platform.py      metadata store, runner, Beam, retries, Kubeflow and its schedule (cron)
 pipeline.py      PipelineConfig: the whole config and what is derived from it
 loading.py       load_config, `--set` overrides, error messages naming file and field

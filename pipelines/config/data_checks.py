@@ -1,4 +1,5 @@
-"""Checks of the config against the data it names, before anything runs: the files' headers and the schema file."""
+"""Checks of the config against the data it names, before anything runs: the files' headers, the schema file,
+and the pseudonym key when columns are pseudonymised."""
 from __future__ import annotations
 
 from pipelines.config.base import ConfigError
@@ -10,7 +11,10 @@ from pipelines.shared.artifact_files import is_uri
 def check_data_columns(cfg: PipelineConfig) -> list[str]:
     """Checks the config against the data's CSV headers (no data row is read): every feature, the label's
     column and `relative_to` must be columns of every file. Returns the first file's columns; raises
-    ConfigError naming the file, the fields and the columns found. Data in an object store is not read."""
+    ConfigError naming the file, the fields and the columns found. Data in an object store is not read.
+    The privacy section's columns must be columns too, and its key readable when it pseudonymises."""
+    if cfg.privacy.pseudonymize:
+        cfg.pseudonym_key()
     if is_uri(cfg.data_dir):
         return []
     files = cfg.input_files()
@@ -21,6 +25,8 @@ def check_data_columns(cfg: PipelineConfig) -> list[str]:
     relative_to = getattr(cfg.label, "relative_to", None)  # binary_threshold labels only
     if relative_to:
         named.append(("label.relative_to", relative_to))
+    for field in ("pseudonymize", "drop", "personal", "quasi_identifiers"):
+        named += [(f"privacy.{field}[{i}]", column) for i, column in enumerate(getattr(cfg.privacy, field))]
     if cfg.schema_path:
         check_schema_file(cfg)
     first: list[str] = []

@@ -28,4 +28,16 @@ def describe(cfg: PipelineConfig) -> dict:
         "batch_inference": cfg.batch_inference.model_dump() if cfg.batch_inference.data and cfg.batch_inference.output
         else "not in the pipeline (mlops predict DATA -o FILE)",
         "output_root": cfg.output_dir,
+        **({"privacy": privacy(cfg)} if cfg.privacy.configured else {}),
     }
+
+
+def privacy(cfg: PipelineConfig) -> dict:
+    section = cfg.privacy
+    shown = {field: getattr(section, field) for field in ("pseudonymize", "drop", "personal", "quasi_identifiers")
+             if getattr(section, field)}
+    if section.pseudonymize:
+        shown["key"] = f"file {cfg.resolve(section.key_file)}" if section.key_file else f"${section.key_env}"
+    if section.quasi_identifiers:
+        shown["min_k"] = section.min_k if section.min_k else f"measured only (groups under {section.small_group} shown)"
+    return shown

@@ -12,6 +12,21 @@ from pydantic import Field
 from pipelines.config.base import _Strict
 
 
+class IngestionPrivacyPart(_Strict):
+    """What ExampleGen does for privacy. The key travels by name (variable or file), never by value; its
+    identifier is here so that another key changes ExampleGen's cache key (old pseudonyms are not reused)."""
+
+    pseudonymize: list[str] = Field(default_factory=list)
+    drop: list[str] = Field(default_factory=list)
+    key_env: str = ""
+    key_file: Optional[str] = None
+    key_id: Optional[str] = None
+    id_column: Optional[str] = None            # pseudonymised: indexed per span, and its forgotten values left out
+    forgotten: list[str] = Field(default_factory=list)  # ID pseudonyms of forgotten rows (mlops forget)
+    quasi_identifiers: list[str] = Field(default_factory=list)
+    small_group: int = 5
+
+
 class ExampleGenPart(_Strict):
     null_values: list[str] = Field(default_factory=lambda: [""])
     eval_max_rows: Optional[int] = None       # the eval split's cap (data.split.eval_max_rows)
@@ -19,6 +34,7 @@ class ExampleGenPart(_Strict):
     span_window: int = 1
     label_columns: list[str] = Field(default_factory=list)  # rows missing one are left out and counted
     value_types: dict[str, str] = Field(default_factory=dict)  # the schema's {column: FLOAT|INT|BYTES}
+    privacy: Optional[IngestionPrivacyPart] = None
 
 
 class DriftCheckPart(_Strict):
@@ -30,6 +46,7 @@ class DataGatePart(_Strict):
     check_anomalies: bool = True   # false with on_anomalies: warn (the gate then checks drift only)
     label: str = ""                # the label's name, in the missing-label anomalies
     max_missing_labels: float = 1.0
+    min_k: Optional[int] = None    # privacy.min_k: the smallest group of rows sharing their quasi-identifiers
 
 
 class ModelServerPart(_Strict):
@@ -46,6 +63,7 @@ class FeatureImportancePart(_Strict):
 
     slices: list[list[str]] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)  # features whose curve is drawn over their values
+    hidden: list[str] = Field(default_factory=list)       # personal or pseudonymised: no curve shows their values
     label_kind: str = "binary"                              # binary | multiclass | regression (the head)
     label: str = ""                                         # the label's name in the transformed features
     classes: list[str] = Field(default_factory=list)        # a multiclass model's output columns
@@ -53,3 +71,4 @@ class FeatureImportancePart(_Strict):
     dependence_features: int = 3
     dependence_points: int = 10
     dependence_rows: int = 200
+

@@ -12,8 +12,9 @@ from pipelines.config.checks import DriftConfig, EvaluationConfig, InfraValidati
 from pipelines.config.data import DEFAULT_METRICS, FITTING_METRICS, NUMERIC_KINDS, DataConfig
 from pipelines.config.delivery import BatchInferenceConfig, PushConfig, ServingConfig
 from pipelines.config.platform import IMAGE_PROJECT_DIR, KubeflowConfig, Locations, MetadataConfig, RunnerConfig
+from pipelines.config.privacy import PrivacyConfig
 from pipelines.config.training import GATE_ONLY, FeaturesConfig, ModelConfig, TrainingConfig, TuningConfig
-from pipelines.shared import data_files
+from pipelines.shared import data_files, pseudonyms
 from pipelines.shared.artifact_files import is_uri
 
 
@@ -35,9 +36,14 @@ class PipelineConfig(FeaturesConfig):
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     kubeflow: Optional[KubeflowConfig] = None
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     # The file the config came from: set by load_config, never by the YAML.
     _source: Optional[str] = PrivateAttr(None)
+    # Set by the runner before the pipeline is built (with_privacy_state), never by the YAML: the pseudonym
+    # key's identifier and the pseudonyms of forgotten rows (ML Metadata's forget requests).
+    _key_id: Optional[str] = PrivateAttr(None)
+    _forgotten: tuple[str, ...] = PrivateAttr(())
 
     @property
     def source(self) -> Optional[str]:
@@ -55,6 +61,31 @@ class PipelineConfig(FeaturesConfig):
             unknown = [k for k in slice_keys if k not in names]
             if unknown:
                 raise ValueError(f"evaluation.slices[{i}] names unknown features {unknown}; features are {sorted(names)}")
+        return self
+
+    @model_validator(mode="after")
+    def _private_columns_fit(self) -> "PipelineConfig":
+        privacy = self.privacy
+        removed = {c: "pseudonymised" for c in privacy.pseudonymize} | {c: "dropped" for c in privacy.drop}
+        for i, feature in enumerate(self.features):
+            if feature.name in removed:
+                raise ValueError(f"features[{i}]: {feature.name!r} is {removed[feature.name]} at ingestion "
+                                 f"(privacy): the model cannot learn from it; remove the feature or the privacy entry")
+            if feature.name in privacy.personal and feature.has_vocabulary:
+                raise ValueError(f"features[{i}]: {feature.name!r} is personal (privacy.personal) and a "
+                                 "string_categorical feature, whose vocabulary file would hold its raw values: "
+                                 "pseudonymise or drop it instead")
+        label_removed = sorted(self.label.source_columns & set(removed))
+        if label_removed:
+            raise ValueError(f"privacy: the label's column {label_removed[0]!r} cannot be {removed[label_removed[0]]}")
+        for i, slice_keys in enumerate(self.evaluation.slices):
+            hidden = sorted(set(slice_keys) & privacy.hidden)
+            if hidden:
+                raise ValueError(f"evaluation.slices[{i}]: {hidden} are personal or pseudonymised (privacy): "
+                                 "a slice would show their values")
+        if self.batch_inference.id_column in privacy.drop:
+            raise ValueError(f"batch_inference.id_column {self.batch_inference.id_column!r} is dropped at "
+                             "ingestion (privacy.drop); pseudonymise it instead")
         return self
 
     @model_validator(mode="after")
@@ -90,6 +121,8 @@ class PipelineConfig(FeaturesConfig):
         check = getattr(self, section)
         result = {}
         for feature in self.features:
+            if feature.name in self.privacy.hidden:  # its statistics hold counts only: nothing to compare
+                continue
             comparator = check.features.get(feature.name, check.numeric if feature.kind in NUMERIC_KINDS
                                             else check.categorical)
             if comparator is not None:
@@ -112,6 +145,30 @@ class PipelineConfig(FeaturesConfig):
                 raise ValueError(f"evaluation.thresholds[{i}].metric {threshold.metric!r} is not in metrics "
                                  f"{evaluation.metrics}")
         return self
+
+    # Privacy: the key (read when needed, never stored) and what the runner learnt from ML Metadata.
+
+    def pseudonym_key(self) -> pseudonyms.Key:
+        """The pseudonym key; ConfigError naming this file, the field and the variable when it is missing."""
+        key_file = self.resolve(self.privacy.key_file) if self.privacy.key_file else None
+        try:
+            return pseudonyms.read_key(self.privacy.key_env, key_file)
+        except pseudonyms.PseudonymKeyError as e:
+            raise ConfigError(f"{self.source}: {e}") from None
+
+    def with_privacy_state(self, key_id: Optional[str], forgotten: list[str]) -> "PipelineConfig":
+        """A copy carrying the key's identifier and the forgotten pseudonyms to ExampleGen's part."""
+        copy = self.model_copy()
+        copy._key_id, copy._forgotten = key_id, tuple(sorted(set(forgotten)))
+        return copy
+
+    @property
+    def key_id(self) -> Optional[str]:
+        return self._key_id
+
+    @property
+    def forgotten(self) -> tuple[str, ...]:
+        return self._forgotten
 
     # Paths, resolved against the config file's folder.
 

@@ -16,9 +16,12 @@ from pipelines.metadata.rollouts import ROLLOUT_TYPE
 
 # Properties shown on the nodes (the rest is TFX's bookkeeping).
 ARTIFACT_PROPERTIES = ("span", "spans", "version", "input_fingerprint", "pushed", "pushed_destination", "blessed",
-                       "platform", "reason", "pushed_version", "rollback_of", "state", "drifted", "served_version")
+                       "platform", "reason", "pushed_version", "rollback_of", "state", "drifted", "served_version",
+                       "forgotten_by")
 EXECUTION_PROPERTIES = ("input_base", "input_fingerprint", "span")
 ROLLOUT_PROPERTIES = ("action", "labels", "mode", "percent", "user")
+FORGET_TYPE = "mlops.ForgetRequest"  # `mlops forget` (pipelines/metadata/privacy.py)
+FORGET_PROPERTIES = ("id_column", "user", "requested_at")
 # Checks made on the examples: shown beside the chain from a model back to its input.
 CHECK_TYPES = ("ExampleStatistics", "ExampleAnomalies")
 
@@ -77,8 +80,9 @@ def artifact_nodes(reader: MetadataReader, artifact_ids) -> dict[str, Node]:
 
 def execution_node(reader: MetadataReader, execution) -> Node:
     properties = {k: plain_value(v) for k, v in execution.custom_properties.items() if k in EXECUTION_PROPERTIES}
-    if reader.execution_type(execution) == ROLLOUT_TYPE:  # recorded by `mlops serve`/`rollout`: typed properties
-        properties = {k: plain_value(execution.properties[k]) for k in ROLLOUT_PROPERTIES if k in execution.properties}
+    recorded_here = {ROLLOUT_TYPE: ROLLOUT_PROPERTIES, FORGET_TYPE: FORGET_PROPERTIES}.get(reader.execution_type(execution))
+    if recorded_here:  # recorded by `mlops serve`/`rollout`/`forget`: typed properties
+        properties = {k: plain_value(execution.properties[k]) for k in recorded_here if k in execution.properties}
     return Node(f"e{execution.id}", "execution", reader.execution_type(execution), reader.node_name(execution), "",
                 properties)
 
@@ -114,12 +118,19 @@ def upstream(reader: MetadataReader, artifact_id: int) -> Graph:
         _merge(graph, downstream(reader, examples, keep_types=CHECK_TYPES))
     # Checks made against it once served: the drift checks of later runs, `mlops monitor`'s skew checks.
     _merge(graph, downstream(reader, [artifact_id], keep_types=CHECK_TYPES))
-    # Its rollouts: each time a label was put on it (or moved while it was served).
-    for execution in reader.consumers(artifact_id):
-        if reader.execution_type(execution) == ROLLOUT_TYPE:
-            graph.nodes[f"e{execution.id}"] = execution_node(reader, execution)
-            graph.edges.add((f"a{artifact_id}", f"e{execution.id}"))
+    # Its rollouts: each time a label was put on it (or moved while it was served); forget requests that
+    # reached it or what it was made from.
+    _add_consumers(reader, graph, [artifact_id], ROLLOUT_TYPE)
+    _add_consumers(reader, graph, [n.id for n in graph.nodes.values() if n.kind == "artifact"], FORGET_TYPE)
     return graph
+
+
+def _add_consumers(reader: MetadataReader, graph: Graph, artifact_ids: list[int], execution_type: str) -> None:
+    for artifact_id in artifact_ids:
+        for execution in reader.consumers(artifact_id):
+            if reader.execution_type(execution) == execution_type:
+                graph.nodes[f"e{execution.id}"] = execution_node(reader, execution)
+                graph.edges.add((f"a{artifact_id}", f"e{execution.id}"))
 
 
 def downstream(reader: MetadataReader, artifact_ids: list[int], keep_types: Optional[tuple] = None) -> Graph:
@@ -201,6 +212,10 @@ def format_tree(graph: Graph, root: str) -> str:
     siblings = [n for n in graph.nodes.values() if n.kind == "artifact" and n.type == "ModelEvaluation"]
     if siblings:
         lines += ["", "Evaluation:"] + [f"  {describe(n)}" for n in siblings]
+    forgets = [n for n in graph.nodes.values() if n.type == FORGET_TYPE]
+    if forgets:
+        lines += ["", "Forget requests (rows of forgotten IDs were in this chain; pseudonyms are recorded, not IDs):"]
+        lines += [f"  {describe(n)}" for n in sorted(forgets, key=lambda n: n.id)]
     rollouts = [n for n in graph.nodes.values() if n.type == ROLLOUT_TYPE]
     if rollouts:
         lines += ["", "Rollouts (labels are version folders):"] + [

@@ -21,6 +21,7 @@ from typing import Optional
 from google.protobuf.message import DecodeError
 
 from pipelines.metadata.evaluation import read_evaluation, value_text
+from pipelines.metadata.privacy import forgotten_by
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
 from pipelines.shared.serving_layout import served_version_dir
@@ -38,6 +39,7 @@ class ModelVersion:
     metrics: dict = field(default_factory=dict)
     infra_platform: Optional[str] = None
     labels: list = field(default_factory=list)  # "stable", "canary": what the server serves it as
+    forgotten_by: Optional[str] = None          # forget requests whose rows it was trained on (execution ids)
 
     @property
     def folder(self) -> int:
@@ -136,6 +138,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
         previous = (number, contract, model.id)
         entry = ModelVersion(".".join(map(str, number)), pushed.id, model.id, pushed.create_time_since_epoch / 1000,
                              string_property(pushed, "pushed_destination") or "", contract.digest)
+        entry.forgotten_by = forgotten_by(pushed)
         if inputs.get("infra_blessing"):
             entry.infra_platform = string_property(inputs["infra_blessing"][0], "platform") or None
         if with_metrics and inputs.get("model_blessing"):
@@ -223,11 +226,17 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion], state=None
         when = datetime.datetime.fromtimestamp(v.pushed_at).strftime("%Y-%m-%d %H:%M:%S")
         metrics = "".join(value_text(v.metrics.get(n), width(n)) for n in names)
         notes = f"  (infra-validated on {v.infra_platform})" if v.infra_platform else ""
+        if v.forgotten_by:
+            notes += f"  HOLDS FORGOTTEN ROWS (forget request {v.forgotten_by})"
         mark = "* " if v.served else "  "
         labels = ",".join(v.labels) or "-"
         lines.append(f"{mark}{v.version:<9} {labels:<14} {when:<19} {metrics}  {v.serving_path}{notes}")
     lines += ["", "* served as stable (the latest rollout's labels; before any, the highest version folder); every "
                   "push was blessed by the Evaluator and the InfraValidator"]
+    holding = [v.version for v in versions if v.forgotten_by]
+    if holding:
+        lines.append(f"trained on rows forgotten since (mlops forget): {', '.join(holding)}; a new run trains without "
+                     "them (`mlops forget --retrain`, or `mlops run`), and rolling back to these versions serves them")
     if state is not None and state.canary is not None:
         lines.append(f"canary: {state.percent}% of keyed requests" + (" answered by it" if state.mode == "canary" else
                                                                       " copied to it (shadow; stable answers)"))

@@ -183,8 +183,10 @@ class Model:
 class Servables:
     """Every model the server has, behind one lock; `apply` is a config (at start-up or a reload)."""
 
-    def __init__(self, allow_labels_for_unavailable: bool, request_log_limits: tuple[int, int] = (64 << 20, 1 << 30)):
+    def __init__(self, allow_labels_for_unavailable: bool, request_log_limits: tuple[int, int] = (64 << 20, 1 << 30),
+                 unlogged_features: frozenset = frozenset()):
         self.models: dict[str, Model] = {}
+        self.unlogged_features = unlogged_features  # taken out of the examples a request log keeps
         self.allow_labels_for_unavailable = allow_labels_for_unavailable
         self.request_log_limits = request_log_limits  # (bytes per file, bytes in all files of a prefix)
         self.lock = threading.Lock()
@@ -375,7 +377,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             if not request.output_filter or key in request.output_filter:
                 response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         if model.request_log is not None:
-            model.request_log.write(prediction_log(request, response, model.request_log.rate))
+            logged = without_features(request, self.servables.unlogged_features)
+            model.request_log.write(prediction_log(logged, response, model.request_log.rate))
         return response
 
     @answering
@@ -417,6 +420,27 @@ def check_size(key: str, tensor) -> None:
         if elements > MAX_TENSOR_ELEMENTS:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
                            f"input {key!r} declares more than {MAX_TENSOR_ELEMENTS} values: refused")
+
+
+def without_features(request, names: frozenset):
+    """The request with `names` taken out of every tf.Example it carries (personal columns: their values must
+    not reach the request log); the request itself when there is nothing to take out."""
+    if not names:
+        return request
+    logged = predict_pb2.PredictRequest()
+    logged.CopyFrom(request)
+    for tensor in logged.inputs.values():
+        if tensor.dtype != tf.string.as_datatype_enum:
+            continue
+        kept = []
+        for serialized in tensor.string_val:
+            example = tf.train.Example.FromString(serialized)
+            for name in names & set(example.features.feature):
+                del example.features.feature[name]
+            kept.append(example.SerializeToString())
+        del tensor.string_val[:]
+        tensor.string_val.extend(kept)
+    return logged
 
 
 def prediction_log(request, response, sampling_rate: float) -> prediction_log_pb2.PredictionLog:
@@ -473,6 +497,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model_config_file", help="a ModelServerConfig in text format")
     parser.add_argument("--allow_version_labels_for_unavailable_models", action="store_true")
     parser.add_argument("--max_lifetime_seconds", type=float)
+    parser.add_argument("--request_log_omit", default="", help="comma-separated features never written to the "
+                                                               "request log (personal columns)")
     args = parser.parse_args(argv)
     if not args.model_config_file and not (args.model_name and args.model_base_path):
         parser.error("give --model_config_file, or --model_name and --model_base_path")
@@ -480,7 +506,8 @@ def main(argv=None) -> int:
     deadline = time.time() + args.max_lifetime_seconds if args.max_lifetime_seconds else float("inf")
 
     servables = Servables(args.allow_version_labels_for_unavailable_models,
-                          (int(args.request_log_max_file_mb * (1 << 20)), int(args.request_log_max_total_mb * (1 << 20))))
+                          (int(args.request_log_max_file_mb * (1 << 20)), int(args.request_log_max_total_mb * (1 << 20))),
+                          frozenset(filter(None, args.request_log_omit.split(","))))
     try:
         servables.apply(startup_config(args))  # loads in the background: status answers LOADING meanwhile
     except Rejected as rejected:

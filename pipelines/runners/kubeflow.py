@@ -33,6 +33,8 @@ def kubeflow_pipeline(cfg: PipelineConfig):
 
     kubeflow = cfg.require_kubeflow()
     beam_args = {node: kubeflow.beam_args_for(node) for node in component_ids.WITH_BEAM}
+    if cfg.privacy.pseudonymize:  # the pods must be given the same key (README, Privacy)
+        cfg = cfg.with_privacy_state(cfg.pseudonym_key().key_id, forgotten=[])
     return create_pipeline(cfg, beam_args=beam_args, target="kubeflow")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from pipelines.config import PipelineConfig
-from pipelines.metadata import recovery, runs, store
+from pipelines.metadata import privacy, recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock, unchanged
 from pipelines.shared import component_ids, console
@@ -51,8 +51,17 @@ def describe_beam_args(args: dict[str, list[str]]) -> str:
     return ", ".join(f"{node} {mode(node_args)}" for node, node_args in args.items())
 
 
+def with_privacy_state(cfg: PipelineConfig) -> PipelineConfig:
+    """The config with what its ExampleGen must know beyond the YAML: the pseudonym key's id and the
+    pseudonyms of the rows forgotten so far (ML Metadata's forget requests)."""
+    if not cfg.privacy.pseudonymize:
+        return cfg
+    return cfg.with_privacy_state(cfg.pseudonym_key().key_id, privacy.forgotten_pseudonyms(store.open_reader(cfg)))
+
+
 def local_pipeline(cfg: PipelineConfig):
-    """The pipeline as LocalDagRunner runs it: create_pipeline with local Beam args and MLMD."""
+    """The pipeline as LocalDagRunner runs it: create_pipeline with local Beam args and MLMD; `cfg` as
+    with_privacy_state returned it."""
     from pipelines.assembly import create_pipeline
 
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
@@ -143,6 +152,7 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     """Runs the pipeline with library output in <output_root>/logs/ and progress on the terminal, then
     reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
+    cfg = with_privacy_state(cfg)
     inputs = unchanged.fingerprint(cfg)  # what this run reads, before it runs (its own push changes the serving folder)
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

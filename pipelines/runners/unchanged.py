@@ -45,6 +45,7 @@ def fingerprint(cfg: PipelineConfig, code: Optional[Iterable[Path]] = None) -> O
         digest.update(f"{name}\0{value}\0".encode())
 
     part("config", f"{cfg.source}:{cfg.model_dump_json()}")
+    part("privacy", f"{cfg.key_id}:{','.join(cfg.forgotten)}")  # another key, or a forget request: a new run
     part("cores", os.cpu_count())  # Beam's default number of workers, in the components' Beam arguments
     for path in cfg.input_files():
         status = os.stat(path)

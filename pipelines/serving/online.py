@@ -40,10 +40,17 @@ def predict_online(cfg, reader, files: list[str], output: str, file_format: str)
 
 def feature_tables(cfg, files: list[str], value_types: Optional[dict[str, str]]):
     """Each file's ID column's values and a table of the model's features: what a request carries, as a
-    client's would (and as the request log should)."""
+    client's would (and as the request log should). A pseudonymised ID column gives its pseudonyms, the same
+    as ExampleGen's: the raw IDs go nowhere."""
+    from pipelines.shared import pseudonyms
     from pipelines.shared.csv_tables import read_csv
 
+    id_column = cfg.batch_inference.id_column
+    key = cfg.pseudonym_key() if id_column in cfg.privacy.pseudonymize else None
+    if key is not None:  # read as text, as ExampleGen reads it: "007" is not 7
+        value_types = {**(value_types or {}), id_column: "BYTES"}
     for path in files:
         table = read_csv(path, cfg.data.null_values, value_types)  # a misfit cell fails here, naming its line
         features = table.select([f.name for f in cfg.features if f.name in table.column_names])
-        yield table.column(cfg.batch_inference.id_column).to_pylist(), features
+        ids = table.column(id_column)
+        yield (pseudonyms.pseudonymize_array(key, ids) if key is not None else ids).to_pylist(), features

@@ -302,7 +302,8 @@ def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config
     return stand_in_command(f"--host={cfg.serving.host}", f"--port={cfg.serving.port}",
                             f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models",
                             f"--request_log_max_file_mb={log.max_file_mb:g}",
-                            f"--request_log_max_total_mb={log.max_total_mb:g}")
+                            f"--request_log_max_total_mb={log.max_total_mb:g}",
+                            f"--request_log_omit={','.join(sorted(cfg.privacy.hidden))}")
 
 
 def port_taken(host: str, port: int) -> bool:

@@ -1,0 +1,37 @@
+"""StatisticsGen whose statistics hold no value of the config's personal and pseudonymised columns.
+
+TFX's contract (examples -> statistics, the same stats options and excluded splits) plus one parameter, the
+hidden columns. Built on BaseComponent with TFX's spec extended, as components/infra_validator is, so that
+Kubeflow's compiler takes it as an ordinary component.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import json_utils
+
+from components.statistics_gen.executor import HIDDEN_COLUMNS_KEY, Executor
+
+
+class PrivateStatisticsGenSpec(standard_component_specs.StatisticsGenSpec):
+    PARAMETERS = {**standard_component_specs.StatisticsGenSpec.PARAMETERS,
+                  HIDDEN_COLUMNS_KEY: ExecutionParameter(type=str)}
+
+
+class PrivateStatisticsGen(base_component.BaseComponent):
+    SPEC_CLASS = PrivateStatisticsGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, examples: types.BaseChannel, hidden_columns: list[str], stats_options=None,
+                 exclude_splits: Optional[list[str]] = None):
+        super().__init__(spec=PrivateStatisticsGenSpec(
+            examples=examples,
+            stats_options_json=stats_options.to_json() if stats_options else None,
+            exclude_splits=json_utils.dumps(exclude_splits or []),
+            **{HIDDEN_COLUMNS_KEY: json.dumps(sorted(hidden_columns))},
+            statistics=types.Channel(type=standard_artifacts.ExampleStatistics)))

@@ -1,0 +1,118 @@
+"""Forget requests in ML Metadata, and what held the forgotten rows.
+
+`mlops forget` records an `mlops.ForgetRequest` execution in the pipeline's context: the ID column, the
+pseudonyms of the IDs to forget (never the IDs), and as inputs every artifact that held their rows. Those
+are found by lookup, not by scanning data: ExampleGen writes, in each Examples artifact, the ID pseudonyms of
+each span it ingested (pipelines/shared/pseudonyms.py); the Examples whose index holds one of them, and
+everything derived from those Examples, are the holders. Examples (ExampleGen's and Transform's) are
+marked DELETED and their files removed, so TFX's cache never reuses them (it checks that a cached
+artifact's files exist); models and pushed models are marked with the request's id, so `mlops models` and
+the report can say which versions still contain forgotten rows until they are replaced. ExampleGen leaves
+the forgotten rows out of every later ingestion: the runner reads the pseudonyms back from here.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+from pipelines.metadata import lineage, records
+from pipelines.metadata.lineage import FORGET_TYPE
+from pipelines.metadata.reader import MetadataReader, string_property
+from pipelines.shared import artifact_files, pseudonyms
+
+FORGOTTEN_BY = "forgotten_by"  # custom property of a holder: the forget requests' execution ids, comma-separated
+HOLDER_TYPES = ("Examples", "Model", "PushedModel")
+
+
+@dataclass
+class Holders:
+    """What held the rows of the IDs looked up; spans: {Examples artifact id: {span: pseudonyms held}}."""
+    spans: dict[int, dict[int, list[str]]] = field(default_factory=dict)
+    examples: list = field(default_factory=list)       # MLMD artifacts: ExampleGen's and Transform's
+    models: list = field(default_factory=list)
+    pushed_models: list = field(default_factory=list)
+
+    @property
+    def all(self) -> list:
+        return self.examples + self.models + self.pushed_models
+
+    @property
+    def found(self) -> set[str]:
+        return {p for by_span in self.spans.values() for held in by_span.values() for p in held}
+
+
+def forget_requests(reader: MetadataReader) -> list:
+    """The pipeline's forget requests, oldest first."""
+    ids = {e.id for e in reader.store.get_executions_by_type(FORGET_TYPE)}
+    return [e for e in reader.pipeline_executions() if e.id in ids]
+
+
+def forgotten_pseudonyms(reader: MetadataReader) -> list[str]:
+    """Every pseudonym ever forgotten for this pipeline, sorted (what ExampleGen leaves out)."""
+    found: set[str] = set()
+    for request in forget_requests(reader):
+        found.update(json.loads(request.properties["pseudonyms"].string_value))
+    return sorted(found)
+
+
+def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
+    """The Examples whose per-span index holds one of `wanted`, and the examples, models and pushed models
+    derived from them. Examples already deleted (an earlier request) are not looked at again."""
+    holders = Holders()
+    types = {t.id: t.name for t in reader.store.get_artifact_types()}
+    for artifact in reader.pipeline_artifacts():
+        if types.get(artifact.type_id) != "Examples" or artifact.state != metadata_store_pb2.Artifact.LIVE:
+            continue
+        held = pseudonyms.spans_holding(artifact.uri, wanted)
+        if held:
+            holders.spans[artifact.id] = held
+    if not holders.spans:
+        return holders
+    graph = lineage.downstream(reader, sorted(holders.spans))
+    derived = reader.artifacts_by_id([node.id for node in graph.nodes.values() if node.kind == "artifact"])
+    for artifact in sorted(derived.values(), key=lambda a: a.id):
+        kind = types.get(artifact.type_id)
+        if kind == "Examples":
+            holders.examples.append(artifact)
+        elif kind == "Model":
+            holders.models.append(artifact)
+        elif kind == "PushedModel" and artifact.custom_properties.get("pushed") is not None \
+                and artifact.custom_properties["pushed"].int_value == 1:
+            holders.pushed_models.append(artifact)
+    return holders
+
+
+def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[str], holders: Holders) -> int:
+    """The request as an execution (holders as inputs), the holders marked, the Examples' files removed and
+    the artifacts marked DELETED; returns the request's execution id."""
+    inputs = {f"{kind_key(reader, a)}_{a.id}": a for a in holders.all}
+    request_id = records.record_execution(
+        reader, FORGET_TYPE,
+        {"id_column": id_column, "pseudonyms": json.dumps(sorted(wanted)), "user": getpass.getuser(),
+         "requested_at": int(time.time())},
+        inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all)})
+    for artifact in holders.all:
+        earlier = string_property(artifact, FORGOTTEN_BY)
+        artifact.custom_properties[FORGOTTEN_BY].string_value = ",".join(filter(None, [earlier, str(request_id)]))
+    for artifact in holders.examples:
+        if artifact_files.exists(artifact.uri):
+            artifact_files.fileio().rmtree(artifact.uri)
+        artifact.state = metadata_store_pb2.Artifact.DELETED
+    if holders.all:
+        reader.store.put_artifacts(holders.all)
+    return request_id
+
+
+def kind_key(reader: MetadataReader, artifact) -> str:
+    return {"Examples": "examples", "Model": "model", "PushedModel": "pushed_model"}.get(reader.artifact_type(artifact),
+                                                                                      "artifact")
+
+
+def forgotten_by(artifact) -> Optional[str]:
+    """The forget requests (execution ids, comma-separated) whose rows this artifact held; None: none."""
+    return string_property(artifact, FORGOTTEN_BY) or None
