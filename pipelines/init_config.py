@@ -12,10 +12,14 @@ Plain functions over a pyarrow table, so each rule is unit-tested on small table
 - missing numbers: imputed with the mean, or the median for skewed columns, with a missing-indicator
   input when the missing share is material;
 - metrics and thresholds for the label's kind, judged against the trivial model (the commonest class,
-  or the median), and a slice on a low-cardinality categorical column.
+  or the median), and a slice on a low-cardinality categorical column;
+- privacy: columns that look personal, each with why: identifiers (IDs it leaves out, e-mail addresses,
+  phone numbers, national-ID-like codes) are pseudonymised, person names, free text and dates of birth
+  dropped, precise coordinates suggested as personal in a comment.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -65,6 +69,7 @@ class Plan:
     suspects: dict[str, str] = field(default_factory=dict)  # kept, but it explains the label suspiciously well
     notes: dict[str, str] = field(default_factory=dict)     # feature -> why it is set as it is (missing values)
     label_note: str = ""                                    # the label's missing share, when there is one
+    privacy: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (pseudonymize|drop|personal, why)
 
 
 # --- reading -------------------------------------------------------------------------
@@ -150,6 +155,56 @@ def profile(table: pa.Table) -> dict[str, Column]:
         values = sorted(unique.to_pylist()) if len(unique) <= max(MAX_INT_CATEGORIES, MAX_CLASSES) else None
         columns[name] = Column(name, kind, len(unique), array.null_count, values)
     return columns
+
+
+# --- personal data ---------------------------------------------------------------------
+
+LOOKS_PERSONAL = 0.8   # this share of a column's values fitting a pattern makes the column look personal
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+NATIONAL_ID = re.compile(r"^(\d{3}-\d{2}-\d{4}|[A-Z]{2}\d{6}[A-D]|\d{2}[01]\d[0-3]\d[-+]?\d{3,4}[0-9A-Z]?)$")
+PERSON_NAME = re.compile(r"^[A-Z][a-z'\-]+,?(\s+(Mr\.|Mrs\.|Miss\.|Ms\.|Dr\.|[A-Z][a-z'\-.]*|\([A-Za-z\s]+\)))+$")
+DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})")
+
+
+def _words(name: str) -> set[str]:
+    return set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())) - {""}
+
+
+def _share(values: list, pattern: re.Pattern) -> float:
+    return sum(1 for v in values if pattern.match(v)) / len(values) if values else 0.0
+
+
+def personal_kind(name: str, values: pa.Array) -> Optional[tuple[str, str]]:
+    """(what the config should do with the column, why) when it looks personal, else None. Judged on up to
+    1,000 present values and the column's name; the reasons name patterns, never values."""
+    words = _words(name)
+    present = pc.drop_null(values)
+    text = [str(v).strip() for v in present.slice(0, 1000).to_pylist()]
+    is_text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    if is_text and _share(text, EMAIL) >= LOOKS_PERSONAL:
+        return "pseudonymize", "e-mail addresses"
+    if words & {"phone", "mobile", "tel", "telephone", "fax"} or (
+            is_text and _share(text, PHONE) >= LOOKS_PERSONAL
+            and sum(c.isdigit() for v in text for c in v) >= 7 * len(text) and any(not v.isdigit() for v in text)):
+        return "pseudonymize", "phone numbers"
+    if words & {"ssn", "passport", "nino", "nin", "iban"} or {"national", "id"} <= words or {"tax", "id"} <= words \
+            or (is_text and _share(text, NATIONAL_ID) >= LOOKS_PERSONAL):
+        return "pseudonymize", "national-ID-like codes"
+    if words & {"dob", "birthday", "birthdate"} or ("birth" in words and (not is_text or _share(text, DATE) > 0.5)):
+        return "drop", "exact dates of birth (an age band is a safer feature)"
+    names = _share(text, PERSON_NAME) if is_text else 0.0
+    if (words & {"name", "surname", "firstname", "lastname", "fullname"} and names >= 0.5) or (
+            names >= LOOKS_PERSONAL and len(set(text)) > len(text) / 2):
+        return "drop", "person names"
+    if is_text and text and sum(len(v) for v in text) / len(text) > 40 and _share(text, re.compile(r".*\s.*\s")) > 0.8 \
+            and len(set(text)) > len(text) / 2:
+        return "drop", "free text (it may name or describe people)"
+    if words & {"lat", "latitude", "lon", "lng", "long", "longitude"} and pa.types.is_floating(values.type):
+        decimals = [len(v.split(".")[1]) for v in text if "." in v]
+        if decimals and sorted(decimals)[len(decimals) // 2] >= 4:  # about 10 m or finer
+            return "personal", "precise coordinates (about 10 m or finer)"
+    return None
 
 
 # --- deciding --------------------------------------------------------------------------
@@ -305,8 +360,18 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
             result.label_note += "; max_missing_fraction is set just above that share"
     bins = max(2, min(50, table.num_rows // 20))
     for name, column in columns.items():
-        if name != label_column:
-            add_column(result, name, column, table, label_values, bins)
+        if name == label_column:
+            continue
+        found = personal_kind(name, table.column(name).combine_chunks())
+        if found and found[0] != "personal":  # identifiers and names are no features, whatever they predict
+            result.privacy[name] = found
+            result.left_out[name] = f"{found[1]}: {'pseudonymised' if found[0] == 'pseudonymize' else 'dropped'} at ingestion"
+            continue
+        add_column(result, name, column, table, label_values, bins)
+        if found:
+            result.privacy[name] = found
+        elif result.left_out.get(name) == ID_REASON:  # an ID is personal data too: its pseudonym still joins
+            result.privacy[name] = ("pseudonymize", "an ID")
     if not result.features:
         reasons = [f"{k}: {v}" for k, v in result.left_out.items()]
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
@@ -370,7 +435,33 @@ def config_text(name: str, data_path: str, pattern: str, source: str, result: Pl
     if result.id_column:
         lines += [printable(f"# `mlops predict` writes {result.id_column} beside each prediction, to join them back"),
                   block({"batch_inference": {"id_column": result.id_column}}), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + privacy_lines(result.privacy))
+
+
+def privacy_lines(proposed: dict[str, tuple[str, str]]) -> list[str]:
+    """The privacy section init proposes: identifiers pseudonymised and names dropped (active), personal
+    columns kept as features suggested in a comment; each column with why."""
+    from pipelines.shared.csv_tables import printable
+    from pipelines.shared.pseudonyms import DEFAULT_KEY_ENV
+
+    if not proposed:
+        return []
+    by_action: dict[str, list[str]] = {}
+    for column, (action, _) in proposed.items():
+        by_action.setdefault(action, []).append(column)
+    lines = ["# Privacy, proposed from what the columns look like (check it): pseudonymised columns hold a keyed "
+             "HMAC of", f"# each value (the key: ${DEFAULT_KEY_ENV}, e.g. `export {DEFAULT_KEY_ENV}=$(openssl rand "
+             "-hex 32)`; keep it safe),", "# dropped ones are removed when the data is read."]
+    lines += [printable(f"#   {column}: {why} -> {action}") for column, (action, why) in proposed.items()]
+    active = {action: columns for action, columns in by_action.items() if action != "personal"}
+    if active:
+        lines.append("privacy:")
+        lines += [f"  {action}: {json.dumps(columns)}" for action, columns in active.items()]
+    if by_action.get("personal"):
+        prefix = "  # " if active else "# privacy:\n#   "
+        lines.append(f"{prefix}personal: {json.dumps(by_action['personal'])}  # uncomment: kept as features, "
+                     "their values never shown (counts only)")
+    return lines + [""]
 
 
 @dataclass

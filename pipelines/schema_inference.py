@@ -27,12 +27,39 @@ def write_inferred_schema(cfg: PipelineConfig, output: str):
     stats = stats_impl.generate_statistics_in_memory(csv_tables.table_to_record_batch(table))
     schema = tfdv.infer_schema(stats)
     disallow_non_finite(schema)
+    keep_private_values_out(schema, cfg.privacy)
     schema.default_environment.extend(["TRAINING", "SERVING"])
     for column in label_columns(cfg):
         tfdv.get_feature(schema, column).not_in_environment.append("SERVING")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     tfdv.write_schema_text(schema, output)
     return schema
+
+
+def keep_private_values_out(schema, privacy) -> None:
+    """The schema as ExampleGen's output is with privacy: no dropped column, pseudonymised columns as text,
+    and no value of a hidden column in a domain (TFDV lists a string column's values there)."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    kept = [f for f in schema.feature if f.name not in privacy.drop]
+    del schema.feature[:]
+    schema.feature.extend(kept)
+    unused_domains = set()
+    for feature in schema.feature:
+        if feature.name not in privacy.hidden:
+            continue
+        which = feature.WhichOneof("domain_info")
+        if which == "domain":
+            unused_domains.add(feature.domain)
+        if feature.name in privacy.pseudonymize:  # a pseudonym is text whatever the value was
+            feature.ClearField("domain_info")
+            feature.type = schema_pb2.BYTES
+        elif which in ("domain", "string_domain"):
+            feature.ClearField("domain_info")
+    in_use = {f.domain for f in schema.feature if f.WhichOneof("domain_info") == "domain"}
+    domains = [d for d in schema.string_domain if d.name not in unused_domains - in_use]
+    del schema.string_domain[:]
+    schema.string_domain.extend(domains)
 
 
 def disallow_non_finite(schema) -> None:

@@ -10,7 +10,7 @@ import json
 from typing import Optional
 
 from tfx import types
-from tfx.dsl.components.base import base_component, executor_spec
+from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
@@ -23,7 +23,7 @@ class PrivateStatisticsGenSpec(standard_component_specs.StatisticsGenSpec):
                   HIDDEN_COLUMNS_KEY: ExecutionParameter(type=str)}
 
 
-class PrivateStatisticsGen(base_component.BaseComponent):
+class PrivateStatisticsGen(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = PrivateStatisticsGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 

@@ -50,6 +50,13 @@ def init_project(args, cfg=None) -> int:
     print(f"wrote {written.schema} (TFDV's inference; the label's columns are not in SERVING)")
     if plan.id_column:
         print(f"  {plan.id_column} identifies rows in `mlops predict`'s output (batch_inference.id_column)")
+    for column, (action, why) in plan.privacy.items():
+        print(f"  privacy {column}: {why} -> {action}" + (" (suggested in a comment)" if action == "personal" else ""))
+    if any(action == "pseudonymize" for action, _ in plan.privacy.values()):
+        from pipelines.shared.pseudonyms import DEFAULT_KEY_ENV
+
+        print(f"  pseudonyms need a key: export {DEFAULT_KEY_ENV}=$(openssl rand -hex 32), and keep it (another key "
+              "gives other pseudonyms)")
     print(f"next: mlops run {os.path.relpath(written.config)}")
     return EXIT_OK
 

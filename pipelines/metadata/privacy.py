@@ -5,8 +5,7 @@ pseudonyms of the IDs to forget (never the IDs), and as inputs every artifact th
 are found by lookup, not by scanning data: ExampleGen writes, in each Examples artifact, the ID pseudonyms of
 each span it ingested (pipelines/shared/pseudonyms.py); the Examples whose index holds one of them, and
 everything derived from those Examples, are the holders. Examples (ExampleGen's and Transform's) are
-marked DELETED and their files removed, so TFX's cache never reuses them (it checks that a cached
-artifact's files exist); models and pushed models are marked with the request's id, so `mlops models` and
+marked DELETED (TFX's cache reuses LIVE artifacts only) and their files removed but for the index; models and pushed models are marked with the request's id, so `mlops models` and
 the report can say which versions still contain forgotten rows until they are replaced. ExampleGen leaves
 the forgotten rows out of every later ingestion: the runner reads the pseudonyms back from here.
 """
@@ -62,11 +61,12 @@ def forgotten_pseudonyms(reader: MetadataReader) -> list[str]:
 
 def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
     """The Examples whose per-span index holds one of `wanted`, and the examples, models and pushed models
-    derived from them. Examples already deleted (an earlier request) are not looked at again."""
+    derived from them. Examples deleted by an earlier request keep their index, so a later request still
+    finds the models trained on them."""
     holders = Holders()
     types = {t.id: t.name for t in reader.store.get_artifact_types()}
     for artifact in reader.pipeline_artifacts():
-        if types.get(artifact.type_id) != "Examples" or artifact.state != metadata_store_pb2.Artifact.LIVE:
+        if types.get(artifact.type_id) != "Examples":  # deleted ones too: their index is kept
             continue
         held = pseudonyms.spans_holding(artifact.uri, wanted)
         if held:
@@ -100,12 +100,26 @@ def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[s
         earlier = string_property(artifact, FORGOTTEN_BY)
         artifact.custom_properties[FORGOTTEN_BY].string_value = ",".join(filter(None, [earlier, str(request_id)]))
     for artifact in holders.examples:
-        if artifact_files.exists(artifact.uri):
-            artifact_files.fileio().rmtree(artifact.uri)
+        remove_rows(artifact.uri)
         artifact.state = metadata_store_pb2.Artifact.DELETED
     if holders.all:
         reader.store.put_artifacts(holders.all)
     return request_id
+
+
+def remove_rows(examples_uri: str) -> None:
+    """Every file of an Examples artifact but its pseudonym index (pseudonyms only; later requests look it up)."""
+    if not artifact_files.exists(examples_uri):
+        return
+    fileio = artifact_files.fileio()
+    for name in artifact_files.listdir(examples_uri):
+        path = f"{examples_uri.rstrip('/')}/{name.rstrip('/')}"
+        if name.rstrip("/") == pseudonyms.INDEX_DIR:
+            continue
+        if fileio.isdir(path):
+            fileio.rmtree(path)
+        else:
+            fileio.remove(path)
 
 
 def kind_key(reader: MetadataReader, artifact) -> str:

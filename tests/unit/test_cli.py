@@ -20,7 +20,7 @@ def test_the_config_is_the_first_positional_argument_of_every_command_that_takes
 
 def test_each_command_is_listed_once_with_its_help():
     names = [c.name for c in app.COMMANDS]
-    assert len(names) == len(set(names)) == 16
+    assert len(names) == len(set(names)) == 17
     assert all(c.help and callable(c.run) for c in app.COMMANDS)
 
 
