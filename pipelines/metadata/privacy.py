@@ -5,9 +5,10 @@ pseudonyms of the IDs to forget (never the IDs), and as inputs every artifact th
 are found by lookup, not by scanning data: ExampleGen writes, in each Examples artifact, the ID pseudonyms of
 each span it ingested (pipelines/shared/pseudonyms.py); the Examples whose index holds one of them, and
 everything derived from those Examples, are the holders. Examples (ExampleGen's and Transform's) are
-marked DELETED (TFX's cache reuses LIVE artifacts only) and their files removed but for the index; models and pushed models are marked with the request's id, so `mlops models` and
-the report can say which versions still contain forgotten rows until they are replaced. ExampleGen leaves
-the forgotten rows out of every later ingestion: the runner reads the pseudonyms back from here.
+marked DELETED (TFX's cache reuses LIVE artifacts only) and their files removed but for the index; models
+and pushed models are marked with the request's id, so that `mlops models` and the report say which
+versions still contain forgotten rows until they are replaced. ExampleGen leaves the forgotten rows out of
+every later ingestion: the runner reads the pseudonyms back from here.
 """
 from __future__ import annotations
 
