@@ -217,7 +217,7 @@ def ingestion_privacy(cfg: PipelineConfig, scoring: bool = False) -> Optional[In
         pseudonymize=privacy.pseudonymize, drop=privacy.drop, key_env=privacy.key_env,
         key_file=cfg.resolve(privacy.key_file) if privacy.key_file else None, key_id=cfg.key_id,
         id_column=id_column, forgotten=list(cfg.forgotten) if id_column else [],
-        quasi_identifiers=privacy.quasi_identifiers, small_group=privacy.small_group)
+        quasi_identifiers=privacy.quasi_identifiers, small_group=privacy.small_group, min_k=privacy.min_k)
 
 
 def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None,

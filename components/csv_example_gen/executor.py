@@ -124,7 +124,8 @@ def record_privacy(examples, privacy: Privacy, part: IngestionPrivacyPart, spans
         record.update(id_column=part.id_column, forgotten_ids=len(part.forgotten),
                       forgotten_rows=privacy.forgotten_rows)
     if part.quasi_identifiers:
-        record["k_anonymity"] = k_anonymity(privacy.groups, part.quasi_identifiers, part.small_group)
+        record["k_anonymity"] = {**k_anonymity(privacy.groups, part.quasi_identifiers, part.small_group),
+                                 "min_k": part.min_k}
     logging.info("Privacy: %s", json.dumps(record, sort_keys=True))
     examples.set_string_custom_property(pseudonyms.PRIVACY_PROPERTY, json.dumps(record, sort_keys=True))
 

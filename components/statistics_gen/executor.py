@@ -11,8 +11,7 @@ from tfx.types import standard_component_specs as keys
 
 from components.statistics_gen import scrub
 from pipelines.shared import artifact_files
-
-HIDDEN_COLUMNS_KEY = "hidden_columns"  # a JSON list: the columns whose values no statistic may hold
+from pipelines.shared.pseudonyms import HIDDEN_COLUMNS as HIDDEN_COLUMNS_KEY
 
 
 class Executor(tfx_executor.Executor):

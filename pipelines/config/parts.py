@@ -24,7 +24,8 @@ class IngestionPrivacyPart(_Strict):
     id_column: Optional[str] = None            # pseudonymised: indexed per span, and its forgotten values left out
     forgotten: list[str] = Field(default_factory=list)  # ID pseudonyms of forgotten rows (mlops forget)
     quasi_identifiers: list[str] = Field(default_factory=list)
-    small_group: int = 5
+    small_group: int = 5                       # groups smaller than this are counted (min_k, when set)
+    min_k: Optional[int] = None
 
 
 class ExampleGenPart(_Strict):

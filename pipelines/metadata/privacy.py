@@ -24,8 +24,8 @@ from pipelines.metadata import lineage, records
 from pipelines.metadata.lineage import FORGET_TYPE
 from pipelines.metadata.reader import MetadataReader, string_property
 from pipelines.shared import artifact_files, pseudonyms
+from pipelines.shared.pseudonyms import FORGOTTEN_BY
 
-FORGOTTEN_BY = "forgotten_by"  # custom property of a holder: the forget requests' execution ids, comma-separated
 HOLDER_TYPES = ("Examples", "Model", "PushedModel")
 
 

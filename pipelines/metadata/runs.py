@@ -12,6 +12,7 @@ from pipelines.metadata.reader import MetadataReader, execution_seconds, executi
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.shared import component_ids as ids
 from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
+from pipelines.shared.pseudonyms import FORGOTTEN_BY, HIDDEN_COLUMNS, PRIVACY_PROPERTY
 
 # A run's outcome, from what its components recorded.
 PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
@@ -39,6 +40,9 @@ class RunSummary:
     features_config: Optional[Any] = None  # the FeaturesConfig Transform ran with (features and label)
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
     explanation: dict = field(default_factory=dict)  # FeatureImportance's summary (pipelines/shared/importance.py)
+    privacy: dict = field(default_factory=dict)  # ExampleGen's privacy record (pipelines/shared/pseudonyms.py)
+    hidden: list = field(default_factory=list)   # columns whose statistics hold counts only (personal, pseudonymised)
+    forgotten_by: str = ""              # forget requests whose rows the pushed model was trained on
     drift: list = field(default_factory=list)   # distances.Comparison, every compared feature
     drift_note: str = ""                # against which served version, or why nothing was compared
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # slice -> metric -> value
@@ -99,10 +103,15 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     if examples is not None:
         summary.spans = spans_of(examples)
         summary.label_counts = json.loads(string_property(examples, LABEL_COUNTS_PROPERTY) or "{}")
+        summary.privacy = json.loads(string_property(examples, PRIVACY_PROPERTY) or "{}")
     # What Transform ran with (its custom_config) and the statistics of the data it read, for both what missing
     # values became and whether the model is too good to be true: read once.
     statistics = summary.output(ids.STATISTICS_GEN, "statistics")
-    transform = next((e for e in reader.run_executions(run_id) if reader.node_name(e) == ids.TRANSFORM), None)
+    executions = reader.run_executions(run_id)
+    transform = next((e for e in executions if reader.node_name(e) == ids.TRANSFORM), None)
+    statistics_gen = next((e for e in executions if reader.node_name(e) == ids.STATISTICS_GEN), None)
+    if statistics_gen is not None:
+        summary.hidden = json.loads(string_property(statistics_gen, HIDDEN_COLUMNS) or "[]")
     features, by_split = transformed_with(transform, statistics)
     summary.features_config = features
     if features is not None:
@@ -136,6 +145,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     pushed = summary.output(ids.PUSHER, "pushed_model")
     if pushed is not None and int_property(pushed, "pushed") == 1:
         summary.pushed_path = string_property(pushed, "pushed_destination")
+        summary.forgotten_by = string_property(pushed, FORGOTTEN_BY) or ""
     summary.outcome = run_outcome(summary.components, pipeline_running)
     return summary
 
@@ -341,7 +351,31 @@ def _data_lines(summary: RunSummary) -> list[str]:
     if summary.filled:
         lines.append("Missing values (share of training rows -> what they became):")
         lines += [f"  {f.feature:<28} {share_text(f.missing):>6} -> {f.becomes}" for f in summary.filled]
+    return lines + privacy_lines(summary)
+
+
+def privacy_lines(summary: RunSummary) -> list[str]:
+    """What ingestion did for privacy, in counts and names of columns, never values."""
+    record, lines = summary.privacy, []
+    done = [f"{what} {', '.join(record[key])}" for what, key in (("pseudonymised", "pseudonymized"),
+                                                                  ("dropped", "dropped")) if record.get(key)]
+    personal = sorted(set(summary.hidden) - set(record.get("pseudonymized", [])))
+    if personal:
+        done.append(f"counts only for {', '.join(personal)}")
+    if record.get("forgotten_ids"):
+        done.append(f"{record.get('forgotten_rows', 0)} rows of {record['forgotten_ids']} forgotten IDs left out")
+    if done:
+        lines.append("Privacy: " + "; ".join(done))
+    k = record.get("k_anonymity")
+    if k:
+        lines.append(k_anonymity_line(k))
     return lines
+
+
+def k_anonymity_line(k: dict) -> str:
+    """"k-anonymity over age, postcode: k = 1; 598 of 598 rows (100.0%) in groups of fewer than 5"."""
+    return (f"k-anonymity over {', '.join(k['quasi_identifiers'])}: k = {k['k']}; {k['rows_in_small_groups']} of "
+            f"{k['rows']} rows ({share_text(k['share_in_small_groups'])}) in groups of fewer than {k['small_group']}")
 
 
 def _drift_lines(summary: RunSummary) -> list[str]:
@@ -394,6 +428,9 @@ def _verdict_lines(summary: RunSummary) -> list[str]:
             lines += [f"Infra validation: FAILED on {platform}", f"  {summary.infra_reason}"]
     if summary.pushed_path:
         lines.append(f"Pushed: {summary.pushed_path}")
+        if summary.forgotten_by:
+            lines.append(f"  trained on rows forgotten since (forget request {summary.forgotten_by}): run again to "
+                         "replace it")
     elif summary.component(ids.PUSHER):
         why = [what for what, ok in (("blessed by the Evaluator", summary.blessed),
                                      ("infra-validated", summary.infra_blessed)) if ok is False]
@@ -407,6 +444,9 @@ def _ending(summary: RunSummary, error: Optional[str]) -> list[str]:
                                          ("drift", any(c.exceeded for c in summary.drift))) if seen]
         if not found and any(c["unlabelled"] for c in summary.label_counts.values()):
             found = ["too many rows without a label (label.max_missing_fraction)"]
+        k = summary.privacy.get("k_anonymity", {})
+        if not found and k.get("min_k") and k["k"] < k["min_k"]:
+            found = [f"groups of rows too small to stay anonymous (k = {k['k']}, privacy.min_k {k['min_k']})"]
         return ["", f"Stopped: the data gate found {' and '.join(found) or 'a problem'}; nothing was trained or pushed"]
     return ["", f"Failed: {error}"] if error else []
 

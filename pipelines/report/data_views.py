@@ -20,6 +20,7 @@ class FeatureView:
     missing: dict[str, float] = field(default_factory=dict)     # split -> fraction of examples without a value
     histogram: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # split -> (low, high, count)
     top_values: dict[str, list[tuple[str, float]]] = field(default_factory=dict)        # split -> (value, count)
+    distinct: dict[str, int] = field(default_factory=dict)     # split -> distinct values (text columns)
     anomalies: list[str] = field(default_factory=list)
 
 
@@ -40,6 +41,7 @@ def feature_views(statistics_uri: str) -> list[FeatureView]:
                 else:
                     view.top_values[split] = [(v.value, v.frequency)
                                               for v in feature.string_stats.top_values[:TOP_VALUES]]
+                    view.distinct[split] = feature.string_stats.unique
     return list(views.values())
 
 

@@ -6,7 +6,7 @@ import datetime
 from html import escape
 
 from pipelines.metadata import evaluation
-from pipelines.metadata.runs import missing_labels_line, slice_order
+from pipelines.metadata.runs import k_anonymity_line, missing_labels_line, privacy_lines, slice_order
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.report import charts
 from pipelines.report.content import BASELINE_DATA, Report
@@ -31,8 +31,9 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { 
 
 def render(report: Report) -> str:
     summary = report.summary
-    sections = [header(report), timeline_section(report), data_section(report), model_section(report),
-                explanations_section(report), fairness_section(report), infra_section(report), lineage_section(report)]
+    sections = [header(report), timeline_section(report), data_section(report), privacy_section(report),
+                model_section(report), explanations_section(report), fairness_section(report), infra_section(report),
+                lineage_section(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{escape(summary.pipeline)} run {escape(summary.run_id)}</title><style>{CSS}</style></head>"
             "<body>" + "".join(sections) + "</body></html>\n")
@@ -89,8 +90,12 @@ def data_section(report: Report) -> str:
     listed += drift_table(report)
     distance_of = {c.feature: c for c in report.summary.drift}
     cards = []
+    hidden = set(report.summary.hidden)
     for feature in report.features:
-        if feature.kind == "numeric":
+        if feature.name in hidden:  # personal or pseudonymised: its statistics hold counts only
+            chart = (f'<p class="muted" data-hidden="{escape(feature.name)}">values not shown (privacy): '
+                     f'{escape(counts_text(feature, splits))}</p>')
+        elif feature.kind == "numeric":
             chart = charts.histogram([(s, feature.histogram.get(s, [])) for s in splits], x_label=feature.name)
         else:
             values = list(dict.fromkeys(v for s in splits for v, _ in feature.top_values.get(s, [])))[:TOP_VALUES]
@@ -120,6 +125,32 @@ def data_section(report: Report) -> str:
                      f'<p class="muted">missing: {missing}</p>{flagged}</div>')
     return (f'<section id="data"><h2>Data</h2><p>{counts}</p>{listed}'
             f'<div class="features">{"".join(cards)}</div></section>')
+
+
+def counts_text(feature, splits: list[str]) -> str:
+    return ", ".join(f"{s} {feature.examples.get(s, 0) * (1 - feature.missing.get(s, 0)):.0f} present"
+                     + (f", {feature.distinct[s]} distinct" if feature.distinct.get(s) else "") for s in splits)
+
+
+def privacy_section(report: Report) -> str:
+    """What ingestion pseudonymised, dropped and left out, which columns show counts only, k-anonymity, and
+    whether the pushed model was trained on rows forgotten since. Names and counts, never values."""
+    summary = report.summary
+    lines = privacy_lines(summary)
+    if not lines and not summary.forgotten_by:
+        return ""
+    items = [f"<li>{escape(line.removeprefix('Privacy: '))}</li>" for line in lines if not line.startswith("k-anonymity")]
+    k = summary.privacy.get("k_anonymity")
+    if k:
+        below = k.get("min_k") and k["k"] < k["min_k"]
+        items.append(f'<li id="k-anonymity" data-k="{k["k"]}" class="{"bad" if below else ""}">{escape(k_anonymity_line(k))}'
+                     f' ({k["groups"]} groups)</li>')
+    if summary.forgotten_by:
+        items.append(f'<li class="bad" id="holds-forgotten">the pushed model was trained on rows forgotten since '
+                     f'(forget request {escape(summary.forgotten_by)}): run the pipeline again to replace it</li>')
+    note = ("<p class=\"muted\">k-anonymity counts rows sharing the same quasi-identifier values; it says nothing "
+            "about other columns, nor about what can be learnt by linking other data.</p>" if k else "")
+    return f'<section id="privacy"><h2>Privacy</h2><ul>{"".join(items)}</ul>{note}</section>'
 
 
 def role_line(report: Report, column: str) -> str:

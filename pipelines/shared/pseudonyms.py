@@ -23,6 +23,11 @@ INDEX_DIR = "pseudonym_index"
 # A JSON custom property of ExampleGen's Examples: the key's id, what was pseudonymised, dropped and left out,
 # and the k-anonymity of the rows written.
 PRIVACY_PROPERTY = "privacy"
+# StatisticsGen's parameter (JSON list): the columns whose statistics hold counts only.
+HIDDEN_COLUMNS = "hidden_columns"
+# A custom property of Examples, Model and PushedModel artifacts: the forget requests (execution ids, comma-
+# separated) whose rows they held.
+FORGOTTEN_BY = "forgotten_by"
 MIN_KEY_CHARS = 32   # e.g. `openssl rand -hex 32`: a short key can be guessed, and with it every pseudonym
 DIGITS = 32
 KEY_ID_TEXT = b"mlops pseudonym key id"
