@@ -41,10 +41,10 @@ def keep_private_values_out(schema, privacy) -> None:
     and no value of a hidden column in a domain (TFDV lists a string column's values there)."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    unused_domains = {f.domain for f in schema.feature if f.name in privacy.drop and f.WhichOneof("domain_info") == "domain"}
     kept = [f for f in schema.feature if f.name not in privacy.drop]
     del schema.feature[:]
     schema.feature.extend(kept)
-    unused_domains = set()
     for feature in schema.feature:
         if feature.name not in privacy.hidden:
             continue

@@ -88,3 +88,60 @@ def test_a_window_of_spans_writes_the_earlier_spans_whole_to_their_own_split(tmp
     # Before a second span arrives the split is there, empty: Transform and the Trainer are told to read it.
     first, ids = ingest(1)
     assert first.get_string_custom_property("spans") == "1" and ids["earlier_spans"] == []
+
+
+KEY = "k" * 40
+
+
+def test_privacy_pseudonymises_drops_forgets_indexes_spans_and_measures_k(tmp_path, monkeypatch):
+    from pipelines.config.parts import IngestionPrivacyPart
+    from pipelines.shared import pseudonyms
+
+    monkeypatch.setenv("TEST_PSEUDONYM_KEY", KEY)
+    key = pseudonyms.read_key("TEST_PSEUDONYM_KEY")
+    for span, first in ((1, 0), (2, 100)):
+        rows = [f"00{i},Person {i},{20 + i % 3},{'x' if i % 2 else 'y'}" for i in range(first, first + 100)]
+        rows.append(f"00{first},Person {first},{20 + first % 3},y")  # a second row of the same customer
+        (tmp_path / "data" / f"span-{span}").mkdir(parents=True)
+        (tmp_path / "data" / f"span-{span}" / "part.csv").write_text("customer,name,age,kind\n" + "\n".join(rows) + "\n")
+    forgotten = pseudonyms.pseudonym(key, "005")  # a span-1 customer: leading zeros are part of the ID
+    privacy = IngestionPrivacyPart(pseudonymize=["customer"], drop=["name"], key_env="TEST_PSEUDONYM_KEY",
+                                   key_id=key.key_id, id_column="customer", forgotten=[forgotten],
+                                   quasi_identifiers=["age", "kind"], small_group=40)
+    component = fast_csv_example_gen(str(tmp_path / "data"), "span-{SPAN}/*.csv", [""], 2, 1, span_window=2,
+                                     privacy=privacy)
+    exec_properties = dict(component.exec_properties)
+    exec_properties[keys.INPUT_CONFIG_KEY] = exec_properties[keys.INPUT_CONFIG_KEY].replace("{SPAN}", "2")
+    exec_properties["span"] = 2
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, exec_properties)
+
+    written = [e.features.feature for split in ("train", "eval", "earlier_spans") for e in read_split(examples.uri, split)]
+    assert len(written) == 201 and all("name" not in f for f in written)  # 202 rows, one forgotten
+    customers = [f["customer"].bytes_list.value[0].decode() for f in written]
+    assert forgotten not in customers and pseudonyms.pseudonym(key, "0012") in customers
+    assert not set(customers) & {f"00{i}" for i in range(200)}
+    index = {span: (tmp_path / "out" / pseudonyms.INDEX_DIR / f"span-{span}.txt").read_text().split() for span in (1, 2)}
+    assert len(index[1]) == 99 and len(index[2]) == 100 and forgotten not in index[1]
+    assert pseudonyms.pseudonym(key, "00100") in index[2] and pseudonyms.pseudonym(key, "00100") not in index[1]
+    record = json.loads(examples.get_string_custom_property(pseudonyms.PRIVACY_PROPERTY))
+    assert (record["key_id"], record["forgotten_rows"], record["dropped"]) == (key.key_id, 1, ["name"])
+    # age (20, 21, 22) x kind (x, y): 6 groups of 33-34 rows, every one under the small group of 40
+    assert record["k_anonymity"]["groups"] == 6 and record["k_anonymity"]["rows"] == 201
+    assert record["k_anonymity"]["rows_in_small_groups"] == 201 and 30 <= record["k_anonymity"]["k"] <= 34
+
+
+def test_a_key_other_than_the_pipelines_fails_the_ingestion(tmp_path, monkeypatch):
+    from pipelines.config.parts import IngestionPrivacyPart
+    from pipelines.shared import pseudonyms
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "part.csv").write_text("customer,age\n1,20\n2,30\n")
+    monkeypatch.setenv("TEST_PSEUDONYM_KEY", KEY)
+    privacy = IngestionPrivacyPart(pseudonymize=["customer"], key_env="TEST_PSEUDONYM_KEY", key_id="0" * 16)
+    component = fast_csv_example_gen(str(tmp_path / "data"), "*.csv", [""], 2, 1, privacy=privacy)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "out")
+    with pytest.raises(pseudonyms.PseudonymKeyError, match="not the one this pipeline was built with"):
+        executor.Executor().Do({}, {keys.EXAMPLES_KEY: [examples]}, dict(component.exec_properties))
