@@ -151,6 +151,8 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         raise ConfigError(f"{cfg.source}: batch_inference.output: give -o FILE or set it")
     if not cfg.batch_inference.id_column:
         raise ConfigError(f"{cfg.source}: batch_inference.id_column: name the column that identifies a row")
+    if cfg.privacy.pseudonymize:  # the output's IDs are pseudonyms: the key is needed before anything runs
+        cfg.pseudonym_key()
     try:
         files = csv_files(os.path.abspath(data))
     except FileNotFoundError as e:

@@ -20,13 +20,11 @@ from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipelines.metadata import lineage, records
+from pipelines.metadata import records
 from pipelines.metadata.lineage import FORGET_TYPE
-from pipelines.metadata.reader import MetadataReader, string_property
+from pipelines.metadata.reader import INPUT_EVENTS, OUTPUT_EVENTS, MetadataReader, event_key, int_property, string_property
 from pipelines.shared import artifact_files, pseudonyms
 from pipelines.shared.pseudonyms import FORGOTTEN_BY
-
-HOLDER_TYPES = ("Examples", "Model", "PushedModel")
 
 
 @dataclass
@@ -62,7 +60,7 @@ def forgotten_pseudonyms(reader: MetadataReader) -> list[str]:
 
 def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
     """The Examples whose per-span index holds one of `wanted`, and the examples, models and pushed models
-    derived from them. Examples deleted by an earlier request keep their index, so a later request still
+    trained on them (trained_on). Examples deleted by an earlier request keep their index, so a later request still
     finds the models trained on them."""
     holders = Holders()
     types = {t.id: t.name for t in reader.store.get_artifact_types()}
@@ -74,18 +72,40 @@ def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
             holders.spans[artifact.id] = held
     if not holders.spans:
         return holders
-    graph = lineage.downstream(reader, sorted(holders.spans))
-    derived = reader.artifacts_by_id([node.id for node in graph.nodes.values() if node.kind == "artifact"])
-    for artifact in sorted(derived.values(), key=lambda a: a.id):
+    for artifact in trained_on(reader, sorted(holders.spans)):
         kind = types.get(artifact.type_id)
         if kind == "Examples":
             holders.examples.append(artifact)
         elif kind == "Model":
             holders.models.append(artifact)
-        elif kind == "PushedModel" and artifact.custom_properties.get("pushed") is not None \
-                and artifact.custom_properties["pushed"].int_value == 1:
+        elif kind == "PushedModel" and int_property(artifact, "pushed") == 1:
             holders.pushed_models.append(artifact)
     return holders
+
+
+# What carries rows on: an execution that read them as its `examples` (Transform, the Trainer) or read a
+# model trained on them as its `model` (the Pusher), and wrote examples, a model or a pushed model. Not the
+# Evaluator's `baseline_model`, nor the checks: a later model compared with this one did not learn its rows.
+CARRIED_BY = ("examples", "model")
+HOLDER_TYPES = ("Examples", "Model", "PushedModel")
+
+
+def trained_on(reader: MetadataReader, examples_ids: list[int]) -> list:
+    """The examples and held Examples themselves, and every Examples, Model and PushedModel made from them."""
+    store = reader.store
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    found = reader.artifacts_by_id(examples_ids)
+    frontier = list(examples_ids)
+    while frontier:
+        reads = [e for e in store.get_events_by_artifact_ids(frontier)
+                 if e.type in INPUT_EVENTS and event_key(e) in CARRIED_BY]
+        writes = [e for e in store.get_events_by_execution_ids(sorted({e.execution_id for e in reads}))
+                  if e.type in OUTPUT_EVENTS and e.artifact_id not in found]
+        new = reader.artifacts_by_id(sorted({e.artifact_id for e in writes}))
+        new = {i: a for i, a in new.items() if types.get(a.type_id) in HOLDER_TYPES}
+        found.update(new)
+        frontier = sorted(new)
+    return [found[i] for i in sorted(found)]
 
 
 def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[str], holders: Holders) -> int:
