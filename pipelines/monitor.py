@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pipelines.config import PipelineConfig
-from pipelines.shared import data_files
+from pipelines.shared import data_files, private_statistics
 from pipelines.shared.errors import MlopsError
 
 CSV, TF_EXAMPLE, PREDICTION_LOG = "csv", "tf_example", "prediction_log"
@@ -329,8 +329,10 @@ def monitor(cfg: PipelineConfig, serving_path: Optional[str] = None) -> SkewResu
                           .strftime("%Y%m%dT%H%M%S.%fZ"))
     statistics_uri, skew_uri = os.path.join(folder, "statistics"), os.path.join(folder, "skew")
     os.makedirs(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}"))
+    kept = statistics_pb2.DatasetFeatureStatisticsList(datasets=statistics.datasets)
+    private_statistics.scrub(kept, cfg.privacy.hidden)  # serving data given as CSV may hold personal columns
     with open(os.path.join(statistics_uri, f"Split-{SERVING_SPLIT}", artifact_files.STATISTICS_FILE), "wb") as f:
-        f.write(statistics_pb2.DatasetFeatureStatisticsList(datasets=statistics.datasets).SerializeToString())
+        f.write(kept.SerializeToString())
     distances.write_result(skew_uri, result.comparisons, skew_anomalies if result.judged else None,
                              split=SERVING_SPLIT)
     result.recorded_as = checks.record_skew_check(reader, served, os.path.abspath(path), statistics_uri, skew_uri,

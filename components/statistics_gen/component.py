@@ -15,12 +15,13 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
-from components.statistics_gen.executor import HIDDEN_COLUMNS_KEY, Executor
+from components.statistics_gen.executor import Executor
+from pipelines.shared.pseudonyms import HIDDEN_COLUMNS
 
 
 class PrivateStatisticsGenSpec(standard_component_specs.StatisticsGenSpec):
     PARAMETERS = {**standard_component_specs.StatisticsGenSpec.PARAMETERS,
-                  HIDDEN_COLUMNS_KEY: ExecutionParameter(type=str)}
+                  HIDDEN_COLUMNS: ExecutionParameter(type=str)}
 
 
 class PrivateStatisticsGen(base_beam_component.BaseBeamComponent):
@@ -33,5 +34,5 @@ class PrivateStatisticsGen(base_beam_component.BaseBeamComponent):
             examples=examples,
             stats_options_json=stats_options.to_json() if stats_options else None,
             exclude_splits=json_utils.dumps(exclude_splits or []),
-            **{HIDDEN_COLUMNS_KEY: json.dumps(sorted(hidden_columns))},
+            **{HIDDEN_COLUMNS: json.dumps(sorted(hidden_columns))},
             statistics=types.Channel(type=standard_artifacts.ExampleStatistics)))

@@ -151,7 +151,7 @@ def test_the_data_gate_stops_groups_under_min_k_and_names_no_value():
 def test_statistics_of_hidden_columns_keep_counts_only():
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
-    from components.statistics_gen.scrub import scrub
+    from pipelines.shared.private_statistics import scrub
 
     statistics = statistics_pb2.DatasetFeatureStatisticsList()
     dataset = statistics.datasets.add(num_examples=10)
