@@ -201,7 +201,7 @@ def write_splits(files: list[str], null_values: list[str], split_dirs: list[str]
                 if forced and value_types else None
             if misfit:
                 forced.pop(misfit.column)
-                logging.warning("%s; the column is read as text for this file", misfit)
+                logging.warning("%s; the column is read as text for this file", misfit.without_value())
             else:
                 inferred = read_csv(change.path, null_values).schema
                 column_types[change.path] = {**{f.name: f.type for f in inferred}, **forced}

@@ -56,7 +56,8 @@ def with_privacy_state(cfg: PipelineConfig) -> PipelineConfig:
     pseudonyms of the rows forgotten so far (ML Metadata's forget requests)."""
     if not cfg.privacy.pseudonymize:
         return cfg
-    return cfg.with_privacy_state(cfg.pseudonym_key().key_id, privacy.forgotten_pseudonyms(store.open_reader(cfg)))
+    reader = MetadataReader(store.open_store(cfg), cfg.name)  # a first run creates the store anyway
+    return cfg.with_privacy_state(cfg.pseudonym_key().key_id, privacy.forgotten_pseudonyms(reader))
 
 
 def local_pipeline(cfg: PipelineConfig):

@@ -86,10 +86,17 @@ class ValueNotOfType(UsageError, ValueError):
     """A cell that cannot be read as its column's type; the message names file, line, column and type."""
 
     def __init__(self, path: str, column: str, kind: str, line: int, value: str):
-        super().__init__(f"{path}, line {line}, column {column!r}: {printable(value)!r} is not "
-                         f"{'a number' if kind == 'FLOAT' else 'a whole number' if kind == 'INT' else 'text'} "
+        super().__init__(f"{path}, line {line}, column {column!r}: {printable(value)!r} is not {self.expected(kind)} "
                          f"(the schema's type for it is {kind})")
-        self.path, self.column = path, column
+        self.path, self.column, self.kind, self.line = path, column, kind, line
+
+    @staticmethod
+    def expected(kind: str) -> str:
+        return "a number" if kind == "FLOAT" else "a whole number" if kind == "INT" else "text"
+
+    def without_value(self) -> str:
+        """The message without the cell's value: what a log file may keep (the column may be personal)."""
+        return f"{self.path}, line {self.line}, column {self.column!r}: a value is not {self.expected(self.kind)}"
 
 
 def first_value_not_of_type(path: str, null_values: list[str], value_types: dict[str, str]) -> Optional[ValueNotOfType]:
