@@ -115,7 +115,7 @@ def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[s
     request_id = records.record_execution(
         reader, FORGET_TYPE,
         {"id_column": id_column, "pseudonyms": json.dumps(sorted(wanted)), "user": getpass.getuser(),
-         "requested_at": int(time.time())},
+         "requested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all)})
     for artifact in holders.all:
         earlier = string_property(artifact, FORGOTTEN_BY)
@@ -132,15 +132,9 @@ def remove_rows(examples_uri: str) -> None:
     """Every file of an Examples artifact but its pseudonym index (pseudonyms only; later requests look it up)."""
     if not artifact_files.exists(examples_uri):
         return
-    fileio = artifact_files.fileio()
     for name in artifact_files.listdir(examples_uri):
-        path = f"{examples_uri.rstrip('/')}/{name.rstrip('/')}"
-        if name.rstrip("/") == pseudonyms.INDEX_DIR:
-            continue
-        if fileio.isdir(path):
-            fileio.rmtree(path)
-        else:
-            fileio.remove(path)
+        if name.rstrip("/") != pseudonyms.INDEX_DIR:
+            artifact_files.remove_tree(f"{examples_uri.rstrip('/')}/{name.rstrip('/')}")
 
 
 def kind_key(reader: MetadataReader, artifact) -> str:

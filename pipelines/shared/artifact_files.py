@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import glob as local_glob
 import os
+import shutil
 from typing import Any
 
 # A property of ExampleGen's Examples, read by the data gate and the run summary: JSON
@@ -33,6 +34,18 @@ def exists(path: str) -> bool:
 
 def listdir(path: str) -> list[str]:
     return fileio().listdir(path) if is_uri(path) else os.listdir(path)
+
+
+def remove_tree(path: str) -> None:
+    """A file, or a folder and everything in it."""
+    if is_uri(path) and fileio().isdir(path):
+        fileio().rmtree(path)
+    elif is_uri(path):
+        fileio().remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
 
 
 def open_file(path: str, mode: str = "r"):
