@@ -3,11 +3,13 @@ statistics protos.
 
 TFDV's statistics name values: a string column's top values and rank histogram, a number's minimum, maximum,
 median and quantile bounds. For a hidden column only what counts rows is kept: present and missing counts,
-values per example, and for text the number of distinct values. What reads statistics (the schema, the
-drift and skew checks, the report) then has counts to show and nothing else.
+values per example, for text the number of distinct values, and for numbers the NaN counts and an infinite
+bound (the schema's disallow_nan and disallow_inf are checked on them: no person's value is either). What
+reads statistics (the schema, the drift and skew checks, the report) then has counts to show, nothing else.
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 
@@ -23,6 +25,14 @@ def scrubbed_feature(feature):
     kind = feature.WhichOneof("stats")
     if kind == "num_stats":
         kept.num_stats.common_stats.CopyFrom(feature.num_stats.common_stats)
+        # What the schema's disallow_nan and disallow_inf are checked on: NaN counts, and an infinite bound.
+        for histogram in feature.num_stats.histograms:
+            kept.num_stats.histograms.add(type=histogram.type, num_nan=histogram.num_nan,
+                                          num_undefined=histogram.num_undefined)
+        if math.isinf(feature.num_stats.min):
+            kept.num_stats.min = feature.num_stats.min
+        if math.isinf(feature.num_stats.max):
+            kept.num_stats.max = feature.num_stats.max
     elif kind == "string_stats":
         kept.string_stats.common_stats.CopyFrom(feature.string_stats.common_stats)
         kept.string_stats.unique = feature.string_stats.unique

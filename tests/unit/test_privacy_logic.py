@@ -237,3 +237,25 @@ def test_init_flags_e_mails_phones_names_and_ids_and_writes_a_valid_privacy_sect
     assert "lat" in {f.name for f in cfg.features} <= {"lat", "visits"}
     schema = open(written.schema).read()
     assert "full_name" not in schema and "@post.example" not in schema
+
+
+def test_scrubbed_statistics_still_tell_nan_and_infinity_to_the_schema_check():
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+
+    from pipelines.shared.csv_tables import table_to_record_batch
+    from pipelines.shared.private_statistics import scrub
+
+    def anomalies(ages: list[float]) -> dict:
+        table = pa.table({"age": ages, "plan": ["a", "b", "a", "b"]})
+        statistics = stats_impl.generate_statistics_in_memory(table_to_record_batch(table))
+        schema = tfdv.infer_schema(statistics)
+        tfdv.get_feature(schema, "age").float_domain.disallow_nan = True
+        tfdv.get_feature(schema, "age").float_domain.disallow_inf = True
+        scrub(statistics, ["age"])
+        assert "61.5" not in str(statistics)
+        return {k: v.description for k, v in tfdv.validate_statistics(statistics, schema).anomaly_info.items()}
+
+    assert anomalies([61.5, float("nan"), 30.0, float("inf")]) == {
+        "age": "Float feature has NaN values. Float feature has Inf values."}
+    assert anomalies([61.5, 40.0, 30.0, 20.0]) == {}
