@@ -60,12 +60,11 @@ def forgotten_pseudonyms(reader: MetadataReader) -> list[str]:
 
 def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
     """The Examples whose per-span index holds one of `wanted`, and the examples, models and pushed models
-    trained on them (trained_on). Examples deleted by an earlier request keep their index, so a later request still
-    finds the models trained on them."""
+    made from them (trained_on). Examples deleted by an earlier request keep their index, so a later request
+    still finds the models trained on them."""
     holders = Holders()
-    types = {t.id: t.name for t in reader.store.get_artifact_types()}
     for artifact in reader.pipeline_artifacts():
-        if types.get(artifact.type_id) != "Examples":  # deleted ones too: their index is kept
+        if reader.artifact_type(artifact) != "Examples":  # deleted ones too: their index is kept
             continue
         held = pseudonyms.spans_holding(artifact.uri, wanted)
         if held:
@@ -73,7 +72,7 @@ def find_holders(reader: MetadataReader, wanted: set[str]) -> Holders:
     if not holders.spans:
         return holders
     for artifact in trained_on(reader, sorted(holders.spans)):
-        kind = types.get(artifact.type_id)
+        kind = reader.artifact_type(artifact)
         if kind == "Examples":
             holders.examples.append(artifact)
         elif kind == "Model":
@@ -91,9 +90,8 @@ HOLDER_TYPES = ("Examples", "Model", "PushedModel")
 
 
 def trained_on(reader: MetadataReader, examples_ids: list[int]) -> list:
-    """The examples and held Examples themselves, and every Examples, Model and PushedModel made from them."""
+    """The given Examples, and every Examples, Model and PushedModel made from them."""
     store = reader.store
-    types = {t.id: t.name for t in store.get_artifact_types()}
     found = reader.artifacts_by_id(examples_ids)
     frontier = list(examples_ids)
     while frontier:
@@ -102,7 +100,7 @@ def trained_on(reader: MetadataReader, examples_ids: list[int]) -> list:
         writes = [e for e in store.get_events_by_execution_ids(sorted({e.execution_id for e in reads}))
                   if e.type in OUTPUT_EVENTS and e.artifact_id not in found]
         new = reader.artifacts_by_id(sorted({e.artifact_id for e in writes}))
-        new = {i: a for i, a in new.items() if types.get(a.type_id) in HOLDER_TYPES}
+        new = {i: a for i, a in new.items() if reader.artifact_type(a) in HOLDER_TYPES}
         found.update(new)
         frontier = sorted(new)
     return [found[i] for i in sorted(found)]
