@@ -355,8 +355,15 @@ def _data_lines(summary: RunSummary) -> list[str]:
 
 
 def privacy_lines(summary: RunSummary) -> list[str]:
-    """What ingestion did for privacy, in counts and names of columns, never values."""
-    record, lines = summary.privacy, []
+    """What ingestion did for privacy and the k-anonymity it measured, in names and counts, never values."""
+    done, k = privacy_done(summary), summary.privacy.get("k_anonymity")
+    return ([f"Privacy: {'; '.join(done)}"] if done else []) + ([k_anonymity_line(k)] if k else [])
+
+
+def privacy_done(summary: RunSummary) -> list[str]:
+    """["pseudonymised customer_id, email", "dropped name", "counts only for age", "3 rows of 2 forgotten IDs
+    left out"]: each what the run did, when it did it."""
+    record = summary.privacy
     done = [f"{what} {', '.join(record[key])}" for what, key in (("pseudonymised", "pseudonymized"),
                                                                   ("dropped", "dropped")) if record.get(key)]
     personal = sorted(set(summary.hidden) - set(record.get("pseudonymized", [])))
@@ -364,12 +371,7 @@ def privacy_lines(summary: RunSummary) -> list[str]:
         done.append(f"counts only for {', '.join(personal)}")
     if record.get("forgotten_ids"):
         done.append(f"{record.get('forgotten_rows', 0)} rows of {record['forgotten_ids']} forgotten IDs left out")
-    if done:
-        lines.append("Privacy: " + "; ".join(done))
-    k = record.get("k_anonymity")
-    if k:
-        lines.append(k_anonymity_line(k))
-    return lines
+    return done
 
 
 def k_anonymity_line(k: dict) -> str:

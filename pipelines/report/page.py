@@ -6,7 +6,7 @@ import datetime
 from html import escape
 
 from pipelines.metadata import evaluation
-from pipelines.metadata.runs import k_anonymity_line, missing_labels_line, privacy_lines, slice_order
+from pipelines.metadata.runs import k_anonymity_line, missing_labels_line, privacy_done, slice_order
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.report import charts
 from pipelines.report.content import BASELINE_DATA, Report
@@ -136,11 +136,10 @@ def privacy_section(report: Report) -> str:
     """What ingestion pseudonymised, dropped and left out, which columns show counts only, k-anonymity, and
     whether the pushed model was trained on rows forgotten since. Names and counts, never values."""
     summary = report.summary
-    lines = privacy_lines(summary)
-    if not lines and not summary.forgotten_by:
-        return ""
-    items = [f"<li>{escape(line.removeprefix('Privacy: '))}</li>" for line in lines if not line.startswith("k-anonymity")]
+    items = [f"<li>{escape(line)}</li>" for line in privacy_done(summary)]
     k = summary.privacy.get("k_anonymity")
+    if not items and not k and not summary.forgotten_by:
+        return ""
     if k:
         below = k.get("min_k") and k["k"] < k["min_k"]
         items.append(f'<li id="k-anonymity" data-k="{k["k"]}" class="{"bad" if below else ""}">{escape(k_anonymity_line(k))}'
