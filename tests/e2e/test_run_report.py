@@ -176,13 +176,19 @@ def test_two_runs_compared_side_by_side_in_text_and_html(taxi, first_run, new_co
     after = read_run_summary(reader, new_contract_run.run_id).metrics["overall"]["binary_accuracy"]
     assert re.search(rf"overall\s+binary_accuracy\s+{re.escape(number_text(before))}\s+"
                      rf"{re.escape(number_text(after))}\s+{re.escape(f'{after - before:+.4g}')}\n", text), text
-    # How feature importance moved: B's top feature with its rank and importance in each run.
+    # How feature importance moved: B's most important feature that A also had, with its rank and importance in
+    # each run; the input only B has (it may well be B's top one), with none in A.
+    from pipelines.shared.importance import ranking
+
     importance_a = importance_of(taxi.config, first_run.run_id)["importance"]
     importance_b = importance_of(taxi.config, new_contract_run.run_id)["importance"]
-    top = next(iter(importance_b))
+    ranked_b = ranking(importance_b)
+    shared = next(name for name in ranked_b if name in importance_a)
     assert "Feature importance (mean |attribution|), in B's order; nDCG@5 of B against A" in text, text
-    assert re.search(rf"\n  {top}\s+\d+\s+1\s+{re.escape(number_text(importance_a[top]))}\s+"
-                     rf"{re.escape(number_text(importance_b[top]))}\s", text), text
+    assert re.search(rf"\n  {shared}\s+\d+\s+{ranked_b.index(shared) + 1}\s+"
+                     rf"{re.escape(number_text(importance_a[shared]))}\s+{re.escape(number_text(importance_b[shared]))}\s",
+                     text), text
+    assert re.search(rf"\n  dropoff_census_tract\s+-\s+{ranked_b.index('dropoff_census_tract') + 1}\s+n/a\s", text), text
 
     out = tmp_path / "compare.html"
     result = mlops("runs", taxi.config, "--compare", first_run.run_id, new_contract_run.run_id, "--html", out)
