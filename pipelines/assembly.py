@@ -209,15 +209,15 @@ def ingestion_privacy(cfg: PipelineConfig, scoring: bool = False) -> Optional[In
     privacy = cfg.privacy
     if not (privacy.pseudonymize or privacy.drop or privacy.quasi_identifiers):
         return None
+    columns = {"pseudonymize": privacy.pseudonymize, "drop": privacy.drop, "key_env": privacy.key_env,
+               "key_file": cfg.resolve(privacy.key_file) if privacy.key_file else None}
     if scoring:
-        return IngestionPrivacyPart(pseudonymize=privacy.pseudonymize, drop=privacy.drop, key_env=privacy.key_env,
-                                    key_file=cfg.resolve(privacy.key_file) if privacy.key_file else None)
+        return IngestionPrivacyPart(**columns)
     id_column = cfg.batch_inference.id_column if cfg.batch_inference.id_column in privacy.pseudonymize else None
-    return IngestionPrivacyPart(
-        pseudonymize=privacy.pseudonymize, drop=privacy.drop, key_env=privacy.key_env,
-        key_file=cfg.resolve(privacy.key_file) if privacy.key_file else None, key_id=cfg.key_id,
-        id_column=id_column, forgotten=list(cfg.forgotten) if id_column else [],
-        quasi_identifiers=privacy.quasi_identifiers, small_group=privacy.small_group, min_k=privacy.min_k)
+    return IngestionPrivacyPart(**columns, key_id=cfg.key_id, id_column=id_column,
+                                forgotten=list(cfg.forgotten) if id_column else [],
+                                quasi_identifiers=privacy.quasi_identifiers, small_group=privacy.small_group,
+                                min_k=privacy.min_k)
 
 
 def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_blessing=None,
