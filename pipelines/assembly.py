@@ -15,6 +15,7 @@ from components.baseline_resolver.strategy import LatestBlessedOtherModelStrateg
 from components.csv_example_gen.component import fast_csv_example_gen, one_split_csv_example_gen
 from components.data_gate.component import DataGate
 from components.drift_check.component import DriftCheck
+from components.evaluator import eval_config as batched_evaluation
 from components.feature_importance.component import FeatureImportance
 from components.infra_validator.component import InfraValidator
 from components.modules import features as F
@@ -135,12 +136,14 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
             **candidate,
         ).with_id(ids.BASELINE_RESOLVER)
 
+    evaluation = eval_config(cfg)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,  # none: the Evaluator records no baseline input
         example_splits=["eval"],
-        eval_config=eval_config(cfg),
+        eval_config=evaluation,
+        module_path=batched_evaluation.EXTRACTORS if batched_evaluation.is_batched(evaluation) else None,
     ).with_id(ids.EVALUATOR)
 
     # What the model relies on: attributions on a sample of the eval split, per slice, with partial dependence.
@@ -299,6 +302,8 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         metrics += fairness_metrics(cfg.evaluation.fairness_thresholds)
         # Ten buckets of predicted probability, rebinned from the histogram AUC already computes.
         metrics.append(tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": 10})))
+    if cfg.evaluation.batched and batched_evaluation.batchable([m.class_name for m in metrics]):
+        metrics = [batched_evaluation.batched(m) for m in metrics]
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name=F.EVALUATION_SIGNATURE,

@@ -46,6 +46,9 @@ class EvaluationConfig(_Strict):
     fairness_thresholds: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         [0.5], description="binary labels: decision thresholds at which false positive and false negative rates "
                            "are computed for every slice (the report's fairness view); [] for none")
+    batched: bool = Field(True, description="TFMA's own metric classes computed on batches of examples "
+                                            "(components/evaluator: the same metrics, several times faster); false: "
+                                            "TFMA's per-example path. Keras metric classes always take that path")
 
 
 class Comparator(_Strict):

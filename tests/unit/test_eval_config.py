@@ -3,8 +3,21 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from pipelines.assembly import eval_config
+from components.evaluator import eval_config as batched_evaluation
+from pipelines.assembly import eval_config as batched_eval_config
 from pipelines.config import load_config
+
+
+def eval_config(cfg) -> tfma.EvalConfig:
+    """The eval config with each metric as the TFMA class it computes (batched or not: the same metric)."""
+    config = batched_eval_config(cfg)
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.module == "components.evaluator.metrics":
+                wrapped = json.loads(metric.config)
+                metric.class_name, metric.module = wrapped["metric"], ""
+                metric.config = json.dumps(wrapped["config"]) if wrapped["config"] else ""
+    return config
 
 
 def test_eval_config_from_taxi(project):
@@ -72,12 +85,39 @@ def test_fairness_rates_per_threshold_for_binary_labels_only(project):
 
 def test_the_reports_extras_share_the_per_example_work_of_accuracy_and_auc(project):
     """Fairness rates and the confusion matrix at 0.5 reuse BinaryAccuracy's confusion matrices, the
-    calibration plot reuses AUC's histogram: TFMA computes each per-example combiner once by name."""
+    calibration plot reuses AUC's histogram: TFMA computes each per-example combiner once by name (batched
+    too: the wrapped computations keep TFMA's keys)."""
     from tensorflow_model_analysis.metrics import metric_specs
 
-    config = eval_config(load_config(project / "configs" / "taxi.yaml"))
+    config = batched_eval_config(load_config(project / "configs" / "taxi.yaml"))
     names = {key.name for c in metric_specs.to_computations(config.metrics_specs, config) for key in c.keys}
     per_example = sorted(n.split(":")[0] for n in names if n.startswith("_"))
     assert per_example == ["_binary_confusion_matrices", "_binary_confusion_matrices", "_calibration_histogram"]
     assert {n for n in names if n.startswith("_binary")} == {"_binary_confusion_matrices:num_thresholds=200",
                                                             "_binary_confusion_matrices:thresholds=[0.5]"}
+
+
+def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
+    """The Evaluator's module path (TFX calls its custom_extractors) goes with batched metrics only; a
+    config with a Keras metric class, or evaluation.batched false, stays on TFMA's per-example path."""
+    from tensorflow_model_analysis.metrics.metric_specs import metric_instance
+
+    from pipelines.assembly import create_pipeline
+
+    taxi = load_config(project / "configs" / "taxi.yaml")
+    config = batched_eval_config(taxi)
+    assert batched_evaluation.is_batched(config)
+    wrapped = config.metrics_specs[0].metrics
+    assert {m.class_name for m in wrapped} == {"Batched"}
+    # The name readers of eval_config.json look for, and the one TFMA gives the metric.
+    assert [json.loads(m.config)["name"] for m in wrapped] == [metric_instance(m).name for m in wrapped]
+    assert "false_positive_rate@0.5" in [metric_instance(m).name for m in wrapped]
+    evaluator = next(c for c in create_pipeline(taxi).components if c.id == "Evaluator")
+    assert evaluator.exec_properties["module_path"] == "components.evaluator.extractors"
+
+    for cfg in (load_config(project / "configs" / "taxi.yaml", ["evaluation.batched=false"]),
+                load_config(project / "configs" / "penguin.yaml")):  # SparseCategoricalAccuracy: a Keras metric
+        assert not batched_evaluation.is_batched(batched_eval_config(cfg))
+        assert "Batched" not in {m.class_name for m in batched_eval_config(cfg).metrics_specs[0].metrics}
+        evaluator = next(c for c in create_pipeline(cfg).components if c.id == "Evaluator")
+        assert not evaluator.exec_properties.get("module_path")
