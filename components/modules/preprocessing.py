@@ -24,30 +24,63 @@ def preprocessing_fn(inputs, custom_config):
     return outputs
 
 
-def imputed(feature, raw):
-    """A numeric column as float32 with its missing cells filled: with `default` when set, else with the
-    mean or median of the values present in the analyzed (training) data, which Transform computes once
-    and the serving graph keeps as a constant. An entirely empty column fills with 0."""
-    value = tf.cast(dense_column(raw, 0), tf.float32)
+# Every analyzer below reads the values present and nothing computed from another analyzer's result, so
+# that Transform analyzes the training data in one pass (an analyzer of the imputed column would wait for
+# the fill value: a second pass over the whole split, a third of Transform's time at 1M rows).
+
+
+def present_values(raw):
+    """[n] float32: the values present in a numeric column."""
+    return tf.cast(raw.values if isinstance(raw, tf.sparse.SparseTensor) else tf.reshape(raw, [-1]), tf.float32)
+
+
+def fill_value(feature, values):
+    """What fills a missing cell: `default` when set, else the mean or median of the values present in the
+    analyzed (training) data, which Transform computes once and the serving graph keeps as a constant; 0
+    for an entirely empty column."""
     if feature.default is not None:
-        fill = tf.constant(feature.default, tf.float32)
-    else:
-        values = tf.cast(raw.values if isinstance(raw, tf.sparse.SparseTensor) else tf.reshape(raw, [-1]), tf.float32)
-        if feature.impute == "mean":
-            fill = tft.mean(values)
-        else:  # the one boundary of two quantile buckets
-            fill = tf.reshape(tft.quantiles(values, num_buckets=2, epsilon=0.001), [-1])[0]
-        fill = tf.where(tf.math.is_finite(fill), fill, 0.0)
-    return tf.where(present(raw), value, fill)
+        return tf.constant(feature.default, tf.float32)
+    if feature.impute == "mean":
+        fill = tft.mean(values)
+    else:  # the one boundary of two quantile buckets
+        fill = tf.reshape(tft.quantiles(values, num_buckets=2, epsilon=0.001), [-1])[0]
+    return tf.where(tf.math.is_finite(fill), fill, 0.0)
+
+
+def imputed(feature, raw):
+    """A numeric column as float32 with its missing cells filled (fill_value), and that fill."""
+    fill = fill_value(feature, present_values(raw))
+    return tf.where(present(raw), tf.cast(dense_column(raw, 0), tf.float32), fill), fill
 
 
 def transform_numeric(feature, raw):
-    value = imputed(feature, raw)
-    return tft.scale_to_z_score(value) if feature.scaling == "z_score" else tft.scale_to_0_1(value)
+    """The imputed column scaled as TFT's scale_to_z_score or scale_to_0_1 would scale it, with the imputed
+    column's statistics derived from those of the values present and the number of cells filled."""
+    value, fill = imputed(feature, raw)
+    values = present_values(raw)
+    rows = tf.cast(tft.size(tf.cast(present(raw), tf.float32)), tf.float64)  # not of `value`: that waits for the fill
+    present_count = tf.cast(tft.size(values), tf.float64)
+    filled, fill64 = rows - present_count, tf.cast(fill, tf.float64)
+    if feature.scaling == "z_score":
+        mean_present, var_present = tf.cast(tft.mean(values), tf.float64), tf.cast(tft.var(values), tf.float64)
+        mean = tf.where(present_count > 0, (present_count * mean_present + filled * fill64) / rows, fill64)
+        var = tf.where(present_count > 0, (present_count * (var_present + tf.square(mean_present - mean))
+                                           + filled * tf.square(fill64 - mean)) / rows, 0.0)
+        deviation, std = tf.cast(value, tf.float64) - mean, tf.sqrt(var)
+        return tf.cast(tf.where(std > 0, deviation / std, deviation), tf.float32)
+    low, high = tf.cast(tft.min(values), tf.float64), tf.cast(tft.max(values), tf.float64)
+    low = tf.where(present_count > 0, tf.where(filled > 0, tf.minimum(low, fill64), low), fill64)
+    high = tf.where(present_count > 0, tf.where(filled > 0, tf.maximum(high, fill64), high), fill64)
+    # One distinct value (or none): TFT's sigmoid, continuous and within (0, 1).
+    return tf.where(low < high, tf.cast((tf.cast(value, tf.float64) - low) / (high - low), tf.float32),
+                    tf.math.sigmoid(value))
 
 
 def transform_bucketized(feature, raw):
-    return tft.bucketize(imputed(feature, raw), feature.buckets)
+    """Quantile buckets of the values present (TFT's bucketize epsilon); a filled cell in its fill's bucket."""
+    value, _ = imputed(feature, raw)
+    boundaries = tft.quantiles(present_values(raw), feature.buckets, epsilon=min(1.0 / feature.buckets, 0.01))
+    return tft.apply_buckets(value, boundaries)
 
 
 MISSING_TOKEN = "__missing__"  # a missing string cell's own vocabulary entry, never a real value's

@@ -137,3 +137,42 @@ def test_a_fixed_default_is_used_as_given_and_a_missing_category_is_its_own_valu
     assert [round(by_target[t]["fare_xf"], 4) for t in (0.0, 1.0, 2.0)] == [0.5, 0.0, 1.0]  # -10 is the minimum
     # An empty string is a value; a missing cell is another: never merged.
     assert by_target[0.0]["payment_xf"] == by_target[2.0]["payment_xf"] != by_target[1.0]["payment_xf"]
+
+
+def test_scaling_of_imputed_columns_in_one_analysis_pass(tmp_path, caplog):
+    """z-scores and min-max of a column with missing cells are those of the imputed column, computed from the
+    statistics of the values present: Transform reads the training data once (no second analysis phase,
+    which TFX's deep copy would make a second pass over the whole split). Bucket boundaries are quantiles
+    of the values present; a filled cell falls in its fill's bucket."""
+    import logging
+
+    import numpy as np
+
+    cfg_json = config({"kind": "regression", "name": "y", "column": "target"},
+                      [{"name": "fare", "kind": "numeric"},
+                       {"name": "miles", "kind": "numeric", "scaling": "z_score", "impute": "median"},
+                       {"name": "lat", "kind": "bucketized", "buckets": 2}])
+    spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "miles": tf.io.VarLenFeature(tf.float32),
+            "lat": tf.io.VarLenFeature(tf.float32), "target": tf.io.FixedLenFeature([], tf.float32)}
+    miles = [[1.0], [], [2.0], [10.0], [], [4.0]]  # median of the present: 2 (or 4: TFT's quantile boundary)
+    lats = [[1.0], [2.0], [], [3.0], [4.0], [5.0]]  # boundary of the present values: 3; the fill (mean 3)
+    rows = [{"fare": float(i), "miles": m, "lat": la, "target": 0.0} for i, (m, la) in enumerate(zip(miles, lats))]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    caplog.set_level(logging.INFO)
+    with tft_beam.Context(temp_dir=str(tmp_path), use_deep_copy_optimization=True):  # as TFX's executor
+        (out, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing_fn(inputs, {"config": cfg_json}), output_record_batches=False)
+    out = sorted(out, key=lambda r: r["fare_xf"])
+    assert "phase: 1" not in caplog.text
+
+    filled_miles = [r["miles_xf"] for r in out]
+    present = [m[0] for m in miles if m]
+    for fill in (2.0, 4.0):  # whichever boundary TFT's quantiles chose, the z-scores are of that imputed column
+        imputed = np.array([m[0] if m else fill for m in miles])
+        if np.allclose(filled_miles, (imputed - imputed.mean()) / imputed.std(), atol=1e-5):
+            break
+    else:
+        raise AssertionError(f"{filled_miles} are not z-scores of {present} imputed with a median")
+    buckets = [r["lat_xf"] for r in out]
+    assert buckets[0] == buckets[1] == 0 and buckets[4] == buckets[5] == 1  # 1, 2 | 4, 5 around the boundary
+    assert buckets[2] == buckets[3]  # the filled cell (mean 3) with the value 3
