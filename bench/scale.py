@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,19 +26,33 @@ import psutil
 from bench import PROJECT, REFERENCE, timed
 
 
-def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall seconds, the largest RSS of any one process of the tree in MB, the result)."""
+def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess, str]:
+    """(wall seconds, the largest RSS of any one process of the tree in MB, the result, the component that
+    was running then: the last `  <component> ...` line the run printed before the peak)."""
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
+    lines: list[str] = []
+    errors: list[str] = []
+    readers = [threading.Thread(target=out.extend, args=(stream,), daemon=True)
+               for stream, out in ((process.stdout, lines), (process.stderr, errors))]
+    for reader in readers:
+        reader.start()
+    peak, during = 0, ""
     root = psutil.Process(process.pid)
     while process.poll() is None:
         with contextlib.suppress(psutil.Error):  # a process ended while sampled
-            for p in [root, *root.children(recursive=True)]:
-                peak = max(peak, p.memory_info().rss)
+            rss = max(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            if rss > peak:
+                peak = rss
+                during = next((m.group(1) for line in reversed(lines) if (m := RUNNING.match(line))), "")
         time.sleep(0.5)
-    stdout, stderr = process.communicate()
-    return time.monotonic() - start, peak / 2**20, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    for reader in readers:
+        reader.join()
+    result = subprocess.CompletedProcess(command, process.returncode, "".join(lines), "".join(errors))
+    return time.monotonic() - start, peak / 2**20, result, during
+
+
+RUNNING = re.compile(r"^  (\S+) \.\.\.$")
 
 
 def main() -> None:
@@ -58,7 +73,7 @@ def main() -> None:
         reference = None
         if args.reference_mode != "none" and REFERENCE.exists():
             print(f"TFX's taxi example ({args.reference_mode}) on the same file ...", flush=True)
-            _, reference_peak_mb, result = run_with_peak_memory([str(REFERENCE), sys.executable, args.reference_mode,
+            _, reference_peak_mb, result, _ = run_with_peak_memory([str(REFERENCE), sys.executable, args.reference_mode,
                                                                  str(data)])
             match = re.search(r"([\d.]+) s wall", result.stdout)
             reference = float(match.group(1)) if match else None
@@ -75,7 +90,7 @@ def main() -> None:
 
         print("this project ...", flush=True)
         overrides = [f"data.path={data}", f"output_root={work / 'out'}", *args.overrides]
-        seconds, peak_mb, result = run_with_peak_memory(
+        seconds, peak_mb, result, peak_during = run_with_peak_memory(
             [sys.executable, "-m", "pipelines.cli", "run", str(PROJECT / "configs" / "taxi.yaml"),
              *[a for o in overrides for a in ("--set", o)]])
         if result.returncode != 0:
@@ -90,7 +105,7 @@ def main() -> None:
         for component in summary.components:
             print(f"  {component.node:<32} {component.seconds:8.1f} s")
         print(f"  {'wall (process start to end)':<32} {seconds:8.1f} s   ({1e6 * seconds / args.rows:.0f} µs a row)")
-        print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident")
+        print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident (during {peak_during or 'start-up'})")
         if reference:
             print(f"this project / TFX taxi example ({args.reference_mode}): {seconds:.1f} / {reference:.1f} s "
                   f"= {seconds / reference:.2f}")

@@ -34,43 +34,46 @@ def present_values(raw):
     return tf.cast(raw.values if isinstance(raw, tf.sparse.SparseTensor) else tf.reshape(raw, [-1]), tf.float32)
 
 
-def fill_value(feature, values):
-    """What fills a missing cell: `default` when set, else the mean or median of the values present in the
-    analyzed (training) data, which Transform computes once and the serving graph keeps as a constant; 0
-    for an entirely empty column."""
+def fill_value(feature, values, mean=None):
+    """What fills a missing cell: `default` when set, else the mean (`mean` when the caller has it) or median
+    of the values present in the analyzed (training) data, which Transform computes once and the serving
+    graph keeps as a constant; 0 for an entirely empty column."""
     if feature.default is not None:
         return tf.constant(feature.default, tf.float32)
     if feature.impute == "mean":
-        fill = tft.mean(values)
+        fill = tft.mean(values) if mean is None else mean
     else:  # the one boundary of two quantile buckets
         fill = tf.reshape(tft.quantiles(values, num_buckets=2, epsilon=0.001), [-1])[0]
     return tf.where(tf.math.is_finite(fill), fill, 0.0)
 
 
-def imputed(feature, raw):
+def imputed(feature, raw, mean=None):
     """A numeric column as float32 with its missing cells filled (fill_value), and that fill."""
-    fill = fill_value(feature, present_values(raw))
+    fill = fill_value(feature, present_values(raw), mean)
     return tf.where(present(raw), tf.cast(dense_column(raw, 0), tf.float32), fill), fill
 
 
 def transform_numeric(feature, raw):
     """The imputed column scaled as TFT's scale_to_z_score or scale_to_0_1 would scale it, with the imputed
-    column's statistics derived from those of the values present and the number of cells filled."""
-    value, fill = imputed(feature, raw)
+    column's statistics derived from those of the values present and the share of cells filled."""
     values = present_values(raw)
-    rows = tf.cast(tft.size(tf.cast(present(raw), tf.float32)), tf.float64)  # not of `value`: that waits for the fill
-    present_count = tf.cast(tft.size(values), tf.float64)
-    filled, fill64 = rows - present_count, tf.cast(fill, tf.float64)
+    mean_present = tft.mean(values)
+    value, fill = imputed(feature, raw, mean_present)
+    share = tf.cast(tft.mean(tf.cast(present(raw), tf.float32)), tf.float64)  # of the cells, present
+    fill64 = tf.cast(fill, tf.float64)
     if feature.scaling == "z_score":
-        mean_present, var_present = tf.cast(tft.mean(values), tf.float64), tf.cast(tft.var(values), tf.float64)
-        mean = tf.where(present_count > 0, (present_count * mean_present + filled * fill64) / rows, fill64)
-        var = tf.where(present_count > 0, (present_count * (var_present + tf.square(mean_present - mean))
-                                           + filled * tf.square(fill64 - mean)) / rows, 0.0)
+        mean_present, var_present = tf.cast(mean_present, tf.float64), tf.cast(tft.var(values), tf.float64)
+        mean = tf.where(share > 0, share * mean_present + (1 - share) * fill64, fill64)
+        var = tf.where(share > 0, share * (var_present + tf.square(mean_present - mean))
+                       + (1 - share) * tf.square(fill64 - mean), 0.0)
         deviation, std = tf.cast(value, tf.float64) - mean, tf.sqrt(var)
         return tf.cast(tf.where(std > 0, deviation / std, deviation), tf.float32)
-    low, high = tf.cast(tft.min(values), tf.float64), tf.cast(tft.max(values), tf.float64)
-    low = tf.where(present_count > 0, tf.where(filled > 0, tf.minimum(low, fill64), low), fill64)
-    high = tf.where(present_count > 0, tf.where(filled > 0, tf.maximum(high, fill64), high), fill64)
+    # min and max in one analyzer: the largest of -x and of x.
+    negative_min, high = tf.unstack(tf.cast(tft.max(tf.stack([-values, values], axis=1), reduce_instance_dims=False),
+                                            tf.float64))
+    low = -negative_min
+    low = tf.where(share > 0, tf.where(share < 1, tf.minimum(low, fill64), low), fill64)
+    high = tf.where(share > 0, tf.where(share < 1, tf.maximum(high, fill64), high), fill64)
     # One distinct value (or none): TFT's sigmoid, continuous and within (0, 1).
     return tf.where(low < high, tf.cast((tf.cast(value, tf.float64) - low) / (high - low), tf.float32),
                     tf.math.sigmoid(value))
