@@ -26,9 +26,9 @@ import psutil
 from bench import PROJECT, REFERENCE, timed
 
 
-def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess, str]:
-    """(wall seconds, the largest RSS of any one process of the tree in MB, the result, the component that
-    was running then: the last `  <component> ...` line the run printed before the peak)."""
+def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess, dict[str, float]]:
+    """(wall seconds, the largest RSS of any one process of the tree in MB, the result, and that largest RSS
+    while each component ran: the last `  <component> ...` line the run printed, "" before the first)."""
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -37,19 +37,18 @@ def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.C
                for stream, out in ((process.stdout, lines), (process.stderr, errors))]
     for reader in readers:
         reader.start()
-    peak, during = 0, ""
+    peaks: dict[str, float] = {}
     root = psutil.Process(process.pid)
     while process.poll() is None:
         with contextlib.suppress(psutil.Error):  # a process ended while sampled
-            rss = max(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-            if rss > peak:
-                peak = rss
-                during = next((m.group(1) for line in reversed(lines) if (m := RUNNING.match(line))), "")
+            rss = max(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+            running = next((m.group(1) for line in reversed(lines) if (m := RUNNING.match(line))), "")
+            peaks[running] = max(rss, peaks.get(running, 0.0))
         time.sleep(0.5)
     for reader in readers:
         reader.join()
     result = subprocess.CompletedProcess(command, process.returncode, "".join(lines), "".join(errors))
-    return time.monotonic() - start, peak / 2**20, result, during
+    return time.monotonic() - start, max(peaks.values(), default=0.0), result, peaks
 
 
 RUNNING = re.compile(r"^  (\S+) \.\.\.$")
@@ -90,7 +89,7 @@ def main() -> None:
 
         print("this project ...", flush=True)
         overrides = [f"data.path={data}", f"output_root={work / 'out'}", *args.overrides]
-        seconds, peak_mb, result, peak_during = run_with_peak_memory(
+        seconds, peak_mb, result, peaks = run_with_peak_memory(
             [sys.executable, "-m", "pipelines.cli", "run", str(PROJECT / "configs" / "taxi.yaml"),
              *[a for o in overrides for a in ("--set", o)]])
         if result.returncode != 0:
@@ -103,9 +102,9 @@ def main() -> None:
         summary = runs.read_run_summary(open_reader(load_config(PROJECT / "configs" / "taxi.yaml", overrides)))
         print(f"\n{args.rows} rows; {' '.join(result.stdout.split('Beam: ')[1].splitlines()[0:1])}")
         for component in summary.components:
-            print(f"  {component.node:<32} {component.seconds:8.1f} s")
+            print(f"  {component.node:<32} {component.seconds:8.1f} s   largest process {peaks.get(component.node, 0):6.0f} MB")
         print(f"  {'wall (process start to end)':<32} {seconds:8.1f} s   ({1e6 * seconds / args.rows:.0f} µs a row)")
-        print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident (during {peak_during or 'start-up'})")
+        print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident (start-up {peaks.get('', 0):.0f} MB)")
         if reference:
             print(f"this project / TFX taxi example ({args.reference_mode}): {seconds:.1f} / {reference:.1f} s "
                   f"= {seconds / reference:.2f}")

@@ -302,7 +302,7 @@ def eval_config(cfg: PipelineConfig) -> tfma.EvalConfig:
         metrics += fairness_metrics(cfg.evaluation.fairness_thresholds)
         # Ten buckets of predicted probability, rebinned from the histogram AUC already computes.
         metrics.append(tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": 10})))
-    if cfg.evaluation.batched and batched_evaluation.batchable([m.class_name for m in metrics]):
+    if cfg.evaluation.batched and batched_evaluation.batchable(metrics):
         metrics = [batched_evaluation.batched(m) for m in metrics]
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(

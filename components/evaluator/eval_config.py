@@ -14,11 +14,22 @@ from components.evaluator import extractors, metrics
 EXTRACTORS = extractors.__name__
 
 
-def batchable(metric_class_names: Iterable[str]) -> bool:
-    """Whether every metric is one of TFMA's own classes, whose combiners `metrics.Batched` wraps (a Keras
-    metric is computed by TFMA's Keras wrapper, on TFMA's per-example path)."""
+def batchable(metric_configs: Iterable[tfma.MetricConfig]) -> bool:
+    """Whether every metric is one of TFMA's own classes whose computations take TFMA's standard inputs
+    (labels, predictions, weights), which batches hold. A Keras metric is computed by TFMA's Keras wrapper,
+    and a metric reading features or queries needs per-example extracts: TFMA's own path for those."""
     registered = metric_types.registered_metrics()
-    return all(name in registered for name in metric_class_names)
+    for metric in metric_configs:
+        if metric.class_name not in registered:
+            return False
+        try:
+            computations = registered[metric.class_name](**(json.loads(metric.config) if metric.config else {})
+                                                         ).computations(eval_config=tfma.EvalConfig())
+        except Exception:  # noqa: BLE001 (TFMA raises what it likes for a metric it cannot build so)
+            return False
+        if not all(metrics.takes_batches(c) for c in computations):
+            return False
+    return True
 
 
 def batched(metric: tfma.MetricConfig) -> tfma.MetricConfig:

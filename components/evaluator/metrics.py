@@ -31,12 +31,20 @@ def _batched_computations(metric: str, config: Optional[dict] = None, name: Opti
                                       example_weighted=example_weighted, query_key=query_key)
     wrapped = []
     for computation in computations:
+        if not takes_batches(computation):  # eval_config.batchable keeps such metrics on TFMA's own path
+            raise ValueError(f"{metric}: its computation {computation.keys} needs per-example extracts")
         if isinstance(computation, metric_types.MetricComputation):
-            if any(type(p) is not metric_types.StandardMetricInputsPreprocessor for p in computation.preprocessors or ()):
-                raise ValueError(f"{metric}: a preprocessor other than TFMA's standard inputs cannot take batches")
             computation = computation._replace(combiner=BatchedCombiner(computation.combiner))
         wrapped.append(computation)
     return wrapped
+
+
+def takes_batches(computation) -> bool:
+    """Derived computations read other computations' results; a combining one must read TFMA's standard
+    inputs only (labels, predictions, example weights)."""
+    if not isinstance(computation, metric_types.MetricComputation):
+        return True
+    return all(type(p) is metric_types.StandardMetricInputsPreprocessor for p in computation.preprocessors or ())
 
 
 class Batched(metric_types.Metric):
