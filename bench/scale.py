@@ -26,9 +26,11 @@ import psutil
 from bench import PROJECT, REFERENCE, timed
 
 
-def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess, dict[str, float]]:
-    """(wall seconds, the largest RSS of any one process of the tree in MB, the result, and that largest RSS
-    while each component ran: the last `  <component> ...` line the run printed, "" before the first)."""
+def run_with_peak_memory(command: list[str]
+                         ) -> tuple[float, float, subprocess.CompletedProcess, dict[str, float], dict[str, float]]:
+    """(wall seconds, the largest RSS of any one process of the tree in MB, the result, that largest RSS while
+    each component ran (the last `  <component> ...` line the run printed, "" before the first), and the
+    largest RSS of the run's own process while each ran)."""
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -38,17 +40,20 @@ def run_with_peak_memory(command: list[str]) -> tuple[float, float, subprocess.C
     for reader in readers:
         reader.start()
     peaks: dict[str, float] = {}
+    main_peaks: dict[str, float] = {}  # the run's own process (the others: Beam workers, model servers)
     root = psutil.Process(process.pid)
     while process.poll() is None:
         with contextlib.suppress(psutil.Error):  # a process ended while sampled
-            rss = max(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
+            main = root.memory_info().rss / 2**20
+            workers = max((p.memory_info().rss / 2**20 for p in root.children(recursive=True)), default=0.0)
             running = next((m.group(1) for line in reversed(lines) if (m := RUNNING.match(line))), "")
-            peaks[running] = max(rss, peaks.get(running, 0.0))
+            peaks[running] = max(main, workers, peaks.get(running, 0.0))
+            main_peaks[running] = max(main, main_peaks.get(running, 0.0))
         time.sleep(0.5)
     for reader in readers:
         reader.join()
     result = subprocess.CompletedProcess(command, process.returncode, "".join(lines), "".join(errors))
-    return time.monotonic() - start, max(peaks.values(), default=0.0), result, peaks
+    return time.monotonic() - start, max(peaks.values(), default=0.0), result, peaks, main_peaks
 
 
 RUNNING = re.compile(r"^  (\S+) \.\.\.$")
@@ -72,7 +77,7 @@ def main() -> None:
         reference = None
         if args.reference_mode != "none" and REFERENCE.exists():
             print(f"TFX's taxi example ({args.reference_mode}) on the same file ...", flush=True)
-            _, reference_peak_mb, result, _ = run_with_peak_memory([str(REFERENCE), sys.executable, args.reference_mode,
+            _, reference_peak_mb, result, _, _ = run_with_peak_memory([str(REFERENCE), sys.executable, args.reference_mode,
                                                                  str(data)])
             match = re.search(r"([\d.]+) s wall", result.stdout)
             reference = float(match.group(1)) if match else None
@@ -89,7 +94,7 @@ def main() -> None:
 
         print("this project ...", flush=True)
         overrides = [f"data.path={data}", f"output_root={work / 'out'}", *args.overrides]
-        seconds, peak_mb, result, peaks = run_with_peak_memory(
+        seconds, peak_mb, result, peaks, main_peaks = run_with_peak_memory(
             [sys.executable, "-m", "pipelines.cli", "run", str(PROJECT / "configs" / "taxi.yaml"),
              *[a for o in overrides for a in ("--set", o)]])
         if result.returncode != 0:
@@ -102,7 +107,8 @@ def main() -> None:
         summary = runs.read_run_summary(open_reader(load_config(PROJECT / "configs" / "taxi.yaml", overrides)))
         print(f"\n{args.rows} rows; {' '.join(result.stdout.split('Beam: ')[1].splitlines()[0:1])}")
         for component in summary.components:
-            print(f"  {component.node:<32} {component.seconds:8.1f} s   largest process {peaks.get(component.node, 0):6.0f} MB")
+            print(f"  {component.node:<32} {component.seconds:8.1f} s   largest process {peaks.get(component.node, 0):6.0f} MB"
+                  f" (the run's own {main_peaks.get(component.node, 0):6.0f} MB)")
         print(f"  {'wall (process start to end)':<32} {seconds:8.1f} s   ({1e6 * seconds / args.rows:.0f} µs a row)")
         print(f"  {'largest process':<32} {peak_mb:8.0f} MB resident (start-up {peaks.get('', 0):.0f} MB)")
         if reference:

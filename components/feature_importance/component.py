@@ -83,7 +83,7 @@ def FeatureImportance(model: InputArtifact[Model], examples: InputArtifact[Examp
     if not records:
         raise ValueError(f"the eval split of {examples.uri} holds no example to explain")
     loaded = tf.saved_model.load(os.path.join(model.uri, "Format-Serving"))
-    found = importance.explain_in_batches(loaded.signatures[importance.EXPLAIN_SIGNATURE], records, BATCH)
+    found = importance.explain_in_batches(loaded.signatures[importance.EXPLAIN_SIGNATURE], records)
     names, attributions = found["feature_names"], found["attributions"]
 
     parsed = [example_pb2.Example.FromString(r) for r in records]

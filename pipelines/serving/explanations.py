@@ -16,7 +16,7 @@ import numpy as np
 
 from pipelines.shared.importance import EXPLAIN_SIGNATURE
 
-BATCH = 256
+BATCH = 32  # rows per explain call: each row is evaluated at every integration step (importance.explain_in_batches)
 
 
 @dataclass

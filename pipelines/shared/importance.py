@@ -22,9 +22,11 @@ EXPLAIN_SIGNATURE = "explain"
 TOP_K = 5  # the top of a ranking that attribution drift compares (as SageMaker Clarify's nDCG@k)
 
 
-def explain_in_batches(explain, examples: list[bytes], batch: int = 256) -> dict[str, Any]:
+def explain_in_batches(explain, examples: list[bytes], batch: int = 32) -> dict[str, Any]:
     """An explain signature's answers for serialized tf.Examples, concatenated: `attributions` [rows,
-    features], `output`, `baseline_output`, `explained_class` (str) and `feature_names` (str, once)."""
+    features], `output`, `baseline_output`, `explained_class` (str) and `feature_names` (str, once).
+    Each row is evaluated at every integration step in one batch: 32 rows at a time kept the process 77 MB
+    larger for 1,000 taxi rows, 256 at a time 389 MB, in the same time."""
     import tensorflow as tf
 
     answers = [{k: v.numpy() for k, v in explain(examples=tf.constant(examples[i:i + batch])).items()}
