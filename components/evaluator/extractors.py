@@ -73,8 +73,11 @@ class SliceBatchesFn(beam.DoFn):
                 _columns_of(transformed, self._columns) if single_model else
                 {spec.name: _columns_of(transformed[spec.name], self._columns)
                  for spec in self._eval_config.model_specs if spec.name in transformed})
+        split = util.split_extracts(wanted) or [{}] * rows
+        if len(split) != rows:
+            raise ValueError(f"slicing columns {self._columns} have {len(split)} rows in a batch of {rows}")
         keys = []
-        for row in util.split_extracts(wanted) or [{}] * rows:
+        for row in split:
             row_transformed = row.get(constants.TRANSFORMED_FEATURES_KEY)
             features_dicts = ([] if row_transformed is None else [row_transformed] if single_model
                               else [row_transformed[spec.name] for spec in self._eval_config.model_specs
