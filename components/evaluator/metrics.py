@@ -141,14 +141,13 @@ def _add_histogram(combiner: calibration_histogram._CalibrationHistogramCombiner
                                   right=combiner._left + combiner._range, fractional=combiner._fractional_labels)
     if sums is None:
         return None
-    for bucket_id, labels, predictions, examples in zip(*sums):
-        bucket_id = int(bucket_id)
-        if bucket_id in accumulator:
-            accumulator[bucket_id].merge(calibration_histogram.Bucket(bucket_id, float(labels), float(predictions),
-                                                                         float(examples)))
+    for bucket_id, weighted_labels, weighted_predictions, weighted_examples in zip(*sums):
+        bucket = calibration_histogram.Bucket(int(bucket_id), float(weighted_labels), float(weighted_predictions),
+                                              float(weighted_examples))
+        if bucket.bucket_id in accumulator:
+            accumulator[bucket.bucket_id].merge(bucket)
         else:
-            accumulator[bucket_id] = calibration_histogram.Bucket(bucket_id, float(labels), float(predictions),
-                                                                  float(examples))
+            accumulator[bucket.bucket_id] = bucket
     return accumulator
 
 
