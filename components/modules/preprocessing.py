@@ -26,7 +26,7 @@ def preprocessing_fn(inputs, custom_config):
 
 # Every analyzer below reads the values present and nothing computed from another analyzer's result, so
 # that Transform analyzes the training data in one pass (an analyzer of the imputed column would wait for
-# the fill value: a second pass over the whole split, a third of Transform's time at 1M rows).
+# the fill value: a second analysis phase, for which TFX's Transform reads the training split again).
 
 
 def present_values(raw):
@@ -57,7 +57,8 @@ def transform_numeric(feature, raw):
     """The imputed column scaled as TFT's scale_to_z_score or scale_to_0_1 would scale it, with the imputed
     column's statistics derived from those of the values present and the share of cells filled."""
     values = present_values(raw)
-    mean_present = tft.mean(values)
+    needs_mean = feature.scaling == "z_score" or (feature.default is None and feature.impute == "mean")
+    mean_present = tft.mean(values) if needs_mean else None
     value, fill = imputed(feature, raw, mean_present)
     share = tf.cast(tft.mean(tf.cast(present(raw), tf.float32)), tf.float64)  # of the cells, present
     fill64 = tf.cast(fill, tf.float64)
