@@ -12,5 +12,6 @@ on a full eval split. Here the examples stay in the batches the model predicted 
   count, confusion matrices and calibration histogram; any other combiner gets the batch's rows one by one,
   exactly as TFMA would have given them).
 
-`batchable(metric_class_names)` says whether a config can take this path: TFMA's own metric classes only
-(a Keras metric's combiner is TFMA's Keras wrapper, left to TFMA's default path)."""
+`eval_config.batchable(metric_configs)` says whether a config can take this path: TFMA's own metric classes
+whose computations read only labels, predictions and weights (a Keras metric's combiner is TFMA's Keras
+wrapper; those configs stay on TFMA's default path)."""

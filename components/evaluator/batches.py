@@ -87,11 +87,11 @@ def confusion_counts(labels: np.ndarray, predictions: np.ndarray, thresholds: It
     counts = []
     for threshold in thresholds:
         above = predictions > threshold
-        if weights is not None:
-            negative, positive = weights
-        else:
+        if weights is None:
             positive = (labels > threshold).astype(np.float64)
             negative = 1.0 - positive
+        else:
+            negative, positive = weights
         counts.append((float(positive[above].sum()), float(negative[~above].sum()),
                        float(negative[above].sum()), float(positive[~above].sum())))
     return counts

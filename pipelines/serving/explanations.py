@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.shared.importance import EXPLAIN_SIGNATURE
-
-BATCH = 32  # rows per explain call: each row is evaluated at every integration step (importance.explain_in_batches)
+from pipelines.shared.importance import EXPLAIN_BATCH, EXPLAIN_SIGNATURE
 
 
 @dataclass
@@ -58,9 +56,10 @@ def explain_batch(cfg, reader, files: list[str], output: str, file_format: str) 
     rows = []
     for ids, features in feature_tables(cfg, files, model_value_types(reader, version.model_id)):
         examples = table_to_examples(features)
-        for start in range(0, len(examples), BATCH):
-            answer = {k: v.numpy() for k, v in explain(examples=tf.constant(examples[start:start + BATCH])).items()}
-            rows += [{id_column: key, **row} for key, row in zip(ids[start:start + BATCH], attribution_rows(answer))]
+        for start in range(0, len(examples), EXPLAIN_BATCH):
+            stop = start + EXPLAIN_BATCH
+            answer = {k: v.numpy() for k, v in explain(examples=tf.constant(examples[start:stop])).items()}
+            rows += [{id_column: key, **row} for key, row in zip(ids[start:stop], attribution_rows(answer))]
     write_table(rows, output, file_format)
     return Explained(version.version, output, len(rows))
 

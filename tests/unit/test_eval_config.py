@@ -4,13 +4,13 @@ import json
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import eval_config as batched_evaluation
-from pipelines.assembly import eval_config as batched_eval_config
+from pipelines.assembly import eval_config as assembled_eval_config
 from pipelines.config import load_config
 
 
 def eval_config(cfg) -> tfma.EvalConfig:
     """The eval config with each metric as the TFMA class it computes (batched or not: the same metric)."""
-    config = batched_eval_config(cfg)
+    config = assembled_eval_config(cfg)
     for spec in config.metrics_specs:
         for metric in spec.metrics:
             if metric.module == "components.evaluator.metrics":
@@ -89,7 +89,7 @@ def test_the_reports_extras_share_the_per_example_work_of_accuracy_and_auc(proje
     too: the wrapped computations keep TFMA's keys)."""
     from tensorflow_model_analysis.metrics import metric_specs
 
-    config = batched_eval_config(load_config(project / "configs" / "taxi.yaml"))
+    config = assembled_eval_config(load_config(project / "configs" / "taxi.yaml"))
     names = {key.name for c in metric_specs.to_computations(config.metrics_specs, config) for key in c.keys}
     per_example = sorted(n.split(":")[0] for n in names if n.startswith("_"))
     assert per_example == ["_binary_confusion_matrices", "_binary_confusion_matrices", "_calibration_histogram"]
@@ -105,7 +105,7 @@ def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
     from pipelines.assembly import create_pipeline
 
     taxi = load_config(project / "configs" / "taxi.yaml")
-    config = batched_eval_config(taxi)
+    config = assembled_eval_config(taxi)
     assert batched_evaluation.is_batched(config)
     wrapped = config.metrics_specs[0].metrics
     assert {m.class_name for m in wrapped} == {"Batched"}
@@ -117,7 +117,7 @@ def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
 
     for cfg in (load_config(project / "configs" / "taxi.yaml", ["evaluation.batched=false"]),
                 load_config(project / "configs" / "penguin.yaml")):  # SparseCategoricalAccuracy: a Keras metric
-        assert not batched_evaluation.is_batched(batched_eval_config(cfg))
-        assert "Batched" not in {m.class_name for m in batched_eval_config(cfg).metrics_specs[0].metrics}
+        assert not batched_evaluation.is_batched(assembled_eval_config(cfg))
+        assert "Batched" not in {m.class_name for m in assembled_eval_config(cfg).metrics_specs[0].metrics}
         evaluator = next(c for c in create_pipeline(cfg).components if c.id == "Evaluator")
         assert not evaluator.exec_properties.get("module_path")
