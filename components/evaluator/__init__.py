@@ -12,6 +12,9 @@ on a full eval split. Here the examples stay in the batches the model predicted 
   count, confusion matrices and calibration histogram; any other combiner gets the batch's rows one by one,
   exactly as TFMA would have given them).
 
+`signatures.py`: the models the extractors load take TFMA's positional call with their signature's keyword
+(TensorFlow otherwise formats each batch into an error message before it falls back to that call).
+
 `eval_config.batchable(metric_configs)` says whether a config can take this path: TFMA's own metric classes
 whose computations read only labels, predictions and weights (a Keras metric's combiner is TFMA's Keras
 wrapper; those configs stay on TFMA's default path)."""

@@ -10,8 +10,9 @@ from tensorflow_model_analysis.metrics import metric_types
 
 from components.evaluator import extractors, metrics
 
-# The Evaluator's module_path when its metrics are batched: TFX calls its custom_extractors.
+# The Evaluator's module_path: TFX calls its custom_extractors.
 EXTRACTORS = extractors.__name__
+is_batched = extractors.is_batched
 
 
 def batchable(metric_configs: Iterable[tfma.MetricConfig]) -> bool:
@@ -42,7 +43,3 @@ def batched(metric: tfma.MetricConfig) -> tfma.MetricConfig:
     result.config = json.dumps({"metric": metric.class_name, "config": config,
                                 "name": metrics.Batched(metric.class_name, config).name})
     return result
-
-
-def is_batched(eval_config: tfma.EvalConfig) -> bool:
-    return any(m.module == metrics.__name__ for spec in eval_config.metrics_specs for m in spec.metrics)

@@ -1,4 +1,5 @@
-"""The Evaluator's `module_path` hook: TFMA's default extractors, with unbatching and per-example slice keys
+"""The Evaluator's `module_path` hook: TFMA's default extractors on models whose signatures take TFMA's call
+directly (signatures.py), and, when the metrics are batched, with unbatching and per-example slice keys
 replaced by `SliceBatches`: each predicted batch becomes one extract per slice key, holding that slice's
 rows of labels, predictions and example weights (what `metrics.Batched` adds up)."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from tensorflow_model_analysis.extractors import extractor, slice_key_extractor,
 from tensorflow_model_analysis.slicer import slicer_lib as slicer
 from tensorflow_model_analysis.utils import util
 
-from components.evaluator import batches
+from components.evaluator import batches, metrics, signatures
 
 # The evaluators run after the stage of this name: the slice batches take its place.
 STAGE_NAME = slice_key_extractor.SLICE_KEY_EXTRACTOR_STAGE_NAME
@@ -22,12 +23,19 @@ KEPT = (constants.LABELS_KEY, constants.PREDICTIONS_KEY, constants.EXAMPLE_WEIGH
 
 def custom_extractors(eval_shared_model, eval_config, tensor_adapter_config=None) -> list[extractor.Extractor]:
     """Called by TFX's Evaluator executor (udf_utils' `custom_extractors`)."""
-    extractors = model_eval_lib.default_extractors(eval_shared_model=eval_shared_model, eval_config=eval_config,
-                                                   tensor_adapter_config=tensor_adapter_config)
+    extractors = model_eval_lib.default_extractors(eval_shared_model=signatures.with_keyword_signatures(eval_shared_model),
+                                                   eval_config=eval_config, tensor_adapter_config=tensor_adapter_config)
+    if not is_batched(eval_config):
+        return extractors
     per_example = (unbatch_extractor.UNBATCH_EXTRACTOR_STAGE_NAME, slice_key_extractor.SLICE_KEY_EXTRACTOR_STAGE_NAME)
     if [e.stage_name for e in extractors[-2:]] != list(per_example):
         raise ValueError(f"TFMA's extractors end in {[e.stage_name for e in extractors]}, not {per_example}")
     return [*extractors[:-2], extractor.Extractor(stage_name=STAGE_NAME, ptransform=_SliceBatches(eval_config))]
+
+
+def is_batched(eval_config) -> bool:
+    """Whether the config's metrics are `metrics.Batched` (eval_config.batched made them so)."""
+    return any(m.module == metrics.__name__ for spec in eval_config.metrics_specs for m in spec.metrics)
 
 
 @beam.ptransform_fn

@@ -175,3 +175,11 @@ def test_rows_without_a_label_are_left_out_by_example_gen_and_counted_at_the_gat
     # The gate's share is not Transform's business: changing it keeps Transform's cache key.
     other = {c.id: c for c in create_pipeline(load_config(project / "configs" / "taxi.yaml")).components}
     assert other[component_ids.TRANSFORM].exec_properties == nodes[component_ids.TRANSFORM].exec_properties
+
+
+def test_transform_writes_no_analyzer_cache_that_nothing_reads(project):
+    """No Transform input takes a cache back, so writing one (a Beam sink per analyzer) would be wasted time."""
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    transform = next(c for c in create_pipeline(cfg).components if c.id == "Transform")
+    assert "analyzer_cache" not in transform.inputs
+    assert "updated_analyzer_cache" not in transform.outputs

@@ -98,8 +98,9 @@ def test_the_reports_extras_share_the_per_example_work_of_accuracy_and_auc(proje
 
 
 def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
-    """The Evaluator's module path (TFX calls its custom_extractors) goes with batched metrics only; a
-    config with a Keras metric class, or evaluation.batched false, stays on TFMA's per-example path."""
+    """A config with a Keras metric class, or evaluation.batched false, stays on TFMA's per-example path;
+    the Evaluator's module path (TFX calls its custom_extractors) is there in every case: the extractors it
+    gives replace the per-example ones only for batched metrics."""
     from tensorflow_model_analysis.metrics.metric_specs import metric_instance
 
     from pipelines.assembly import create_pipeline
@@ -120,4 +121,4 @@ def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
         assert not batched_evaluation.is_batched(assembled_eval_config(cfg))
         assert "Batched" not in {m.class_name for m in assembled_eval_config(cfg).metrics_specs[0].metrics}
         evaluator = next(c for c in create_pipeline(cfg).components if c.id == "Evaluator")
-        assert not evaluator.exec_properties.get("module_path")
+        assert evaluator.exec_properties["module_path"] == "components.evaluator.extractors"
