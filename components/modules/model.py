@@ -108,21 +108,26 @@ def build_body(cfg: TrainingConfig, widths: dict[str, int | None], hidden_units:
     return keras.Model(inputs=inputs, outputs=outputs, name=BODY)
 
 
-def make_dataset(file_pattern, data_accessor, tf_transform_output, cfg: TrainingConfig, batch_size: int):
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=cfg.label.name),
-        tf_transform_output.transformed_metadata.schema,
-    )
-    if cfg.label.head in (BINARY, REGRESSION):
-        # Match the [batch, 1] output; a [batch] label would broadcast to [batch, batch].
-        dataset = dataset.map(lambda x, y: (x, tf.reshape(y, [-1, 1])))
-    return dataset.repeat()
+def make_dataset(file_pattern, data_accessor, tf_transform_output, tft_layer, cfg: TrainingConfig, batch_size: int):
+    """Batches of raw examples put through the transform graph (`tft_layer`), as the served model puts each
+    request: (transformed features, label). Transform writes no transformed copy of the data."""
+    raw = data_accessor.tf_dataset_factory(
+        file_pattern, tfxio.TensorFlowDatasetOptions(batch_size=batch_size), tf_transform_output.raw_metadata.schema)
+
+    def transformed(raw_features):
+        features = tft_layer(raw_features)
+        label = features.pop(cfg.label.name)
+        if cfg.label.head in (BINARY, REGRESSION):
+            # Match the [batch, 1] output; a [batch] label would broadcast to [batch, batch].
+            label = tf.reshape(label, [-1, 1])
+        return features, label
+
+    return raw.map(transformed, num_parallel_calls=tf.data.AUTOTUNE).repeat()
 
 
-def export_signatures(model, tf_transform_output, cfg: TrainingConfig, baseline: dict):
+def export_signatures(model, tf_transform_output, tft_layer, cfg: TrainingConfig, baseline: dict):
     """`baseline`: the body's inputs at the average training example (attribution_baseline)."""
-    model.tft_layer = tf_transform_output.transform_features_layer()  # tracked, so saved with the model
+    model.tft_layer = tft_layer  # tracked, so saved with the model
     raw_spec = tf_transform_output.raw_feature_spec()
     # Requests carry the model's raw features only: not the label's columns, not unused columns.
     serving_spec = {f.name: raw_spec[f.name] for f in cfg.features}
@@ -211,9 +216,11 @@ def label_scale(cfg: TrainingConfig, dataset, batches: int = 50) -> tuple[float,
 def run_fn(fn_args: tfx.components.FnArgs):
     cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_layer = tf_transform_output.transform_features_layer()
     batch_size = cfg.model.batch_size
-    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
-    evaluation = make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
+    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, tft_layer, cfg, batch_size)
+    evaluation = make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, tft_layer, cfg,
+                              batch_size)
 
     hidden_units, learning_rate = hyperparameters_from(cfg, fn_args.hyperparameters)
     model = build_model(cfg, tf_transform_output, hidden_units, learning_rate, label_scale(cfg, train))
@@ -221,7 +228,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
               validation_steps=fn_args.eval_steps, verbose=2)
     baseline = attribution_baseline(train, input_widths(cfg, tf_transform_output))
     model.save(fn_args.serving_model_dir, save_format="tf",
-               signatures=export_signatures(model, tf_transform_output, cfg, baseline))
+               signatures=export_signatures(model, tf_transform_output, tft_layer, cfg, baseline))
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
@@ -236,8 +243,9 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     hp.Choice("hidden_units", [F.hidden_units_to_choice(u) for u in space.hidden_units])
     hp.Choice("learning_rate", space.learning_rate)
 
+    tft_layer = tf_transform_output.transform_features_layer()
     batch_size = cfg.model.batch_size
-    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size)
+    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, tft_layer, cfg, batch_size)
     scale = label_scale(cfg, train)
 
     def build(hp):
@@ -251,7 +259,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         directory=fn_args.working_dir, project_name="tuning", seed=0)
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
         "x": train,
-        "validation_data": make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, cfg, batch_size),
+        "validation_data": make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, tft_layer, cfg,
+                                        batch_size),
         "steps_per_epoch": fn_args.train_steps,
         "validation_steps": fn_args.eval_steps,
         "verbose": 2,

@@ -247,12 +247,13 @@ def from_data(reader: MetadataReader, path: str) -> Graph:
 
 
 def training_statistics(reader: MetadataReader, model_id: int):
-    """The statistics of the raw examples a model was trained on (model <- Trainer <- transformed examples
-    <- Transform <- examples -> StatisticsGen -> statistics), or None where the chain is not recorded."""
+    """The statistics of the raw examples a model was trained on (model <- Trainer <- examples ->
+    StatisticsGen -> statistics), or None where the chain is not recorded. Models trained before Transform
+    stopped writing transformed examples read those: one step further (<- Transform <- examples)."""
     trainer = reader.producer(model_id)
-    transformed = reader.inputs_of(trainer.id).get("examples") if trainer else None
-    transform = reader.producer(transformed[0].id) if transformed else None
-    raw = reader.inputs_of(transform.id).get("examples") if transform else None
+    examples = reader.inputs_of(trainer.id).get("examples") if trainer else None
+    producer = reader.producer(examples[0].id) if examples else None
+    raw = (reader.inputs_of(producer.id).get("examples") if producer else None) or examples
     for execution in reader.consumers(raw[0].id) if raw else []:
         statistics = reader.outputs_of(execution.id).get("statistics")
         if statistics:

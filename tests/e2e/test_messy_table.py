@@ -60,13 +60,18 @@ def test_rows_without_a_label_never_reach_training_or_evaluation_as_a_class(grad
     counts = summary.label_counts
     assert sum(c["unlabelled"] for c in counts.values()) == UNLABELLED
     assert f"Missing labels: {UNLABELLED} of {ROWS} rows (6.2%) left out of training and evaluation" in run.stdout
-    # The transformed examples hold exactly the labelled rows, each class as often as in the data.
-    transformed = summary.output("Transform", "transformed_examples").uri
+    # The labels the Trainer and the Evaluator see (the examples put through the transform graph, as the
+    # Trainer does): exactly the labelled rows, each class as often as in the data.
+    import tensorflow_transform as tft
+
+    transform_output = tft.TFTransformOutput(summary.output("Transform", "transform_graph").uri)
+    layer, spec = transform_output.transform_features_layer(), transform_output.raw_feature_spec()
+    examples = summary.output("CsvExampleGen", "examples").uri
     labels = []
     for split in ("train", "eval"):
-        files = tf.io.gfile.glob(f"{transformed}/Split-{split}/*")
-        for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-            labels += tf.train.Example.FromString(record.numpy()).features.feature["grade_label"].int64_list.value
+        files = tf.io.gfile.glob(f"{examples}/Split-{split}/*")
+        for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(512):
+            labels += layer(tf.io.parse_example(batch, spec))["grade_label"].numpy().tolist()
     expected = table["grade"].value_counts()
     assert {CLASSES[i]: labels.count(i) for i in range(4)} == {c: int(expected[c]) for c in CLASSES}
     assert summary.metrics["overall"]["example_count"] == counts["eval"]["examples"]

@@ -42,7 +42,7 @@ def test_lineage_returns_the_full_chain_with_the_right_artifact_ids(taxi, new_co
     summary = summary_of(taxi.config, new_contract_run.run_id)  # every component ran
     expected = {
         "CsvExampleGen": ["examples"], "ImportSchemaGen": ["schema"], "StatisticsGen": ["statistics"],
-        "ExampleValidator": ["anomalies"], "Transform": ["transformed_examples", "transform_graph"],
+        "ExampleValidator": ["anomalies"], "Transform": ["transform_graph"],
         "Trainer": ["model"], "InfraValidator": ["blessing"], "Evaluator": ["blessing", "evaluation"],
         "Pusher": ["pushed_model"]}
     for node, keys in expected.items():

@@ -29,7 +29,8 @@ EXPECTED_DEPENDENCIES = {
     "ExampleValidator": {"ImportSchemaGen", "StatisticsGen"},
     "DriftCheck": {"ImportSchemaGen", "StatisticsGen", "latest_pushed_model_resolver"},
     "DataGate": {"CsvExampleGen", "DriftCheck", "ExampleValidator", "StatisticsGen"},
-    "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"}, "Trainer": {"ImportSchemaGen", "Transform"},
+    "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"},
+    "Trainer": {"CsvExampleGen", "ImportSchemaGen", "Transform"},  # raw examples, put through the transform graph
     "InfraValidator": {"CsvExampleGen", "Trainer"}, "FeatureImportance": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
     "Pusher": {"Evaluator", "InfraValidator", "StatisticsGen", "Trainer"},  # the statistics travel with the model
