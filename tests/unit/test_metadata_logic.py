@@ -213,3 +213,38 @@ def test_the_summary_says_what_the_model_relies_on_and_names_it_in_a_too_good_no
     text = format_summary(summary)
     assert "Relies most on (share of mean |attribution|): wage_log 80%, age 15%, hours 5%" in text
     assert summary.too_good.endswith("; it relies most on wage_log (80% of the attribution)")
+
+
+def test_a_models_training_statistics_are_found_whether_it_read_the_examples_or_transformed_ones():
+    """Trainer <- examples -> StatisticsGen; a model trained on Transform's transformed examples (as the
+    pipeline once wired it) reaches the same statistics one step further up."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    from pipelines.metadata.lineage import training_statistics
+    from pipelines.metadata.reader import MetadataReader
+
+    store = metadata_store.MetadataStore(pb.ConnectionConfig(fake_database=pb.FakeDatabaseConfig()))
+    artifact_type = store.put_artifact_type(pb.ArtifactType(name="Artifact"))
+    execution_type = store.put_execution_type(pb.ExecutionType(name="Execution"))
+
+    def step(inputs: dict, outputs: list[str]) -> dict:
+        """An execution reading `inputs` (key -> artifact id) and writing new artifacts under `outputs`."""
+        def event(kind, key):
+            return pb.Event(type=kind, path=pb.Event.Path(steps=[pb.Event.Path.Step(key=key)]))
+        made = [pb.Artifact(type_id=artifact_type, uri=f"/{key}") for key in outputs]
+        read = store.get_artifacts_by_id(list(inputs.values()))
+        _, ids, _ = store.put_execution(
+            pb.Execution(type_id=execution_type),
+            [(a, event(pb.Event.INPUT, key)) for a, key in zip(read, inputs)]
+            + [(a, event(pb.Event.OUTPUT, key)) for a, key in zip(made, outputs)], [])
+        return dict(zip(outputs, ids[len(read):]))
+
+    examples = step({}, ["examples"])["examples"]
+    statistics = step({"examples": examples}, ["statistics"])["statistics"]
+    reader = MetadataReader(store, "pipeline")
+    graph = step({"examples": examples}, ["transform_graph", "transformed_examples"])
+    reads_examples = step({"examples": examples, "transform_graph": graph["transform_graph"]}, ["model"])["model"]
+    reads_transformed = step({"examples": graph["transformed_examples"]}, ["model"])["model"]
+    assert training_statistics(reader, reads_examples).id == statistics
+    assert training_statistics(reader, reads_transformed).id == statistics
