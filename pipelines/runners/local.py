@@ -119,12 +119,12 @@ def tfx_packaged_for_remote_runners_only():
         dependency_utils.make_beam_dependency_flags = packaging
 
 
-def run(pipeline) -> None:
+def run(pipeline, parallel_components: int) -> None:
     """Runs a local_pipeline(); raises what the failing component raised."""
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from pipelines.runners.dag import ConcurrentDagRunner
 
     with tfx_packaged_for_remote_runners_only():
-        LocalDagRunner().run(pipeline)
+        ConcurrentDagRunner(parallel_components).run(pipeline)
 
 
 def component_to_retry(summary, retries, used: dict[str, int]) -> Optional[str]:
@@ -174,7 +174,7 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
         while True:
             error: Optional[Exception] = None
             try:
-                run(pipeline)
+                run(pipeline, cfg.runner.parallel_components)
             except Exception as e:  # a component failed: reported with what MLMD recorded
                 logging.exception("pipeline run failed")
                 error = e
@@ -246,7 +246,7 @@ def predict(cfg: PipelineConfig, data: str, files: list[str], output: str, file_
         pipeline = create_inference_pipeline(scoring, data, output, model_uri, beam_args(cfg, size),
                                              store.connection_config(cfg), value_types)
         try:
-            run(pipeline)
+            run(pipeline, cfg.runner.parallel_components)
         except Exception as error:  # the component's own message; the traceback is in the log
             logging.exception("inference run failed")
             raise RuntimeError(f"{type(error).__name__}: {error} (log: {log_path})") from None

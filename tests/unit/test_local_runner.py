@@ -115,7 +115,7 @@ def test_run_and_report_runs_again_after_a_failure_with_retries_left(project, tm
                                                           "runner.retries.backoff_seconds=0"])
     attempts = []
 
-    def run(pipeline):  # the Trainer fails once, then the pipeline completes
+    def run(pipeline, parallel_components):  # the Trainer fails once, then the pipeline completes
         attempts.append(1)
         if len(attempts) == 1:
             raise RuntimeError("transient")
@@ -154,3 +154,18 @@ def test_direct_runner_components_are_not_given_a_packaged_tfx(tmp_path, monkeyp
         remote = executor_args(["--runner", "DataflowRunner", "--project=p"])
         assert "--extra_package=/built/tfx_ephemeral.tar.gz" in remote
     assert "--extra_package=/built/tfx_ephemeral.tar.gz" in executor_args(direct)  # TFX's own behaviour outside a run
+
+
+def test_nodes_start_once_everything_upstream_is_done_in_the_pipelines_order():
+    from pipelines.runners.dag import ready
+
+    upstream = {"ExampleGen": set(), "Transform": {"ExampleGen"}, "Trainer": {"Transform"},
+                "Evaluator": {"Trainer", "resolver"}, "resolver": set(), "InfraValidator": {"Trainer"},
+                "Pusher": {"Evaluator", "InfraValidator"}}
+    assert ready(upstream, done=set(), started=set()) == ["ExampleGen", "resolver"]
+    assert ready(upstream, done={"ExampleGen"}, started={"ExampleGen", "resolver"}) == ["Transform"]
+    assert ready(upstream, done={"ExampleGen", "resolver", "Transform", "Trainer"},
+                 started={"ExampleGen", "resolver", "Transform", "Trainer"}) == ["Evaluator", "InfraValidator"]
+    everything_but_pusher = set(upstream) - {"Pusher"}
+    assert ready(upstream, done=everything_but_pusher - {"InfraValidator"}, started=everything_but_pusher) == []
+    assert ready(upstream, done=everything_but_pusher, started=everything_but_pusher) == ["Pusher"]
