@@ -6,9 +6,15 @@ from typing import Mapping, Optional
 
 import tensorflow_model_analysis as tfma
 from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
-from tfx import v1 as tfx
+from tfx.components import BulkInferrer, Evaluator, ExampleValidator, SchemaGen, StatisticsGen, Trainer, Transform, Tuner
+from tfx.dsl.components.common.importer import Importer
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import bulk_inferrer_pb2, pusher_pb2, trainer_pb2, transform_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
 
 from components.atomic_pusher.component import AtomicPusher
 from components.baseline_resolver.strategy import LatestBlessedOtherModelStrategy, LatestOrNoneStrategy
@@ -59,23 +65,23 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                   "stats_options": distances.statistics_options(cfg.features)}
     # Personal and pseudonymised columns: counts only, no value in any statistic.
     statistics_gen = (PrivateStatisticsGen(**statistics, hidden_columns=sorted(cfg.privacy.hidden))
-                      if cfg.privacy.hidden else tfx.components.StatisticsGen(**statistics)).with_id(ids.STATISTICS_GEN)
+                      if cfg.privacy.hidden else StatisticsGen(**statistics)).with_id(ids.STATISTICS_GEN)
     if where.schema_path and cfg.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
                                      ).with_id(ids.IMPORT_SCHEMA_GEN)
     else:
-        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"]).with_id(ids.SCHEMA_GEN)
-    example_validator = tfx.components.ExampleValidator(
+        schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"]).with_id(ids.SCHEMA_GEN)
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(ids.EXAMPLE_VALIDATOR)
 
     # Transform analyzes the training data into the transform graph; the Trainer applies that graph to each
     # batch of raw examples it reads (as the served model does to each request) rather than reading a
     # transformed copy of every row: writing that copy was over half of Transform's time at 1M rows.
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=features_config,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train", *earlier_spans]),
+        splits_config=transform_pb2.SplitsConfig(analyze=["train", *earlier_spans]),
         materialize=False,
         disable_statistics=True,  # StatisticsGen has the raw statistics; saves ~12% of Transform's time
         # Nothing feeds an analyzer cache back in, and writing one is a Beam sink per analyzer: ~20% of
@@ -85,9 +91,9 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     drift_check = latest_push = None
     if cfg.drift.on_drift != "skip":
         # The latest push (or rollback) is an input so that the check runs again when what is served changes.
-        latest_push = tfx.dsl.Resolver(
-            strategy_class=LatestOrNoneStrategy if target == "local" else tfx.dsl.experimental.LatestArtifactStrategy,
-            pushed_model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
+        latest_push = Resolver(
+            strategy_class=LatestOrNoneStrategy if target == "local" else LatestArtifactStrategy,
+            pushed_model=Channel(type=standard_artifacts.PushedModel),
         ).with_id(ids.LATEST_PUSH_RESOLVER)
         drift_check = DriftCheck(
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
@@ -110,24 +116,24 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
 
     tuner = None
     if cfg.tuning.enabled:
-        tuner = tfx.components.Tuner(
+        tuner = Tuner(
             tuner_fn=TUNER_FN,
             examples=example_gen.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(num_steps=cfg.tuning.train_steps, splits=["train", *earlier_spans]),
-            eval_args=tfx.proto.EvalArgs(num_steps=cfg.tuning.eval_steps),
+            train_args=trainer_pb2.TrainArgs(num_steps=cfg.tuning.train_steps, splits=["train", *earlier_spans]),
+            eval_args=trainer_pb2.EvalArgs(num_steps=cfg.tuning.eval_steps),
             custom_config={"config": cfg.training_json(with_tuning=True)},
         ).with_id(ids.TUNER)
 
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
-        train_args=tfx.proto.TrainArgs(num_steps=cfg.model.train_steps, splits=["train", *earlier_spans]),
-        eval_args=tfx.proto.EvalArgs(num_steps=cfg.model.eval_steps),
+        train_args=trainer_pb2.TrainArgs(num_steps=cfg.model.train_steps, splits=["train", *earlier_spans]),
+        eval_args=trainer_pb2.EvalArgs(num_steps=cfg.model.eval_steps),
         custom_config=training_config,
     ).with_id(ids.TRAINER)
 
@@ -135,14 +141,14 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     if cfg.evaluation.baseline == "latest_blessed":
         # Kubeflow's compiler knows only TFX's own strategy (two inputs, no candidate); the cluster caches.
         candidate = {"candidate": trainer.outputs["model"]} if target == "local" else {}
-        baseline = tfx.dsl.Resolver(
+        baseline = Resolver(
             strategy_class=LatestBlessedOtherModelStrategy if target == "local" else LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
             **candidate,
         ).with_id(ids.BASELINE_RESOLVER)
 
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,  # none: the Evaluator records no baseline input
@@ -179,8 +185,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=infra_validator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=where.serving_dir)),
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=where.serving_dir)),
         training_statistics=statistics_gen.outputs["statistics"],
     ).with_id(ids.PUSHER)
 
@@ -203,7 +209,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         for component in components:
             if component.id in resources:
                 component.with_platform_config(resource_spec(resources[component.id]))
-    return tfx.dsl.Pipeline(
+    return tfx_pipeline.Pipeline(
         pipeline_name=cfg.name,
         pipeline_root=where.pipeline_root,
         components=components,
@@ -239,10 +245,10 @@ def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_bl
     examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT,
                                          value_types, ingestion_privacy(cfg, scoring=True)
                                          ).with_id(ids.INFERENCE_EXAMPLE_GEN)
-    bulk_inferrer = tfx.components.BulkInferrer(
+    bulk_inferrer = BulkInferrer(
         examples=examples.outputs["examples"], model=model, model_blessing=model_blessing,
-        data_spec=tfx.proto.DataSpec(example_splits=[prediction_export.SPLIT]),
-        model_spec=tfx.proto.ModelSpec(model_signature_name=[F.SERVING_SIGNATURE]),
+        data_spec=bulk_inferrer_pb2.DataSpec(example_splits=[prediction_export.SPLIT]),
+        model_spec=bulk_inferrer_pb2.ModelSpec(model_signature_name=[F.SERVING_SIGNATURE]),
     ).with_id(ids.BULK_INFERRER)
     export = prediction_export.PredictionExport(
         inference_result=bulk_inferrer.outputs["inference_result"], examples=examples.outputs["examples"],
@@ -258,13 +264,13 @@ def create_inference_pipeline(cfg: PipelineConfig, data: str, output: str, model
                               value_types: Optional[dict[str, str]] = None) -> tfx_pipeline.Pipeline:
     """`mlops predict`: its own small pipeline, `<name>-inference`, scoring with one chosen model (the served
     version's Trainer output, imported: ML Metadata already has it, so lineage joins the training run)."""
-    model = tfx.dsl.Importer(source_uri=model_uri, artifact_type=tfx.types.standard_artifacts.Model,
+    model = Importer(source_uri=model_uri, artifact_type=standard_artifacts.Model,
                              reimport=False).with_id(ids.MODEL_IMPORTER)
     components = [model, *batch_inference(cfg, data, output, model.outputs["result"], value_types=value_types)]
     for component in components:
         if beam_args and beam_args.get(component.id):
             component.with_beam_pipeline_args(beam_args[component.id])
-    return tfx.dsl.Pipeline(
+    return tfx_pipeline.Pipeline(
         pipeline_name=f"{cfg.name}-inference",
         pipeline_root=cfg.pipeline_root,
         components=components,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import keras_tuner
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
 from tfx_bsl.public import tfxio
 
 from components.modules import attributions
@@ -213,7 +214,7 @@ def label_scale(cfg: TrainingConfig, dataset, batches: int = 50) -> tuple[float,
     return float(tf.reduce_mean(labels)), max(float(tf.math.reduce_std(labels)), 1e-6)
 
 
-def run_fn(fn_args: tfx.components.FnArgs):
+def run_fn(fn_args: FnArgs):
     cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     tft_layer = tf_transform_output.transform_features_layer()
@@ -231,7 +232,7 @@ def run_fn(fn_args: tfx.components.FnArgs):
                signatures=export_signatures(model, tf_transform_output, tft_layer, cfg, baseline))
 
 
-def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     cfg = training_config_from_json(fn_args.custom_config["config"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     tuning = cfg.tuning
@@ -257,7 +258,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         objective=(keras_tuner.Objective("val_loss", "min") if cfg.label.head == REGRESSION
                    else keras_tuner.Objective("val_accuracy", "max")),
         directory=fn_args.working_dir, project_name="tuning", seed=0)
-    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
+    return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": train,
         "validation_data": make_dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, tft_layer, cfg,
                                         batch_size),
