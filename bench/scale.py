@@ -29,8 +29,7 @@ from bench import PROJECT, REFERENCE, timed
 def run_with_peak_memory(command: list[str]
                          ) -> tuple[float, float, subprocess.CompletedProcess, dict[str, float], dict[str, float]]:
     """(wall seconds, the largest RSS of any one process of the tree in MB, the result, that largest RSS while
-    each component ran (the last `  <component> ...` line the run printed, "" before the first), and the
-    largest RSS of the run's own process while each ran)."""
+    each component ran (running_components), and the largest RSS of the run's own process while each ran)."""
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -46,9 +45,9 @@ def run_with_peak_memory(command: list[str]
         with contextlib.suppress(psutil.Error):  # a process ended while sampled
             main = root.memory_info().rss / 2**20
             workers = max((p.memory_info().rss / 2**20 for p in root.children(recursive=True)), default=0.0)
-            running = next((m.group(1) for line in reversed(lines) if (m := RUNNING.match(line))), "")
-            peaks[running] = max(main, workers, peaks.get(running, 0.0))
-            main_peaks[running] = max(main, main_peaks.get(running, 0.0))
+            for running in running_components(lines):
+                peaks[running] = max(main, workers, peaks.get(running, 0.0))
+                main_peaks[running] = max(main, main_peaks.get(running, 0.0))
         time.sleep(0.5)
     for reader in readers:
         reader.join()
@@ -57,6 +56,15 @@ def run_with_peak_memory(command: list[str]
 
 
 RUNNING = re.compile(r"^  (\S+) \.\.\.$")
+DONE = re.compile(r"^  (\S+) done in ")
+
+
+def running_components(lines: list[str]) -> list[str]:
+    """The components the run has started (`  <component> ...`) and not finished (`  <component> done in`):
+    several when they run side by side; between two, the last started; [""] before the first."""
+    started = [m.group(1) for line in lines if (m := RUNNING.match(line))]
+    done = {m.group(1) for line in lines if (m := DONE.match(line))}
+    return [node for node in started if node not in done] or started[-1:] or [""]
 
 
 def main() -> None:
