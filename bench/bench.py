@@ -80,7 +80,7 @@ def main() -> None:
         for a in first.components:
             b = second.component(a.node)
             print(f"{a.node:<32} {a.seconds:8.1f}s {b.seconds:8.1f}s {b.state:>7}")
-        print(f"{'components, total':<32} {first.total_seconds:8.1f}s {second.total_seconds:8.1f}s")
+        print(f"{'components, start to end':<32} {first.total_seconds:8.1f}s {second.total_seconds:8.1f}s")
         reused = sum(c.state == "cached" for c in second.components)
         print(f"\nre-run: {reused} of {len(second.components)} executions from cache (resolvers always resolve anew; "
               "the cold run's push changed what is served, so the drift check and the gate ran again); "

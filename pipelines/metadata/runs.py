@@ -70,7 +70,12 @@ class RunSummary:
 
     @property
     def total_seconds(self) -> float:
-        return sum(c.seconds for c in self.components)
+        """From the first component's start to the last one's end: components that ran side by side
+        (runner.parallel_components) count once. The sum where start times are not known."""
+        if not self.components or any(not c.started for c in self.components):
+            return sum(c.seconds for c in self.components)
+        return (max(c.started + c.seconds for c in self.components)
+                - min(c.started for c in self.components))
 
 
 # --- reading MLMD ----------------------------------------------------------

@@ -248,3 +248,13 @@ def test_a_models_training_statistics_are_found_whether_it_read_the_examples_or_
     reads_transformed = step({"examples": graph["transformed_examples"]}, ["model"])["model"]
     assert training_statistics(reader, reads_examples).id == statistics
     assert training_statistics(reader, reads_transformed).id == statistics
+
+
+def test_a_runs_total_counts_components_that_ran_side_by_side_once():
+    from pipelines.metadata.runs import ComponentRun, RunSummary
+
+    side_by_side = RunSummary("p", "run-1", [ComponentRun("Trainer", "complete", 10.0, started=100.0),
+                                             ComponentRun("Evaluator", "complete", 6.0, started=110.0),
+                                             ComponentRun("InfraValidator", "complete", 5.0, started=110.5)])
+    assert side_by_side.total_seconds == 16.0
+    assert RunSummary("p", "run-1", [ComponentRun("Trainer", "complete", 10.0)]).total_seconds == 10.0
