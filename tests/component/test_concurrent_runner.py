@@ -39,7 +39,7 @@ def Fails(source: InputArtifact[String], out: OutputArtifact[String]):  # noqa: 
 
 @component
 def Downstream(source: InputArtifact[String]):  # noqa: N802
-    pass
+    """Never runs: what it reads comes from the failing component."""
 
 
 def run(tmp_path, name: str, parallel: int, failing: bool = False):
