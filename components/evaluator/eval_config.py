@@ -12,7 +12,6 @@ from components.evaluator import extractors, metrics
 
 # The Evaluator's module_path: TFX calls its custom_extractors.
 EXTRACTORS = extractors.__name__
-is_batched = extractors.is_batched
 
 
 def batchable(metric_configs: Iterable[tfma.MetricConfig]) -> bool:

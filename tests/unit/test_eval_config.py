@@ -3,7 +3,7 @@ import json
 
 import tensorflow_model_analysis as tfma
 
-from components.evaluator import eval_config as batched_evaluation
+from components.evaluator import extractors
 from pipelines.assembly import eval_config as assembled_eval_config
 from pipelines.config import load_config
 
@@ -107,7 +107,7 @@ def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
 
     taxi = load_config(project / "configs" / "taxi.yaml")
     config = assembled_eval_config(taxi)
-    assert batched_evaluation.is_batched(config)
+    assert extractors.is_batched(config)
     wrapped = config.metrics_specs[0].metrics
     assert {m.class_name for m in wrapped} == {"Batched"}
     # The name readers of eval_config.json look for, and the one TFMA gives the metric.
@@ -118,7 +118,7 @@ def test_tfma_metric_classes_are_batched_and_keras_ones_are_not(project):
 
     for cfg in (load_config(project / "configs" / "taxi.yaml", ["evaluation.batched=false"]),
                 load_config(project / "configs" / "penguin.yaml")):  # SparseCategoricalAccuracy: a Keras metric
-        assert not batched_evaluation.is_batched(assembled_eval_config(cfg))
+        assert not extractors.is_batched(assembled_eval_config(cfg))
         assert "Batched" not in {m.class_name for m in assembled_eval_config(cfg).metrics_specs[0].metrics}
         evaluator = next(c for c in create_pipeline(cfg).components if c.id == "Evaluator")
         assert evaluator.exec_properties["module_path"] == "components.evaluator.extractors"
