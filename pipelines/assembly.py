@@ -6,7 +6,7 @@ from typing import Mapping, Optional
 
 import tensorflow_model_analysis as tfma
 from kfp.pipeline_spec import pipeline_spec_pb2 as pipeline_pb2
-from tfx.components import BulkInferrer, Evaluator, ExampleValidator, SchemaGen, StatisticsGen, Trainer, Transform, Tuner
+from tfx.components import BulkInferrer, Evaluator, ExampleValidator, SchemaGen, Trainer, Transform, Tuner
 from tfx.dsl.components.common.importer import Importer
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
@@ -27,7 +27,7 @@ from components.infra_validator.component import InfraValidator
 from components.modules import features as F
 from components.prediction_export import component as prediction_export
 from components.schema_importer.component import ImportSchemaGen, file_digest
-from components.statistics_gen.component import PrivateStatisticsGen
+from components.statistics_gen.component import StatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
 from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart
 from pipelines.shared import component_ids as ids
@@ -61,11 +61,10 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
     earlier_spans = [data_files.EARLIER_SPANS] if cfg.data.span_window > 1 else []
     # Value counts for integer categories, which the drift check's L-infinity distance needs.
-    statistics = {"examples": example_gen.outputs["examples"], "exclude_splits": earlier_spans,
-                  "stats_options": distances.statistics_options(cfg.features)}
     # Personal and pseudonymised columns: counts only, no value in any statistic.
-    statistics_gen = (PrivateStatisticsGen(**statistics, hidden_columns=sorted(cfg.privacy.hidden))
-                      if cfg.privacy.hidden else StatisticsGen(**statistics)).with_id(ids.STATISTICS_GEN)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"], exclude_splits=earlier_spans,
+                                   stats_options=distances.statistics_options(cfg.features),
+                                   hidden_columns=sorted(cfg.privacy.hidden)).with_id(ids.STATISTICS_GEN)
     if where.schema_path and cfg.schema_path:
         schema_gen = ImportSchemaGen(schema_file=where.schema_path, digest=file_digest(cfg.schema_path)
                                      ).with_id(ids.IMPORT_SCHEMA_GEN)

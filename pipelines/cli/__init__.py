@@ -8,6 +8,6 @@ reading.py    runs, lineage, models, report
 delivery.py   serve, rollout, rollback, predict, explain, monitor
 kubeflow.py   compile, submit
 """
-from pipelines.cli.app import main, run_command
+from pipelines.cli.app import console_main, main, run_command
 
-__all__ = ["main", "run_command"]
+__all__ = ["console_main", "main", "run_command"]

@@ -1,5 +1,3 @@
-import sys
+from pipelines.cli.app import console_main
 
-from pipelines.cli.app import main
-
-sys.exit(main())
+console_main()

@@ -112,6 +112,29 @@ def main(argv: list[str] | None = None) -> int:
         return explain(e, command.expected)
 
 
+def console_main() -> None:
+    """`mlops` and `python -m pipelines.cli`: main(), then the process ends. Once a command has loaded
+    TensorFlow, Python's own teardown of its modules and objects takes about 2 s after everything is written
+    and adds nothing, so the process exits without it (exit handlers run first, as they would), unless a
+    thread of the command's is still running."""
+    import atexit
+    import logging
+    import threading
+
+    code = main()
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if "tensorflow" not in sys.modules or others:
+        sys.exit(code)
+    atexit._run_exitfuncs()  # noqa: SLF001 (what sys.exit would run: logging's flush, tempfile clean-up, ...)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # the reader left, or the stream is closed: nothing to flush into
+            pass
+    os._exit(code)
+
+
 def run_command(argv: list[str] | None = None) -> int:
     """A command without main()'s guard: what it raises propagates."""
     return execute(*parse(argv))

@@ -15,6 +15,7 @@ from pipelines.metadata import privacy, recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock, unchanged
 from pipelines.shared import component_ids, console
+from pipelines.shared.beam_runner import names_remote_runner
 from pipelines.shared.errors import MlopsError
 
 MB = 1024 * 1024
@@ -92,13 +93,6 @@ def own_run(cfg: PipelineConfig):
         for line in recovery.describe(recovered):
             logging.warning(line)
         yield recovered
-
-
-def names_remote_runner(args: list[str]) -> bool:
-    """Whether Beam args choose a runner other than the DirectRunner (Beam's default)."""
-    runners = [a.split("=", 1)[1] for a in args if a.startswith("--runner=")]
-    runners += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--runner"]
-    return any(r.lower() not in ("direct", "directrunner") for r in runners)
 
 
 @contextmanager
