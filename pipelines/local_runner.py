@@ -41,4 +41,7 @@ def main() -> int:
         return errors.explain(e, command.expected)
 
 
-sys.exit(main())
+exit_code = main()
+if recording_for_tfx_cli():
+    sys.exit(exit_code)  # inside the tfx CLI, which goes on to save the pipeline
+app.exit_without_teardown(exit_code)

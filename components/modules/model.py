@@ -134,7 +134,8 @@ def export_signatures(model, tf_transform_output, tft_layer, cfg: TrainingConfig
     serving_spec = {f.name: raw_spec[f.name] for f in cfg.features}
     feature_keys = list(model.input_names)  # the transformed features and any missing indicators
 
-    def predict(serialized):
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def predict(serialized):  # traced once; serve and evaluate call it
         transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
         return model({k: transformed[k] for k in feature_keys})
 

@@ -113,15 +113,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> None:
-    """`mlops` and `python -m pipelines.cli`: main(), then the process ends. Once a command has loaded
-    TensorFlow, Python's own teardown of its modules and objects takes about 2 s after everything is written
-    and adds nothing, so the process exits without it (exit handlers run first, as they would), unless a
-    thread of the command's is still running."""
+    """`mlops` and `python -m pipelines.cli`."""
+    exit_without_teardown(main())
+
+
+def exit_without_teardown(code: int) -> None:
+    """Ends the process once a command is done. After TensorFlow was loaded, Python's own teardown of its
+    modules and objects takes about 2 s and adds nothing (TensorFlow's objects even print tracebacks from
+    __del__ as its modules go), so the process exits without it, exit handlers run first as they would;
+    unless a thread of the command's still runs."""
     import atexit
     import logging
     import threading
 
-    code = main()
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if "tensorflow" not in sys.modules or others:
         sys.exit(code)

@@ -136,9 +136,10 @@ class RetryConfig(_Strict):
 class RunnerConfig(_Strict):
     enable_cache: bool = True
     parallel_components: int = Field(
-        3, ge=1, le=16, description="local runs: how many components run side by side once nothing they need is "
-                                    "unfinished (after the Trainer: Evaluator, InfraValidator, FeatureImportance); "
-                                    "1 runs one at a time, as TFX's LocalDagRunner")
+        2, ge=1, le=16, description="local runs: how many components run side by side once nothing they need is "
+                                    "unfinished, those others wait for first (after the Trainer: the Evaluator and "
+                                    "InfraValidator, then FeatureImportance); 1 runs one at a time, as TFX's "
+                                    "LocalDagRunner")
     beam: BeamConfig = Field(default_factory=BeamConfig)
     retries: RetryConfig = Field(default_factory=RetryConfig)
 

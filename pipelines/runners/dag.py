@@ -1,14 +1,17 @@
 """TFX's LocalDagRunner, with each node started as soon as every node upstream of it is done, up to
-`runner.parallel_components` at a time.
+`runner.parallel_components` at a time, those that more nodes wait for first.
 
 TFX's own runs the nodes one after another. After the Trainer, the Evaluator, the InfraValidator (whose
-model server is a process of its own) and FeatureImportance each need only the model: side by side they
-use the second core. Each node is launched exactly as LocalDagRunner launches it (TFX's Launcher, its own
-ML Metadata connection), in a thread; a failure starts nothing more, lets what runs finish, and is raised.
+model server is a process of its own) and FeatureImportance each need only the model. Two at a time, the
+Evaluator and the InfraValidator first, use the second core; a third in the same process mostly waits for
+the interpreter lock (15k sample, after the Trainer: 5.8-6.4 s with two, 6.8-6.9 s with three). Each node
+is launched exactly as LocalDagRunner launches it (TFX's Launcher, its own ML Metadata connection), in a
+thread; a failure starts nothing more, lets what runs finish, and is raised.
 """
 from __future__ import annotations
 
 import datetime
+import functools
 from concurrent import futures
 from typing import Mapping, Optional
 
@@ -21,8 +24,25 @@ from tfx.orchestration.portable import launcher, runtime_parameter_utils
 
 
 def ready(upstream: Mapping[str, set[str]], done: set[str], started: set[str]) -> list[str]:
-    """The nodes not started yet whose upstream nodes are all done, in the pipeline's (topological) order."""
-    return [node for node, before in upstream.items() if node not in started and before <= done]
+    """The nodes not started yet whose upstream nodes are all done, those that more nodes wait for first
+    (waiting), then in the pipeline's (topological) order."""
+    waited_for = waiting(upstream)
+    found = [node for node, before in upstream.items() if node not in started and before <= done]
+    return sorted(found, key=lambda node: -waited_for[node])  # stable: ties keep the pipeline's order
+
+
+def waiting(upstream: Mapping[str, set[str]]) -> dict[str, int]:
+    """How many nodes wait for each node, directly or further down."""
+    children: dict[str, list[str]] = {node: [] for node in upstream}
+    for node, before in upstream.items():
+        for parent in before:
+            children[parent].append(node)
+
+    @functools.cache
+    def below(node: str) -> frozenset[str]:
+        return frozenset().union(*({child} | below(child) for child in children[node]))
+
+    return {node: len(below(node)) for node in upstream}
 
 
 class ConcurrentDagRunner(LocalDagRunner):

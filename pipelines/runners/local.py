@@ -117,23 +117,8 @@ def run(pipeline, parallel_components: int) -> None:
     """Runs a local_pipeline(); raises what the failing component raised."""
     from pipelines.runners.dag import ConcurrentDagRunner
 
-    try:
-        with tfx_packaged_for_remote_runners_only():
-            ConcurrentDagRunner(parallel_components).run(pipeline)
-    finally:
-        release_shared_models()
-
-
-def release_shared_models() -> None:
-    """Beam keeps the object its DoFns last shared (the Evaluator's loaded model) alive until the interpreter
-    exits, when TensorFlow's functions fail in __del__ as its modules are torn down: tracebacks on the
-    terminal after the summary. Released, and collected, once the run is over."""
-    import gc
-
-    from apache_beam.utils import shared
-
-    shared._shared_map._keepalive = (None, None)  # noqa: SLF001 (Beam has no public way to drop it)
-    gc.collect()
+    with tfx_packaged_for_remote_runners_only():
+        ConcurrentDagRunner(parallel_components).run(pipeline)
 
 
 def component_to_retry(summary, retries, used: dict[str, int]) -> Optional[str]:

@@ -156,16 +156,20 @@ def test_direct_runner_components_are_not_given_a_packaged_tfx(tmp_path, monkeyp
     assert "--extra_package=/built/tfx_ephemeral.tar.gz" in executor_args(direct)  # TFX's own behaviour outside a run
 
 
-def test_nodes_start_once_everything_upstream_is_done_in_the_pipelines_order():
-    from pipelines.runners.dag import ready
+def test_nodes_start_once_everything_upstream_is_done_those_others_wait_for_first():
+    from pipelines.runners.dag import ready, waiting
 
     upstream = {"ExampleGen": set(), "Transform": {"ExampleGen"}, "Trainer": {"Transform"},
-                "Evaluator": {"Trainer", "resolver"}, "resolver": set(), "InfraValidator": {"Trainer"},
-                "Pusher": {"Evaluator", "InfraValidator"}}
+                "FeatureImportance": {"Trainer"}, "Evaluator": {"Trainer", "resolver"}, "resolver": set(),
+                "InfraValidator": {"Trainer"}, "Pusher": {"Evaluator", "InfraValidator"}}
+    assert waiting(upstream) == {"ExampleGen": 6, "Transform": 5, "Trainer": 4, "FeatureImportance": 0,
+                                 "Evaluator": 1, "resolver": 2, "InfraValidator": 1, "Pusher": 0}
     assert ready(upstream, done=set(), started=set()) == ["ExampleGen", "resolver"]
     assert ready(upstream, done={"ExampleGen"}, started={"ExampleGen", "resolver"}) == ["Transform"]
+    # Nothing waits for FeatureImportance: it starts after the two the Pusher waits for (ties: pipeline order).
     assert ready(upstream, done={"ExampleGen", "resolver", "Transform", "Trainer"},
-                 started={"ExampleGen", "resolver", "Transform", "Trainer"}) == ["Evaluator", "InfraValidator"]
+                 started={"ExampleGen", "resolver", "Transform", "Trainer"}) == [
+        "Evaluator", "InfraValidator", "FeatureImportance"]
     everything_but_pusher = set(upstream) - {"Pusher"}
     assert ready(upstream, done=everything_but_pusher - {"InfraValidator"}, started=everything_but_pusher) == []
     assert ready(upstream, done=everything_but_pusher, started=everything_but_pusher) == ["Pusher"]
