@@ -123,6 +123,7 @@ def exit_without_teardown(code: int) -> None:
     __del__ as its modules go), so the process exits without it, exit handlers run first as they would;
     unless a thread of the command's still runs."""
     import atexit
+    import contextlib
     import logging
     import threading
 
@@ -132,10 +133,8 @@ def exit_without_teardown(code: int) -> None:
     atexit._run_exitfuncs()  # noqa: SLF001 (what sys.exit would run: logging's flush, tempfile clean-up, ...)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(BrokenPipeError, ValueError):  # the reader left, or the stream is closed
             stream.flush()
-        except (BrokenPipeError, ValueError):  # the reader left, or the stream is closed: nothing to flush into
-            pass
     os._exit(code)
 
 
