@@ -35,12 +35,12 @@ class Executor(tfx_executor.Executor):
         exec_properties = {k: v for k, v in exec_properties.items() if k != HIDDEN_COLUMNS}
         options = stats_options(input_dict, exec_properties)
         examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
+        statistics = artifact_utils.get_single_instance(output_dict[keys.STATISTICS_KEY])
         if needs_beam(self._beam_pipeline_args, options, exec_properties, examples):
             super().Do(input_dict, output_dict, exec_properties)
         else:
-            statistics = artifact_utils.get_single_instance(output_dict[keys.STATISTICS_KEY])
             write_in_process(examples, statistics, options, exec_properties)
-        scrub(artifact_utils.get_single_instance(output_dict[keys.STATISTICS_KEY]), hidden)
+        scrub(statistics, hidden)
 
 
 def stats_options(input_dict, exec_properties):

@@ -17,6 +17,7 @@ from components.csv_example_gen.component import fast_csv_example_gen
 from components.statistics_gen import executor
 from components.statistics_gen.component import StatisticsGen
 from pipelines.shared import artifact_files
+from pipelines.shared.pseudonyms import HIDDEN_COLUMNS
 
 pytestmark = pytest.mark.component
 
@@ -42,7 +43,7 @@ def run(executor_class, examples, uri, hidden=(), beam_args=IN_MEMORY):
     component = StatisticsGen(examples=Channel(type=standard_artifacts.Examples), hidden_columns=list(hidden))
     properties = dict(component.exec_properties)
     if executor_class is tfx_executor.Executor:
-        properties.pop("hidden_columns")
+        properties.pop(HIDDEN_COLUMNS)
     statistics = standard_artifacts.ExampleStatistics()
     statistics.uri = str(uri)
     context = BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args), tmp_dir=str(uri) + "-tmp", unique_id="1")
