@@ -26,10 +26,12 @@ from components.feature_importance.component import FeatureImportance
 from components.infra_validator.component import InfraValidator
 from components.modules import features as F
 from components.prediction_export import component as prediction_export
+from components.reference_model.component import ReferenceModel
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.statistics_gen.component import StatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
-from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart
+from pipelines.config.parts import (DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart,
+                                    ReferenceModelPart)
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances
 from pipelines.shared.artifact_files import schema_file_value_types
@@ -112,6 +114,17 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                                  min_k=cfg.privacy.min_k).model_dump_json(),
                              ).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
+
+    reference_model = None
+    if cfg.evaluation.reference.enabled:
+        # What a quick model reaches on the same rows: gradient-boosted trees on the raw columns.
+        reference_model = ReferenceModel(
+            examples=example_gen.outputs["examples"],
+            config=ReferenceModelPart(features_config=cfg.features_json(), suspects=cfg.evaluation.suspects,
+                                      **cfg.evaluation.reference.model_dump(exclude={"enabled"})).model_dump_json(),
+        ).with_id(ids.REFERENCE_MODEL)
+        if data_gate is not None:
+            reference_model.add_upstream_node(data_gate)
 
     tuner = None
     if cfg.tuning.enabled:
@@ -196,7 +209,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                   trainer.outputs["model"], evaluator.outputs["blessing"])
 
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check,
-                              data_gate, transform, tuner, trainer, baseline, evaluator, feature_importance, infra_validator,
+                              data_gate, transform, tuner, trainer, reference_model, baseline, evaluator, feature_importance, infra_validator,
                               pusher,
                               *scoring]
                   if c is not None]

@@ -31,6 +31,22 @@ class Threshold(_Strict):
         return self
 
 
+class ReferenceConfig(_Strict):
+    """The reference model every run trains beside the pipeline's own: gradient-boosted trees on the raw
+    columns of the same train split, scored on the same eval split (pipelines/shared/reference_model.py)."""
+
+    enabled: bool = Field(True, description="train the reference model in every run (false: the summary shows "
+                                            "the trivial model alone)")
+    max_gap: Optional[float] = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="the most the model's skill (0 trivial, 1 perfect, on AUC, accuracy or MAE by label kind) may "
+                    "fall short of the reference's; null: shown, never judged")
+    on_gap: Literal["warn", "stop"] = Field(
+        "warn", description="past max_gap: warn in the summary, or stop (the model is not pushed)")
+    max_train_rows: int = Field(200_000, ge=100, description="training rows it samples at most (its cost stays "
+                                                             "small beside the Trainer's)")
+
+
 class EvaluationConfig(_Strict):
     baseline: Literal["latest_blessed", "none"] = Field(
         "latest_blessed", description="what change thresholds compare with: the latest blessed model, or none (the "
@@ -49,6 +65,10 @@ class EvaluationConfig(_Strict):
     batched: bool = Field(True, description="TFMA's own metric classes computed on batches of examples "
                                             "(components/evaluator: the same metrics, several times faster); false: "
                                             "TFMA's per-example path. Keras metric classes always take that path")
+    reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
+    suspects: dict[str, str] = Field(
+        default_factory=dict, description="feature -> why it may be known only after the outcome (`mlops init` "
+                                          "writes them): each run shows the share of the model's attribution it takes")
 
 
 class Comparator(_Strict):

@@ -57,6 +57,9 @@ class PipelineConfig(FeaturesConfig):
         if self.label.column in names:
             raise ValueError(f"label.column {self.label.column!r} is also a feature: the model would be "
                              "given its own answer")
+        unknown_suspects = sorted(set(self.evaluation.suspects) - names)
+        if unknown_suspects:
+            raise ValueError(f"evaluation.suspects names {unknown_suspects}, not features; features are {sorted(names)}")
         for i, slice_keys in enumerate(self.evaluation.slices):
             unknown = [k for k in slice_keys if k not in names]
             if unknown:

@@ -11,6 +11,7 @@ from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, execution_seconds, execution_state, int_property, spans_of, string_property
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.shared import component_ids as ids
+from pipelines.shared import reference_model
 from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
 from pipelines.shared.pseudonyms import FORGOTTEN_BY, HIDDEN_COLUMNS, PRIVACY_PROPERTY
 
@@ -40,6 +41,7 @@ class RunSummary:
     features_config: Optional[Any] = None  # the FeaturesConfig Transform ran with (features and label)
     too_good: str = ""                  # why the model's skill over the trivial one is implausible, if it is
     explanation: dict = field(default_factory=dict)  # FeatureImportance's summary (pipelines/shared/importance.py)
+    reference: dict = field(default_factory=dict)    # ReferenceModel's summary (pipelines/shared/reference_model.py)
     privacy: dict = field(default_factory=dict)  # ExampleGen's privacy record (pipelines/shared/pseudonyms.py)
     hidden: list = field(default_factory=list)   # columns whose statistics hold counts only (personal, pseudonymised)
     forgotten_by: str = ""              # forget requests whose rows the pushed model was trained on
@@ -136,6 +138,14 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         if features is not None:
             summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, features,
                                              by_split.get("eval"))
+    reference = summary.output(ids.REFERENCE_MODEL, "reference")
+    if reference is not None:
+        summary.reference = reference_model.read(reference.uri)
+        if not summary.too_good and (summary.reference.get("skill") or 0) >= TOO_GOOD_SKILL:
+            summary.too_good = (f"the reference model ({summary.reference['description']}) removes "
+                                f"{summary.reference['skill']:.1%} of the trivial model's error on the eval split: "
+                                "a feature likely gives the label away (a column known only after the outcome, or "
+                                "computed from it)")
     add_importance(summary)
     blessing = summary.output(ids.EVALUATOR, "blessing")
     if blessing is not None:
@@ -332,6 +342,7 @@ def slice_order(name: str):
 def format_summary(summary: RunSummary, not_run: Sequence[str] = (), error: Optional[str] = None) -> str:
     """The summary `mlops run` prints; `error`: why the run failed, when it did and was not gated."""
     sections = (_timings(summary, not_run), _data_lines(summary), _drift_lines(summary), _metric_lines(summary),
+                reference_lines(summary.metrics.get("overall", {}), summary.reference), suspect_lines(summary),
                 _verdict_lines(summary), _ending(summary, error))
     return "\n".join(line for section in sections for line in section)
 
@@ -406,6 +417,53 @@ def _metric_lines(summary: RunSummary) -> list[str]:
     for slice_key in sorted(summary.metrics, key=slice_order):
         values = summary.metrics[slice_key]
         lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))
+    return lines
+
+
+def reference_lines(overall: dict[str, float], reference: dict) -> list[str]:
+    """The model, the reference model and the trivial one on the metrics they share, with each one's skill
+    (0: the trivial model, 1: a perfect one) and how much of the reference's skill the model reaches."""
+    if not reference:
+        return []
+    if reference.get("error"):
+        return ["", f"Against a reference: none (the reference model could not be fitted: {reference['error']})"]
+    rows = {"model": overall, f"reference ({reference['description']})": reference["reference"],
+            f"trivial ({'the median' if reference['head'] == reference_model.REGRESSION else 'commonest class'})":
+                reference["trivial"]}
+    names = sorted(set(reference["reference"]) & set(overall)) or sorted(reference["reference"])
+    width = max(len(r) for r in rows)
+    metric = reference_model.PRIMARY[reference["head"]][0]
+    lines = ["", f"Against a reference (eval split; skill on {metric}: 0 the trivial model, 1 a perfect one):",
+             f"  {'':<{width}}  " + "  ".join(f"{n:>14}" for n in names + ["skill"])]
+    for row, values in rows.items():
+        row_skill = reference_model.primary_skill(values, reference["trivial"], reference["head"]) if values else None
+        lines.append(f"  {row:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names)
+                     + "  " + value_text(row_skill, 14))
+    gap = reference_model.gap(overall, reference) if overall else None
+    if gap is not None:
+        _, ours, theirs, short = gap
+        reached = f"{ours / theirs:.0%} of the reference's skill" if theirs > 0 else "a skill the reference does not"
+        lines.append(f"  the model reaches {reached} ({'short by' if short > 0 else 'ahead by'} {abs(short):.3f})")
+        if reference.get("max_gap") is not None and short > reference["max_gap"]:
+            then = ("not pushed" if reference.get("on_gap") == "stop"
+                    else "check its features and settings (on_gap: stop holds such a model back)")
+            lines.append(f"  Short of the reference by more than evaluation.reference.max_gap ({reference['max_gap']}): "
+                         f"{then}")
+    return lines
+
+
+def suspect_lines(summary: RunSummary) -> list[str]:
+    """The features `mlops init` flagged, with the share of the model's attribution each takes."""
+    suspects = summary.reference.get("suspects") or {}
+    if not suspects:
+        return []
+    from pipelines.shared.importance import shares
+
+    share = shares(summary.importance) if summary.importance else {}
+    lines = ["", "Suspects (check that each is known before the outcome):"]
+    for name, why in suspects.items():
+        taken = f"{share[name]:.0%} of the model's attribution" if name in share else "attribution not measured"
+        lines.append(f"  {name}: {taken}; {why}")
     return lines
 
 

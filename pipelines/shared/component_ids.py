@@ -21,6 +21,7 @@ BASELINE_RESOLVER = "latest_blessed_model_resolver"
 LATEST_PUSH_RESOLVER = "latest_pushed_model_resolver"  # with DriftCheck: a new push makes the check run again
 EVALUATOR = "Evaluator"
 FEATURE_IMPORTANCE = "FeatureImportance"  # attributions of the trained model on a sample of the eval split
+REFERENCE_MODEL = "ReferenceModel"        # gradient-boosted trees the model is measured against (evaluation.reference)
 PUSHER = "Pusher"
 # Batch inference: the pipeline's last steps when batch_inference.data and .output are set; `mlops predict`
 # runs them as a pipeline of their own, with the served model imported.
@@ -31,7 +32,7 @@ MODEL_IMPORTER = "served_model_importer"  # `mlops predict` only
 
 ALL = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, IMPORT_SCHEMA_GEN, EXAMPLE_VALIDATOR, LATEST_PUSH_RESOLVER, DRIFT_CHECK,
        DATA_GATE, TRANSFORM, TUNER, TRAINER, INFRA_VALIDATOR, BASELINE_RESOLVER, EVALUATOR, FEATURE_IMPORTANCE,
-       PUSHER, INFERENCE_EXAMPLE_GEN, BULK_INFERRER, PREDICTION_EXPORT)
+       REFERENCE_MODEL, PUSHER, INFERENCE_EXAMPLE_GEN, BULK_INFERRER, PREDICTION_EXPORT)
 # Each runs in a container of its own on Kubeflow, so it may have `resources`; the resolvers do not.
 WITH_RESOURCES = tuple(node for node in ALL if node not in (BASELINE_RESOLVER, LATEST_PUSH_RESOLVER))
 WITH_GPU = (TRAINER, TUNER)
