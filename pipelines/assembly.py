@@ -200,6 +200,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=where.serving_dir)),
         training_statistics=statistics_gen.outputs["statistics"],
+        **({"reference": reference_model.outputs["reference"], "evaluation": evaluator.outputs["evaluation"]}
+           if reference_model is not None and cfg.evaluation.reference.on_gap == "stop" else {}),
     ).with_id(ids.PUSHER)
 
     scoring = []

@@ -8,15 +8,17 @@ TFX's Pusher runs unchanged.
 """
 from __future__ import annotations
 
+from absl import logging
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.proto import pusher_pb2
 from tfx.types import standard_component_specs as keys
 from tfx.utils import proto_utils
 
 from components.atomic_pusher import publishing
-from pipelines.shared import artifact_files, serving_layout
+from pipelines.shared import artifact_files, reference_model, serving_layout
 
 TRAINING_STATISTICS_KEY = "training_statistics"
+REFERENCE_KEY, EVALUATION_KEY = "reference", "evaluation"
 
 
 class Executor(tfx_pusher.Executor):
@@ -41,6 +43,28 @@ class Executor(tfx_pusher.Executor):
                 pushed.set_string_custom_property("pushed_destination", final)
         finally:
             publishing.discard(staging)
+
+    def CheckBlessing(self, input_dict) -> bool:
+        if not super().CheckBlessing(input_dict):
+            return False
+        held_back = self._short_of_reference(input_dict)
+        if held_back:
+            logging.warning("not pushed: %s", held_back)
+            self._held_back = held_back
+        return not held_back
+
+    def _MarkNotPushed(self, model_push) -> None:
+        super()._MarkNotPushed(model_push)
+        if getattr(self, "_held_back", ""):
+            model_push.set_string_custom_property(artifact_files.HELD_BACK_PROPERTY, self._held_back)
+
+    @staticmethod
+    def _short_of_reference(input_dict) -> str:
+        references, evaluations = input_dict.get(REFERENCE_KEY), input_dict.get(EVALUATION_KEY)
+        if not references or not evaluations:
+            return ""
+        summary = reference_model.read(references[0].uri)
+        return publishing.reference_gap_reason(publishing.overall_metrics(evaluations[0].uri), summary)
 
     @staticmethod
     def _attach_statistics(input_dict, version_dir: str) -> None:

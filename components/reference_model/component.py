@@ -10,19 +10,15 @@ import time
 import numpy as np
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.artifact import Artifact
 from tfx.types.standard_artifacts import Examples
 
 from pipelines.config import features_config_from_json
 from pipelines.config.parts import ReferenceModelPart
 from pipelines.shared import reference_model as R
+from pipelines.shared.artifact_types import ReferenceArtifact
 
 TRAIN, EVAL = "train", "eval"
 BATCH_ROWS = 10_000
-
-
-class ReferenceArtifact(Artifact):
-    TYPE_NAME = "mlops.ReferenceModel"  # <namespace>.<Title>: what Kubeflow's compiler accepts for a custom type
 
 
 def first_values(column) -> np.ndarray:

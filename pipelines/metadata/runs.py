@@ -12,7 +12,7 @@ from pipelines.metadata.reader import MetadataReader, execution_seconds, executi
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.shared import component_ids as ids
 from pipelines.shared import reference_model
-from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
+from pipelines.shared.artifact_files import HELD_BACK_PROPERTY, LABEL_COUNTS_PROPERTY
 from pipelines.shared.pseudonyms import FORGOTTEN_BY, HIDDEN_COLUMNS, PRIVACY_PROPERTY
 
 # A run's outcome, from what its components recorded.
@@ -54,6 +54,7 @@ class RunSummary:
     infra_platform: Optional[str] = None
     infra_reason: Optional[str] = None
     pushed_path: Optional[str] = None
+    held_back: str = ""                 # why a blessed model was not pushed (short of the reference model)
     outcome: str = INCOMPLETE
 
     def component(self, node: str) -> Optional[ComponentRun]:
@@ -158,6 +159,8 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         summary.infra_reason = string_property(infra_blessing, "reason")
 
     pushed = summary.output(ids.PUSHER, "pushed_model")
+    if pushed is not None:
+        summary.held_back = string_property(pushed, HELD_BACK_PROPERTY) or ""
     if pushed is not None and int_property(pushed, "pushed") == 1:
         summary.pushed_path = string_property(pushed, "pushed_destination")
         summary.forgotten_by = string_property(pushed, FORGOTTEN_BY) or ""
@@ -496,6 +499,8 @@ def _verdict_lines(summary: RunSummary) -> list[str]:
         if summary.forgotten_by:
             lines.append(f"  trained on rows forgotten since (forget request {summary.forgotten_by}): run again to "
                          "replace it")
+    elif summary.held_back:
+        lines.append(f"Pushed: nothing (held back: {summary.held_back})")
     elif summary.component(ids.PUSHER):
         why = [what for what, ok in (("blessed by the Evaluator", summary.blessed),
                                      ("infra-validated", summary.infra_blessed)) if ok is False]

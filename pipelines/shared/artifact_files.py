@@ -12,6 +12,7 @@ from typing import Any
 # A property of ExampleGen's Examples, read by the data gate and the run summary: JSON
 # {split: {"examples": written, "unlabelled": rows left out because their label was missing}}.
 LABEL_COUNTS_PROPERTY = "label_counts"
+HELD_BACK_PROPERTY = "held_back"  # on a PushedModel: why a blessed model was not pushed (the Pusher's reference gate)
 
 
 def fileio():

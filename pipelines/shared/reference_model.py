@@ -45,6 +45,7 @@ class Encoding:
     """How raw columns become the reference model's matrix: each text column's categories, from training."""
     features: list[str]
     categories: dict[str, dict] = field(default_factory=dict)  # text column -> value -> code
+    truncated: set[str] = field(default_factory=set)           # columns whose rarer values share one "other" code
 
     def matrix(self, columns: Columns) -> np.ndarray:
         out = np.full((len(columns), len(self.features)), np.nan)
@@ -52,7 +53,7 @@ class Encoding:
             values = columns.values[name]
             if name in self.categories:
                 codes = self.categories[name]
-                other = float(len(codes)) if len(codes) >= MAX_CATEGORIES else np.nan
+                other = float(len(codes)) if name in self.truncated else np.nan
                 out[:, j] = [np.nan if v is None else codes.get(v, other) for v in values]
             else:
                 out[:, j] = values.astype(float)
@@ -75,6 +76,8 @@ def encoding(columns: Columns, features: Sequence[str], categorical: Sequence[st
             commonest = [kinds[i] for i in np.argsort(-np.asarray(counts), kind="stable")][:MAX_CATEGORIES - 1]
             by_text = {str(k): code for code, k in enumerate(commonest)}
             result.categories[name] = {v: by_text[str(v)] for v in set(present) if str(v) in by_text}
+            if len(kinds) > len(commonest):
+                result.truncated.add(name)
     return result
 
 
@@ -195,25 +198,25 @@ class Carriers:
     skill_without: float
 
 
-def carriers(score_without: Callable[[list[str]], Optional[float]], features: Sequence[str], skill_with: float,
-             below: float, candidates: int = 6, max_group: int = 3) -> Optional[Carriers]:
+def carriers(score_without: Callable[[list[str]], Optional[float]], candidates: Sequence[str], skill_with: float,
+             below: float, max_group: int = 3) -> Optional[Carriers]:
     """Greedy drop-column search: `score_without(dropped)` is the reference's skill refitted without the
-    dropped columns. At each step the candidate whose removal costs the most skill joins the group, until the
-    skill falls below `below` or the group has `max_group` columns. Candidates are the `candidates` columns
-    whose removal alone costs the most (all columns when there are few). None when no removal matters."""
-    alone = {name: score_without([name]) for name in features}
-    ranked = sorted((n for n in features if alone[n] is not None), key=lambda n: alone[n])[:candidates]
+    dropped columns. At each step the candidate whose removal (with the group so far) costs the most skill
+    joins the group, until the skill falls below `below`: that group, or None when `max_group` columns are
+    not enough. Columns that each repeat the others' signal (a balance and the payments made) matter only
+    together, which is why the group grows even when one removal alone costs little."""
     group: list[str] = []
-    current = skill_with
-    while ranked and len(group) < max_group and current >= below:
-        trial = {name: (alone[name] if not group else score_without(group + [name])) for name in ranked}
-        best = min(trial, key=lambda n: trial[n] if trial[n] is not None else math.inf)
-        if trial[best] is None or trial[best] >= current - 0.02:  # nothing left that matters
-            break
+    remaining = list(candidates)
+    while remaining and len(group) < max_group:
+        trial = {name: score_without(group + [name]) for name in remaining}
+        best = min(remaining, key=lambda n: math.inf if trial[n] is None else trial[n])
+        if trial[best] is None:
+            return None
         group.append(best)
-        ranked.remove(best)
-        current = trial[best]
-    return Carriers(group, skill_with, current) if group else None
+        remaining.remove(best)
+        if trial[best] < below:
+            return Carriers(group, skill_with, trial[best])
+    return None
 
 
 # --- the artifact's file ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ import psutil
 from helpers import predict_in_fresh_process, reader_of, summary_of
 
 ALL_NODES = ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen", "DriftCheck",
-             "ExampleValidator", "DataGate", "Transform", "Trainer", "FeatureImportance", "InfraValidator",
+             "ExampleValidator", "DataGate", "Transform", "ReferenceModel", "Trainer", "FeatureImportance", "InfraValidator",
              "latest_blessed_model_resolver", "Evaluator", "Pusher"]
 
 
@@ -49,6 +49,30 @@ def test_first_run_completes_blesses_and_pushes(taxi, first_run):
     assert re.search(r"absl|tensorflow[:/.]|WARNING|INFO:", printed) is None, printed
     logs = sorted((taxi.work / "out" / "logs").glob("run-*.log"))
     assert logs and "Component Trainer is finished" in logs[0].read_text()
+
+
+def test_the_reference_model_is_trained_on_the_same_rows_and_shown_beside_the_model_and_the_trivial_one(
+        taxi, first_run):
+    summary = summary_of(taxi.config, first_run.run_id)
+    reference = summary.reference
+    # Gradient-boosted trees on the raw columns rank the taxi data as well as the tuned network does, or nearly.
+    assert reference["reference"]["auc"] > 0.85 and reference["trivial"]["auc"] == 0.5
+    assert abs(reference["reference"]["auc"] - summary.metrics["overall"]["auc"]) < 0.1
+    assert reference["rows"]["eval"] == summary.metrics["overall"]["example_count"]  # the Evaluator's rows
+    # Recorded in ML Metadata with lineage: read from this run's examples, scores as properties.
+    with reader_of(taxi.config) as reader:
+        execution = next(e for e in reader.run_executions(first_run.run_id)
+                         if reader.node_name(e) == "ReferenceModel")
+        (examples,) = reader.inputs_of(execution.id)["examples"]
+        assert examples.id == summary.output("CsvExampleGen", "examples").id
+        (artifact,) = reader.outputs_of(execution.id)["reference"]
+        assert reader.artifact_type(artifact) == "mlops.ReferenceModel"
+        assert artifact.custom_properties["auc"].double_value == reference["reference"]["auc"]
+    printed = first_run.result.stdout
+    assert "Against a reference (eval split" in printed
+    assert re.search(r"^  reference \(gradient-boosted trees\) +0\.\d+ ", printed, re.M), printed
+    assert re.search(r"^  trivial \(commonest class\) +0\.5 ", printed, re.M), printed
+    assert "of the reference's skill" in printed
 
 
 def test_pushed_model_predicts_from_raw_examples_in_a_fresh_process(taxi, first_run):
