@@ -43,6 +43,12 @@ MIN_LEAK_EVIDENCE = 40      # rows with both values below which no column is jud
 MISSING_INDICATOR_ABOVE = 0.05  # a numeric column missing on more rows gets a missing-indicator input
 SKEWED = 1.0                # |skewness| above this: missing cells take the median rather than the mean
 MAX_MISSING_LABELS = 0.1    # the config's default for label.max_missing_fraction
+# The reference model (gradient-boosted trees) on a sample, with every feature kept so far: when a small group of
+# columns carries most of what it learns, they give the label away (left out) or must be known before the outcome.
+REFERENCE_ROWS = 10_000     # rows sampled for it (70% to fit, 30% to score)
+CARRIER_MIN_SKILL = 0.5     # below this skill over the trivial model, no group of columns is looked for
+REFERENCE_LEAK_SKILL = 0.95  # with the group, this skill or more: near-deterministic, the group is left out
+CARRIER_CANDIDATES = 8      # columns tried in the drop-column search (the most important by permutation)
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Plan:
     notes: dict[str, str] = field(default_factory=dict)     # feature -> why it is set as it is (missing values)
     label_note: str = ""                                    # the label's missing share, when there is one
     privacy: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (pseudonymize|drop|personal, why)
+    reference_note: str = ""                                # what the reference model reached on a sample
 
 
 # --- reading -------------------------------------------------------------------------
@@ -376,8 +383,106 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
         reasons = [f"{k}: {v}" for k, v in result.left_out.items()]
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
         raise ValueError("no column is left to learn from: " + "; ".join(reasons[:10]) + more)
+    check_with_reference(result, table)
     result.evaluation = evaluation_spec(label, table, result.features, columns)
+    if result.suspects:  # carried into every run's summary and report, beside the attribution each takes
+        result.evaluation["suspects"] = dict(result.suspects)
     return result
+
+
+def reference_columns(table: pa.Table, names: list[str]):
+    """The named columns as the reference model reads them: numbers as float (NaN where missing), anything
+    else as text (None where missing)."""
+    from pipelines.shared.reference_model import Columns
+
+    values = {}
+    for name in names:
+        array = table.column(name).combine_chunks()
+        if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_boolean(array.type):
+            values[name] = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            values[name] = np.array([None if v is None else str(v) for v in array.to_pylist()], dtype=object)
+    return Columns(values)
+
+
+def label_targets(label: dict, values: pa.Array) -> np.ndarray:
+    """The label as the model learns it: the number, or the class's index in label.classes."""
+    if label["kind"] == "regression":
+        return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    index = {(str(c) if text else float(c)): i for i, c in enumerate(label["classes"])}
+    return np.array([index[str(v) if text else float(v)] for v in values.to_pylist()], dtype=int)
+
+
+def check_with_reference(result: Plan, table: pa.Table) -> None:
+    """Fits the reference model (gradient-boosted trees) on a sample with every feature kept so far, then looks
+    for the smallest group of columns whose removal halves its skill (pipelines/shared/reference_model.py
+    carriers). Near-deterministic with them: a leak no single column shows (a price of the alternative that
+    was chosen, payments recorded after a loan was granted): left out. Otherwise they are flagged as suspects,
+    asking whether they are known before the outcome, which the data cannot tell."""
+    from pipelines.shared import reference_model as R
+
+    label = result.label
+    labelled = table.filter(pc.is_valid(table.column(label["column"])))
+    if labelled.num_rows < 2 * MIN_LEAK_EVIDENCE:
+        return
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(labelled.num_rows)[:REFERENCE_ROWS]
+    cut = len(rows) * 7 // 10
+    names = [f["name"] for f in result.features]
+    sample = labelled.take(pa.array(rows))
+    columns, y = reference_columns(sample, names), label_targets(label, sample.column(label["column"]).combine_chunks())
+    fit_rows, score_rows = np.arange(cut), np.arange(cut, len(rows))
+    head = R.REGRESSION if label["kind"] == "regression" else R.BINARY if len(label["classes"]) == 2 else R.MULTICLASS
+    classes = len(label.get("classes", [])) or 2
+    categorical = [f["name"] for f in result.features if f["kind"] != "numeric"]
+    train, holdout = columns.take(fit_rows), columns.take(score_rows)
+
+    def skill_without(dropped: list[str]) -> Optional[float]:
+        kept = [n for n in names if n not in dropped]
+        if not kept:
+            return 0.0
+        return R.train_and_score(train, y[fit_rows], holdout, y[score_rows], kept, head, classes, categorical).skill
+
+    everything = R.train_and_score(train, y[fit_rows], holdout, y[score_rows], names, head, classes, categorical)
+    if everything.skill is None:
+        return
+    result.reference_note = (f"the reference model ({R.DESCRIPTION}, {len(rows)} rows sampled) reaches skill "
+                             f"{everything.skill:.3f} over the trivial model with every feature")
+    if everything.skill < CARRIER_MIN_SKILL:
+        return
+    found = R.carriers(skill_without, most_important(everything, holdout, y[score_rows], names), everything.skill,
+                       below=everything.skill / 2)
+    if found is None:
+        return
+    measured = f"reference skill {found.skill_with:.3f} with, {found.skill_without:.3f} without"
+    for name in found.columns:
+        others = [c for c in found.columns if c != name]
+        with_others = f"with {', '.join(others)} " if others else ""
+        if found.skill_with >= REFERENCE_LEAK_SKILL:
+            result.features = [f for f in result.features if f["name"] != name]
+            result.notes.pop(name, None)
+            result.suspects.pop(name, None)
+            result.left_out[name] = (f"{with_others}it lets the other columns explain the label almost perfectly "
+                                     f"({measured}): likely leakage; put it back if it is known before the outcome")
+        else:
+            carries = (f"{with_others}it carries most of the signal ({measured}): is it known before the outcome? A "
+                       "column recorded after it is a leak the data cannot reveal")
+            result.suspects[name] = f"{result.suspects[name]}; {carries}" if name in result.suspects else carries
+    if not result.features:
+        raise ValueError("no column is left to learn from: " + "; ".join(f"{c}: {result.left_out[c]}" for c in found.columns))
+
+
+def most_important(fitted, holdout, y: np.ndarray, names: list[str]) -> list[str]:
+    """The CARRIER_CANDIDATES features the fitted reference relies on most (permutation importance on the
+    held-out rows); all of them when there are few."""
+    if len(names) <= CARRIER_CANDIDATES:
+        return names
+    from sklearn.inspection import permutation_importance
+
+    found = permutation_importance(fitted.model, fitted.encoding.matrix(holdout), y, n_repeats=2, random_state=0)
+    order = np.argsort(-found.importances_mean, kind="stable")
+    return [names[i] for i in order[:CARRIER_CANDIDATES]]
 
 
 def add_column(result: Plan, name: str, column, table: pa.Table, label_values, bins: int) -> None:

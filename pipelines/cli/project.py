@@ -41,6 +41,8 @@ def init_project(args, cfg=None) -> int:
     print(f"  features: {len(plan.features)} ({', '.join(sorted({f['kind'] for f in plan.features}))})")
     if plan.label_note:
         print(f"  label {plan.label['column']}: {plan.label_note}")
+    if plan.reference_note:
+        print(f"  {plan.reference_note}")
     for column, why in plan.left_out.items():
         print(f"  left out {column}: {why}")
     for column, why in plan.suspects.items():

@@ -16,8 +16,8 @@ from pipelines.shared.artifact_files import HELD_BACK_PROPERTY, LABEL_COUNTS_PRO
 from pipelines.shared.pseudonyms import FORGOTTEN_BY, HIDDEN_COLUMNS, PRIVACY_PROPERTY
 
 # A run's outcome, from what its components recorded.
-PUSHED, NOT_BLESSED, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
-    "pushed", "not blessed", "gated", "failed", "cached", "incomplete", "running", "interrupted")
+PUSHED, NOT_BLESSED, HELD_BACK, GATED, FAILED, CACHED, INCOMPLETE, RUNNING, INTERRUPTED = (
+    "pushed", "not blessed", "held back", "gated", "failed", "cached", "incomplete", "running", "interrupted")
 
 
 @dataclass
@@ -308,7 +308,10 @@ def run_outcome(components: list[ComponentRun], pipeline_running: bool = False) 
         return INCOMPLETE
     if pusher.state == "cached":
         return CACHED
-    return PUSHED if int_property(pusher.outputs["pushed_model"][0], "pushed") == 1 else NOT_BLESSED
+    pushed = pusher.outputs["pushed_model"][0]
+    if int_property(pushed, "pushed") == 1:
+        return PUSHED
+    return HELD_BACK if string_property(pushed, HELD_BACK_PROPERTY) else NOT_BLESSED
 
 
 def list_runs(reader: MetadataReader, pipeline_running: bool = False) -> list[RunRow]:
@@ -436,12 +439,13 @@ def reference_lines(overall: dict[str, float], reference: dict) -> list[str]:
     names = sorted(set(reference["reference"]) & set(overall)) or sorted(reference["reference"])
     width = max(len(r) for r in rows)
     metric = reference_model.PRIMARY[reference["head"]][0]
+    widths = [max(14, len(n)) for n in names + ["skill"]]
     lines = ["", f"Against a reference (eval split; skill on {metric}: 0 the trivial model, 1 a perfect one):",
-             f"  {'':<{width}}  " + "  ".join(f"{n:>14}" for n in names + ["skill"])]
+             f"  {'':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names + ["skill"], widths))]
     for row, values in rows.items():
         row_skill = reference_model.primary_skill(values, reference["trivial"], reference["head"]) if values else None
-        lines.append(f"  {row:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names)
-                     + "  " + value_text(row_skill, 14))
+        lines.append(f"  {row:<{width}}  " + "  ".join(value_text(v, w) for v, w in
+                                                       zip([values.get(n) for n in names] + [row_skill], widths)))
     gap = reference_model.gap(overall, reference) if overall else None
     if gap is not None:
         _, ours, theirs, short = gap

@@ -30,6 +30,8 @@ class RunSide:
     served: bool = False
     cached: set[str] = field(default_factory=set)                  # components this run took from cache
     importance: dict[str, float] = field(default_factory=dict)      # feature -> mean |attribution| (FeatureImportance)
+    nodes: set[str] = field(default_factory=set)                    # the components this run had
+    reference: dict[str, float] = field(default_factory=dict)       # the reference model's metrics (ReferenceModel)
 
 
 @dataclass
@@ -39,16 +41,24 @@ class Comparison:
 
     @property
     def changed_settings(self) -> list[tuple[str, Optional[str], Optional[str]]]:
-        """Settings that differ. A setting one side did not record because that side's component came from
-        cache is not a difference: a cache hit means the same settings (TFX records some only when it runs)."""
+        """Settings that differ, of the components both runs had (one run's other components are
+        `only_in_one`). A setting one side did not record because that side's component came from cache is
+        not a difference: a cache hit means the same settings (TFX records some only when it runs)."""
         keys = sorted(set(self.a.settings) | set(self.b.settings))
         changed = []
         for key in keys:
             a, b = self.a.settings.get(key), self.b.settings.get(key)
             node = key.split(":", 1)[0]
+            if node not in self.a.nodes or node not in self.b.nodes:
+                continue
             if a != b and not ((a is None and node in self.a.cached) or (b is None and node in self.b.cached)):
                 changed.append((key, a, b))
         return changed
+
+    @property
+    def only_in_one(self) -> tuple[list[str], list[str]]:
+        """(components only run A had, only run B had)."""
+        return sorted(self.a.nodes - self.b.nodes), sorted(self.b.nodes - self.a.nodes)
 
     def importance_rows(self) -> list[tuple[str, Optional[int], Optional[int], Optional[float], Optional[float]]]:
         """(feature, rank in A, rank in B, importance in A, in B), in B's order, then features only A had."""
@@ -59,8 +69,13 @@ class Comparison:
 
     def metric_rows(self) -> list[tuple[str, str, Optional[float], Optional[float]]]:
         slices = sorted(set(self.a.metrics) | set(self.b.metrics), key=runs.slice_order)
-        return [(s, m, self.a.metrics.get(s, {}).get(m), self.b.metrics.get(s, {}).get(m)) for s in slices
+        rows = [(s, m, self.a.metrics.get(s, {}).get(m), self.b.metrics.get(s, {}).get(m)) for s in slices
                 for m in sorted(set(self.a.metrics.get(s, {})) | set(self.b.metrics.get(s, {})))]
+        return rows + [(REFERENCE_ROW, m, self.a.reference.get(m), self.b.reference.get(m))
+                       for m in sorted(set(self.a.reference) | set(self.b.reference))]
+
+
+REFERENCE_ROW = "reference model (overall)"  # the metric table's row for what the reference model reached
 
 
 def compare(reader: MetadataReader, run_a: str, run_b: str, serving_dir: Optional[str]) -> Comparison:
@@ -81,6 +96,8 @@ def run_side(reader: MetadataReader, run_id: str, versions: list) -> RunSide:
         side.examples = dict(views[0].examples) if views else {}
     side.cached = {c.node for c in summary.components if c.state == "cached"}
     side.importance = summary.importance
+    side.nodes = {c.node for c in summary.components}
+    side.reference = summary.reference.get("reference", {})
     for execution in reader.run_executions(run_id):
         node = reader.node_name(execution)
         for name, value in execution.custom_properties.items():
@@ -121,6 +138,9 @@ def format_comparison(c: Comparison) -> str:
     served = "A" if a.served else "B" if b.served else "neither"
     lines += [f"{'served now':<28} {served}", ""]
     changed = c.changed_settings
+    only_a, only_b = c.only_in_one
+    lines += [f"Components in one run only: {side} {', '.join(nodes)}" for side, nodes in (("A", only_a), ("B", only_b))
+              if nodes]
     lines.append(f"Settings that differ ({len(changed)}):" if changed else "Settings: the same in both runs")
     for key, value_a, value_b in changed:
         lines.append(f"  {key}\n    A: {value_a if value_a is not None else '(not set)'}\n"

@@ -1,5 +1,7 @@
 """`mlops init`'s inference on small tables: label kinds, feature kinds, each exclusion rule, null markers,
 metrics and thresholds, and the config it writes (valid, with a comment per column left out)."""
+import re
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -143,6 +145,33 @@ def test_monotone_transforms_of_the_label_are_leaks_and_strong_columns_are_suspe
     result = I.plan(table(strong=strong.tolist(), x=noise(1000), y=outcome.tolist()), "y", [""])
     assert [f["name"] for f in result.features] == ["strong", "x"]
     assert "suspiciously well" in result.suspects["strong"] and "x" not in result.suspects
+
+
+def test_a_leak_that_takes_two_columns_is_left_out_with_the_skill_with_and_without_it():
+    """The label is a function of two columns (a price paid against the list price, say): neither alone gives it
+    away, so no single-column rule sees it; the reference model with both is near-perfect."""
+    a, b = rng.normal(size=3000), rng.normal(size=3000)
+    honest = (a + b) + rng.normal(scale=3, size=3000)
+    data = table(paid=a.tolist(), listed=b.tolist(), honest=honest.tolist(),
+                 y=["yes" if v > 0 else "no" for v in a + b])
+    result = I.plan(data, "y", [""])
+    assert [f["name"] for f in result.features] == ["honest"]
+    for column in ("paid", "listed"):
+        assert "lets the other columns explain the label almost perfectly" in result.left_out[column]
+        assert re.search(r"reference skill 0\.9\d\d with, 0\.[0-4]\d\d without", result.left_out[column])
+    assert "with listed it" in result.left_out["paid"] and "reference model" in result.reference_note
+
+
+def test_a_small_group_that_carries_most_of_the_signal_is_a_suspect_carried_into_the_config():
+    """A column recorded after the outcome (a balance after the loan) that a model learns well but not perfectly:
+    the data cannot say it is a leak, so init asks, and the run's summary will show its attribution."""
+    outcome = rng.integers(0, 2, 2000)
+    balance = outcome * 3 + rng.normal(scale=1.2, size=2000)   # alone about 0.83 of the way from trivial to perfect
+    data = table(balance=balance.tolist(), x=noise(2000), z=noise(2000), y=outcome.tolist())
+    result = I.plan(data, "y", [""])
+    assert "balance" in [f["name"] for f in result.features]
+    assert "is it known before the outcome?" in result.suspects["balance"]
+    assert result.evaluation["suspects"] == result.suspects and set(result.suspects) == {"balance"}
 
 
 def test_a_rare_positive_class_does_not_make_every_column_a_leak():

@@ -207,15 +207,23 @@ def test_settings_are_compared_leaf_by_leaf_inside_tfxs_json_properties():
     assert flatten(nested, "Trainer: custom_config") == {
         "Trainer: custom_config.config.model.hidden_units": "[64, 32]",
         "Trainer: custom_config.config.model.learning_rate": "0.001"}
-    a = RunSide("a", "pushed", settings={"x": "1", "same": "s"}, metrics={"overall": {"auc": 0.8}})
-    b = RunSide("b", "not blessed", settings={"x": "2", "same": "s", "new": "n"},
-                metrics={"overall": {"auc": 0.7, "loss": 1.0}})
+    a = RunSide("a", "pushed", settings={"T: x": "1", "T: same": "s"}, metrics={"overall": {"auc": 0.8}},
+                nodes={"T", "Gen"})
+    b = RunSide("b", "not blessed", settings={"T: x": "2", "T: same": "s", "T: new": "n"},
+                metrics={"overall": {"auc": 0.7, "loss": 1.0}}, nodes={"T", "Gen"})
     comparison = Comparison(a, b)
-    assert comparison.changed_settings == [("new", None, "n"), ("x", "1", "2")]
+    assert comparison.changed_settings == [("T: new", None, "n"), ("T: x", "1", "2")]
     b.settings["Gen: fingerprint"], b.cached = "f", {"Gen"}  # A's Gen came from cache and did not record it
     a.cached = {"Gen"}
-    assert [k for k, _, _ in comparison.changed_settings] == ["new", "x"]
+    assert [k for k, _, _ in comparison.changed_settings] == ["T: new", "T: x"]
+    # A component only one run had is named once; its settings are no differences.
+    b.nodes.add("Tuner")
+    b.settings.update({f"Tuner: setting{i}": str(i) for i in range(50)})
+    assert [k for k, _, _ in comparison.changed_settings] == ["T: new", "T: x"]
+    assert comparison.only_in_one == ([], ["Tuner"])
     assert comparison.metric_rows() == [("overall", "auc", 0.8, 0.7), ("overall", "loss", None, 1.0)]
+    a.reference, b.reference = {"auc": 0.9}, {"auc": 0.91}
+    assert comparison.metric_rows()[-1] == ("reference model (overall)", "auc", 0.9, 0.91)
 
 
 def test_lineage_is_drawn_top_down_by_depth():
