@@ -14,10 +14,24 @@ def node_ids(project, *overrides):
 
 def test_default_taxi_pipeline(project):
     assert node_ids(project) == ["CsvExampleGen", "ImportSchemaGen", "latest_pushed_model_resolver", "StatisticsGen",
-                                 "DriftCheck", "ExampleValidator", "DataGate", "Transform", "Trainer", "FeatureImportance",
+                                 "DriftCheck", "ExampleValidator", "DataGate", "ReferenceModel", "Transform", "Trainer",
+                                 "FeatureImportance",
                                  "InfraValidator",
                                  "latest_blessed_model_resolver", "Evaluator",
                                  "Pusher"]
+
+
+def test_the_reference_model_is_optional_and_gates_the_pusher_only_with_on_gap_stop(project):
+    assert "ReferenceModel" not in node_ids(project, "evaluation.reference.enabled=false")
+    cfg = load_config(project / "configs" / "taxi.yaml", [])
+    pusher = next(c for c in create_pipeline(cfg).components if c.id == "Pusher")
+    assert "reference" not in pusher.inputs
+    cfg = load_config(project / "configs" / "taxi.yaml", ["evaluation.reference.on_gap=stop",
+                                                          "evaluation.reference.max_gap=0.05"])
+    components = {c.id: c for c in create_pipeline(cfg).components}
+    pusher = components["Pusher"]
+    assert pusher.inputs["reference"].producer_component_id == "ReferenceModel"
+    assert pusher.inputs["evaluation"].producer_component_id == "Evaluator"
 
 
 def test_every_node_id_of_every_pipeline_shape_is_declared_in_component_ids(project):

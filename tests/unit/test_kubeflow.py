@@ -31,6 +31,7 @@ EXPECTED_DEPENDENCIES = {
     "DataGate": {"CsvExampleGen", "DriftCheck", "ExampleValidator", "StatisticsGen"},
     "Transform": {"CsvExampleGen", "DataGate", "ImportSchemaGen"},
     "Trainer": {"CsvExampleGen", "ImportSchemaGen", "Transform"},  # raw examples, put through the transform graph
+    "ReferenceModel": {"CsvExampleGen", "DataGate"},  # what the model is measured against, after the data gate
     "InfraValidator": {"CsvExampleGen", "Trainer"}, "FeatureImportance": {"CsvExampleGen", "Trainer"},
     "Evaluator": {"CsvExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
     "Pusher": {"Evaluator", "InfraValidator", "StatisticsGen", "Trainer"},  # the statistics travel with the model
