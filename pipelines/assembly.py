@@ -30,8 +30,7 @@ from components.reference_model.component import ReferenceModel
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.statistics_gen.component import StatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
-from pipelines.config.parts import (DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart,
-                                    ReferenceModelPart)
+from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart, ReferenceModelPart
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances
 from pipelines.shared.artifact_files import schema_file_value_types
@@ -115,16 +114,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                              ).with_id(ids.DATA_GATE)
         transform.add_upstream_node(data_gate)
 
-    reference_model = None
-    if cfg.evaluation.reference.enabled:
-        # What a quick model reaches on the same rows: gradient-boosted trees on the raw columns.
-        reference_model = ReferenceModel(
-            examples=example_gen.outputs["examples"],
-            config=ReferenceModelPart(features_config=cfg.features_json(), suspects=cfg.evaluation.suspects,
-                                      **cfg.evaluation.reference.model_dump(exclude={"enabled"})).model_dump_json(),
-        ).with_id(ids.REFERENCE_MODEL)
-        if data_gate is not None:
-            reference_model.add_upstream_node(data_gate)
+    # What a quick model reaches on the same rows: gradient-boosted trees on the raw columns.
+    reference_model = reference(cfg, example_gen.outputs["examples"], data_gate)
 
     tuner = None
     if cfg.tuning.enabled:
@@ -200,8 +191,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=where.serving_dir)),
         training_statistics=statistics_gen.outputs["statistics"],
-        **({"reference": reference_model.outputs["reference"], "evaluation": evaluator.outputs["evaluation"]}
-           if reference_model is not None and cfg.evaluation.reference.on_gap == "stop" else {}),
+        **reference_gate(cfg, reference_model, evaluator),
     ).with_id(ids.PUSHER)
 
     scoring = []
@@ -211,9 +201,8 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                   trainer.outputs["model"], evaluator.outputs["blessing"])
 
     components = [c for c in [example_gen, statistics_gen, schema_gen, example_validator, latest_push, drift_check,
-                              data_gate, transform, tuner, trainer, reference_model, baseline, evaluator, feature_importance, infra_validator,
-                              pusher,
-                              *scoring]
+                              data_gate, transform, tuner, trainer, reference_model, baseline, evaluator,
+                              feature_importance, infra_validator, pusher, *scoring]
                   if c is not None]
     for component in components:
         if beam_args and beam_args.get(component.id):
@@ -229,6 +218,27 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
         components=components,
         enable_cache=cfg.runner.enable_cache,
         metadata_connection_config=metadata_connection_config)
+
+
+def reference(cfg: PipelineConfig, examples, data_gate):
+    """The ReferenceModel component (evaluation.reference), after the data gate when there is one."""
+    if not cfg.evaluation.reference.enabled:
+        return None
+    component = ReferenceModel(
+        examples=examples,
+        config=ReferenceModelPart(features_config=cfg.features_json(), suspects=cfg.evaluation.suspects,
+                                  **cfg.evaluation.reference.model_dump(exclude={"enabled"})).model_dump_json(),
+    ).with_id(ids.REFERENCE_MODEL)
+    if data_gate is not None:
+        component.add_upstream_node(data_gate)
+    return component
+
+
+def reference_gate(cfg: PipelineConfig, reference_model, evaluator) -> dict:
+    """The Pusher's inputs that hold back a model too far short of the reference (on_gap: stop)."""
+    if reference_model is None or cfg.evaluation.reference.on_gap != "stop":
+        return {}
+    return {"reference": reference_model.outputs["reference"], "evaluation": evaluator.outputs["evaluation"]}
 
 
 def ingestion_privacy(cfg: PipelineConfig, scoring: bool = False) -> Optional[IngestionPrivacyPart]:

@@ -139,33 +139,43 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
         if features is not None:
             summary.too_good = too_good_note(summary.metrics.get("overall", {}), evaluation.uri, features,
                                              by_split.get("eval"))
-    reference = summary.output(ids.REFERENCE_MODEL, "reference")
-    if reference is not None:
-        summary.reference = reference_model.read(reference.uri)
-        if not summary.too_good and (summary.reference.get("skill") or 0) >= TOO_GOOD_SKILL:
-            summary.too_good = (f"the reference model ({summary.reference['description']}) removes "
-                                f"{summary.reference['skill']:.1%} of the trivial model's error on the eval split: "
-                                "a feature likely gives the label away (a column known only after the outcome, or "
-                                "computed from it)")
+    add_reference(summary)
     add_importance(summary)
+    add_verdicts(summary)
+    summary.outcome = run_outcome(summary.components, pipeline_running)
+    return summary
+
+
+def add_verdicts(summary: RunSummary) -> None:
+    """The Evaluator's and InfraValidator's blessings, and what the Pusher did."""
     blessing = summary.output(ids.EVALUATOR, "blessing")
     if blessing is not None:
         summary.blessed = int_property(blessing, "blessed") == 1
-
     infra_blessing = summary.output(ids.INFRA_VALIDATOR, "blessing")
     if infra_blessing is not None:
         summary.infra_blessed = int_property(infra_blessing, "blessed") == 1
         summary.infra_platform = string_property(infra_blessing, "platform")
         summary.infra_reason = string_property(infra_blessing, "reason")
-
     pushed = summary.output(ids.PUSHER, "pushed_model")
-    if pushed is not None:
-        summary.held_back = string_property(pushed, HELD_BACK_PROPERTY) or ""
-    if pushed is not None and int_property(pushed, "pushed") == 1:
+    if pushed is None:
+        return
+    summary.held_back = string_property(pushed, HELD_BACK_PROPERTY) or ""
+    if int_property(pushed, "pushed") == 1:
         summary.pushed_path = string_property(pushed, "pushed_destination")
         summary.forgotten_by = string_property(pushed, FORGOTTEN_BY) or ""
-    summary.outcome = run_outcome(summary.components, pipeline_running)
-    return summary
+
+
+def add_reference(summary: RunSummary) -> None:
+    """The reference model's scores; a reference that is too good to be true flags the run too."""
+    reference = summary.output(ids.REFERENCE_MODEL, "reference")
+    if reference is None:
+        return
+    summary.reference = reference_model.read(reference.uri)
+    if not summary.too_good and (summary.reference.get("skill") or 0) >= TOO_GOOD_SKILL:
+        summary.too_good = (f"the reference model ({summary.reference['description']}) removes "
+                            f"{summary.reference['skill']:.1%} of the trivial model's error on the eval split: a "
+                            "feature likely gives the label away (a column known only after the outcome, or computed "
+                            "from it)")
 
 
 def add_importance(summary: RunSummary) -> None:

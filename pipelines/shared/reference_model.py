@@ -209,13 +209,14 @@ def carriers(score_without: Callable[[list[str]], Optional[float]], candidates: 
     remaining = list(candidates)
     while remaining and len(group) < max_group:
         trial = {name: score_without(group + [name]) for name in remaining}
-        best = min(remaining, key=lambda n: math.inf if trial[n] is None else trial[n])
-        if trial[best] is None:
+        measured = {name: value for name, value in trial.items() if value is not None}
+        if not measured:
             return None
+        best = min(measured, key=lambda n: measured[n])
         group.append(best)
         remaining.remove(best)
-        if trial[best] < below:
-            return Carriers(group, skill_with, trial[best])
+        if measured[best] < below:
+            return Carriers(group, skill_with, measured[best])
     return None
 
 
