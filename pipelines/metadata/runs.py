@@ -436,50 +436,82 @@ def _metric_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
+@dataclass
+class ReferenceTable:
+    """The model, the reference model and the trivial one on the metrics they share, each with its skill on the
+    label kind's primary metric (0: the trivial model, 1: a perfect one)."""
+    metric: str                                              # what skill is measured on
+    names: list[str]                                         # the metrics shown
+    rows: list[tuple[str, dict[str, float], Optional[float]]]  # (who, metric -> value, skill)
+    gap: Optional[tuple[str, float, float, float]] = None    # reference_model.gap
+    max_gap: Optional[float] = None
+    on_gap: str = "warn"
+
+    @property
+    def reached(self) -> str:
+        """"the model reaches 98% of the reference's skill (short by 0.004)", or ""."""
+        if self.gap is None:
+            return ""
+        _, ours, theirs, short = self.gap
+        reached = f"{ours / theirs:.0%} of the reference's skill" if theirs > 0 else "a skill the reference does not"
+        return f"the model reaches {reached} ({'short by' if short > 0 else 'ahead by'} {abs(short):.3f})"
+
+    @property
+    def too_far(self) -> str:
+        """What happens to a model short of the reference by more than max_gap, or ""."""
+        if self.gap is None or self.max_gap is None or self.gap[3] <= self.max_gap:
+            return ""
+        then = "not pushed" if self.on_gap == "stop" else "check its features and settings (on_gap: stop holds such a model back)"
+        return f"Short of the reference by more than evaluation.reference.max_gap ({self.max_gap}): {then}"
+
+
+def reference_table(overall: dict[str, float], reference: dict) -> Optional[ReferenceTable]:
+    """None when the run has no reference model, or the reference could not be fitted."""
+    if not reference or reference.get("error"):
+        return None
+    head = reference["head"]
+    rows = [("model", overall), (f"reference ({reference['description']})", reference["reference"]),
+            (f"trivial ({'the median' if head == reference_model.REGRESSION else 'commonest class'})", reference["trivial"])]
+    return ReferenceTable(
+        reference_model.PRIMARY[head][0], sorted(set(reference["reference"]) & set(overall)) or sorted(reference["reference"]),
+        [(who, values, reference_model.primary_skill(values, reference["trivial"], head) if values else None)
+         for who, values in rows],
+        reference_model.gap(overall, reference) if overall else None, reference.get("max_gap"),
+        reference.get("on_gap", "warn"))
+
+
 def reference_lines(overall: dict[str, float], reference: dict) -> list[str]:
-    """The model, the reference model and the trivial one on the metrics they share, with each one's skill
-    (0: the trivial model, 1: a perfect one) and how much of the reference's skill the model reaches."""
-    if not reference:
-        return []
+    """The summary's lines for reference_table."""
     if reference.get("error"):
         return ["", f"Against a reference: none (the reference model could not be fitted: {reference['error']})"]
-    rows = {"model": overall, f"reference ({reference['description']})": reference["reference"],
-            f"trivial ({'the median' if reference['head'] == reference_model.REGRESSION else 'commonest class'})":
-                reference["trivial"]}
-    names = sorted(set(reference["reference"]) & set(overall)) or sorted(reference["reference"])
-    width = max(len(r) for r in rows)
-    metric = reference_model.PRIMARY[reference["head"]][0]
-    widths = [max(14, len(n)) for n in names + ["skill"]]
-    lines = ["", f"Against a reference (eval split; skill on {metric}: 0 the trivial model, 1 a perfect one):",
-             f"  {'':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names + ["skill"], widths))]
-    for row, values in rows.items():
-        row_skill = reference_model.primary_skill(values, reference["trivial"], reference["head"]) if values else None
-        lines.append(f"  {row:<{width}}  " + "  ".join(value_text(v, w) for v, w in
-                                                       zip([values.get(n) for n in names] + [row_skill], widths)))
-    gap = reference_model.gap(overall, reference) if overall else None
-    if gap is not None:
-        _, ours, theirs, short = gap
-        reached = f"{ours / theirs:.0%} of the reference's skill" if theirs > 0 else "a skill the reference does not"
-        lines.append(f"  the model reaches {reached} ({'short by' if short > 0 else 'ahead by'} {abs(short):.3f})")
-        if reference.get("max_gap") is not None and short > reference["max_gap"]:
-            then = ("not pushed" if reference.get("on_gap") == "stop"
-                    else "check its features and settings (on_gap: stop holds such a model back)")
-            lines.append(f"  Short of the reference by more than evaluation.reference.max_gap ({reference['max_gap']}): "
-                         f"{then}")
+    found = reference_table(overall, reference)
+    if found is None:
+        return []
+    width = max(len(who) for who, _, _ in found.rows)
+    widths = [max(14, len(n)) for n in found.names + ["skill"]]
+    lines = ["", f"Against a reference (eval split; skill on {found.metric}: 0 the trivial model, 1 a perfect one):",
+             f"  {'':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(found.names + ["skill"], widths))]
+    for who, values, row_skill in found.rows:
+        lines.append(f"  {who:<{width}}  " + "  ".join(value_text(v, w) for v, w in
+                                                       zip([values.get(n) for n in found.names] + [row_skill], widths)))
+    lines += [f"  {line}" for line in (found.reached, found.too_far) if line]
     return lines
+
+
+def suspect_shares(summary: RunSummary) -> list[tuple[str, Optional[float], str]]:
+    """(feature, its share of the model's attribution or None, why init flagged it) for init's suspects."""
+    from pipelines.shared.importance import shares
+
+    share = shares(summary.importance) if summary.importance else {}
+    return [(name, share.get(name), why) for name, why in (summary.reference.get("suspects") or {}).items()]
 
 
 def suspect_lines(summary: RunSummary) -> list[str]:
     """The features `mlops init` flagged, with the share of the model's attribution each takes."""
-    suspects = summary.reference.get("suspects") or {}
-    if not suspects:
-        return []
-    from pipelines.shared.importance import shares
-
-    share = shares(summary.importance) if summary.importance else {}
-    lines = ["", "Suspects (check that each is known before the outcome):"]
-    for name, why in suspects.items():
-        taken = f"{share[name]:.0%} of the model's attribution" if name in share else "attribution not measured"
+    found = suspect_shares(summary)
+    lines = ["", "Suspects (check that each is known before the outcome):"] if found else []
+    for name, share, why in found:
+        taken = "attribution not measured" if share is None else f"{share:.0%} of the model's attribution"
         lines.append(f"  {name}: {taken}; {why}")
     return lines
 

@@ -309,3 +309,10 @@ def equal_width_buckets(values: Sequence[float], buckets: int = 20) -> list[tupl
     for v in finite:
         counts[min(int((v - low) / width), buckets - 1)] += 1
     return [(low + i * width, low + (i + 1) * width, float(c)) for i, c in enumerate(counts)]
+
+
+def table(headers: list[str], rows: list[list[str]], head: bool = True) -> str:
+    """An HTML table; headers are text, cells are HTML already (escaped by the caller)."""
+    top = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>" if head else ""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{top}{body}</table>"

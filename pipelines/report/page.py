@@ -9,8 +9,10 @@ from pipelines.metadata import evaluation
 from pipelines.metadata.runs import k_anonymity_line, missing_labels_line, privacy_done, slice_order
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.report import charts
+from pipelines.report.charts import table
 from pipelines.report.content import BASELINE_DATA, Report
 from pipelines.report.data_views import TOP_VALUES
+from pipelines.report.reference_view import reference_section
 from pipelines.shared import metric_names
 
 CSS = """
@@ -32,7 +34,8 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; } td.num { 
 def render(report: Report) -> str:
     summary = report.summary
     sections = [header(report), timeline_section(report), data_section(report), privacy_section(report),
-                model_section(report), explanations_section(report), fairness_section(report), infra_section(report),
+                model_section(report), reference_section(report), explanations_section(report),
+                fairness_section(report), infra_section(report),
                 lineage_section(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{escape(summary.pipeline)} run {escape(summary.run_id)}</title><style>{CSS}</style></head>"
@@ -401,10 +404,3 @@ def lineage_section(report: Report) -> str:
     return (f'<section id="lineage"><h2>Lineage</h2><p>From the input data to {escape(report.lineage_of or "")}, as ML '
             "Metadata's events link them (boxes: executions; rounded: artifacts).</p>"
             + charts.graph(report.lineage_nodes, report.lineage_edges) + "</section>")
-
-
-def table(headers: list[str], rows: list[list[str]], head: bool = True) -> str:
-    """Cells are HTML already (escaped by the caller)."""
-    top = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>" if head else ""
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table>{top}{body}</table>"

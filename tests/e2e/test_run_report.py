@@ -14,7 +14,7 @@ from helpers import importance_of, mlops, reader_of
 
 BROWSER = os.environ.get("MLOPS_TEST_BROWSER") or shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not BROWSER, reason="no Chromium: `make test` installs Debian's (MLOPS_TEST_BROWSER)")
-SECTIONS = ["run", "timeline", "data", "model", "explanations", "fairness", "infra", "lineage"]
+SECTIONS = ["run", "timeline", "data", "model", "reference", "explanations", "fairness", "infra", "lineage"]
 
 
 def chromium(*args) -> subprocess.CompletedProcess:
@@ -113,6 +113,10 @@ def test_the_report_of_a_run_with_a_baseline_shows_what_mlmd_recorded(taxi, firs
     # Each column's part: a feature, the label's source, or left out (the taxi config does not use it).
     assert page.text_of(data_role="feature") and page.text_of(data_role="label") == ["label: big_tipper is computed from it"]
     assert "left out: not among the config's features" in page.text_of(data_role="left-out")
+    # Against the reference model (gradient-boosted trees) and the trivial one, as the ReferenceModel recorded them.
+    for who, values in (("reference", summary.reference["reference"]), ("trivial", summary.reference["trivial"])):
+        assert page.text_of(data_reference=f"{who}:auc") == [number_text(values["auc"])]
+    assert page.text_of(data_reference="model:auc") == [number_text(table["overall"]["auc"]["candidate"])]
     # What the model relies on: the recorded importance, ranked, with partial dependence of the top features.
     found = importance_of(taxi.config, new_contract_run.run_id)
     shown = [tagged["data-importance"] for tagged, _ in page.data if "data-importance" in tagged]
