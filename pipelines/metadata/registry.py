@@ -24,6 +24,8 @@ from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.privacy import forgotten_by
 from pipelines.metadata.reader import MetadataReader, int_property, string_property
 from pipelines.metadata.rollouts import current_state
+from pipelines.shared import component_ids as ids
+from pipelines.shared import reference_model
 from pipelines.shared.serving_layout import served_version_dir
 from pipelines.shared.version_labels import STABLE
 
@@ -40,6 +42,7 @@ class ModelVersion:
     infra_platform: Optional[str] = None
     labels: list = field(default_factory=list)  # "stable", "canary": what the server serves it as
     forgotten_by: Optional[str] = None          # forget requests whose rows it was trained on (execution ids)
+    reference: dict = field(default_factory=dict)  # the ReferenceModel's summary of the run that pushed it
 
     @property
     def folder(self) -> int:
@@ -130,7 +133,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
     versions: list[ModelVersion] = []
     previous = None
     for pushed in pushed_models(reader):
-        _, inputs = producer_inputs(reader, pushed.id)
+        pusher, inputs = producer_inputs(reader, pushed.id)
         model = inputs["model"][0]
         contract = data_contract(reader, model)
         number = next_version(previous and previous[0], previous and previous[1], previous and previous[2],
@@ -143,6 +146,7 @@ def model_versions(reader: MetadataReader, serving_dir: Optional[str] = None,
             entry.infra_platform = string_property(inputs["infra_blessing"][0], "platform") or None
         if with_metrics and inputs.get("model_blessing"):
             entry.metrics = _overall_metrics(reader, inputs["model_blessing"][0])
+            entry.reference = run_reference(reader, pusher)
         versions.append(entry)
     for label, folder in served_labels(reader, serving_dir).items():
         for entry in versions:
@@ -168,6 +172,18 @@ def _overall_metrics(reader: MetadataReader, blessing) -> dict:
     try:
         return read_evaluation(outputs["evaluation"][0].uri)[0].get("overall", {})
     except (OSError, ValueError, DecodeError):  # an evaluation folder removed or damaged by hand: the version is still listed
+        return {}
+
+
+def run_reference(reader: MetadataReader, pusher) -> dict:
+    """The reference model's summary of the run a Pusher execution belongs to; {} when it had none."""
+    run_id = reader.run_id(pusher) if pusher is not None else None
+    found = next((e for e in reader.run_executions(run_id) if reader.node_name(e) == ids.REFERENCE_MODEL), None) \
+        if run_id else None
+    artifacts = reader.outputs_of(found.id).get("reference") if found is not None else None
+    try:
+        return reference_model.read(artifacts[0].uri) if artifacts else {}
+    except (OSError, ValueError):  # removed or damaged by hand: the version is still listed
         return {}
 
 
@@ -219,12 +235,17 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion], state=None
     if not versions:
         return f"Pipeline {pipeline_name}: no pushed model"
     names = sorted({m for v in versions for m in v.metrics})
+    skills = ["skill", "reference skill"] if any(v.reference.get("skill") is not None for v in versions) else []
     lines = [f"Pipeline {pipeline_name}: {len(versions)} push{'es' if len(versions) > 1 else ''}", "",
-             "  " + f"{'version':<9} {'labels':<14} {'pushed at':<19} " + "".join(f"{n:>{width(n)}}" for n in names)
-             + "  serving path"]
+             "  " + f"{'version':<9} {'labels':<14} {'pushed at':<19} "
+             + "".join(f"{n:>{width(n)}}" for n in names + skills) + "  serving path"]
     for v in versions:
         when = datetime.datetime.fromtimestamp(v.pushed_at).strftime("%Y-%m-%d %H:%M:%S")
         metrics = "".join(value_text(v.metrics.get(n), width(n)) for n in names)
+        if skills:
+            gap = reference_model.gap(v.metrics, v.reference) if v.reference.get("reference") else None
+            metrics += "".join(value_text(value, width(n)) for n, value in
+                               zip(skills, (gap[1], gap[2]) if gap else (None, v.reference.get("skill"))))
         notes = f"  (infra-validated on {v.infra_platform})" if v.infra_platform else ""
         if v.forgotten_by:
             notes += f"  HOLDS FORGOTTEN ROWS (forget request {v.forgotten_by})"
@@ -233,6 +254,8 @@ def format_versions(pipeline_name: str, versions: list[ModelVersion], state=None
         lines.append(f"{mark}{v.version:<9} {labels:<14} {when:<19} {metrics}  {v.serving_path}{notes}")
     lines += ["", "* served as stable (the latest rollout's labels; before any, the highest version folder); every "
                   "push was blessed by the Evaluator and the InfraValidator"]
+    if skills:
+        lines.append("skill: 0 the trivial model, 1 a perfect one; reference: gradient-boosted trees on the same rows")
     holding = [v.version for v in versions if v.forgotten_by]
     if holding:
         lines.append(f"trained on rows forgotten since (mlops forget): {', '.join(holding)}; a new run trains without "

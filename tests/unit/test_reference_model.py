@@ -153,3 +153,17 @@ def test_the_summary_shows_model_reference_and_trivial_with_their_skill():
     assert "Short of the reference by more than evaluation.reference.max_gap (0.1): check its features" in text
     assert reference_lines({"auc": 0.8}, {**SUMMARY, "reference": {}, "error": "ValueError: x"})[1] == (
         "Against a reference: none (the reference model could not be fitted: ValueError: x)")
+
+
+def test_mlops_models_shows_each_versions_skill_beside_its_reference():
+    from pipelines.metadata.registry import ModelVersion, format_versions
+
+    versions = [ModelVersion("1.0.0", 1, 2, 0.0, "/serving/1", metrics={"auc": 0.8}, labels=["stable"],
+                             reference=SUMMARY),
+                ModelVersion("1.1.0", 3, 4, 0.0, "/serving/2", metrics={"auc": 0.9})]  # pushed before references
+    lines = format_versions("p", versions).splitlines()
+    assert lines[2].rstrip().endswith("skill  reference skill  serving path")
+    first = next(line for line in lines if line.startswith("* 1.0.0"))
+    assert first.split()[5:8] == ["0.8", "0.6", "0.8"]  # auc, the model's skill, the reference's
+    second = next(line for line in lines if "1.1.0" in line)
+    assert second.split()[4:7] == ["0.9", "-", "-"]
