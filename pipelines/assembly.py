@@ -30,9 +30,10 @@ from components.reference_model.component import ReferenceModel
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.statistics_gen.component import StatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
-from pipelines.config.parts import DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart, ReferenceModelPart
+from pipelines.config.parts import (DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart,
+                                    RawIdsPart, ReferenceModelPart)
 from pipelines.shared import component_ids as ids
-from pipelines.shared import data_files, distances
+from pipelines.shared import data_files, distances, prediction_tables
 from pipelines.shared.artifact_files import schema_file_value_types
 from pipelines.shared.metric_names import FALSE_NEGATIVE_RATE, FALSE_POSITIVE_RATE, fairness_metric_name
 
@@ -266,17 +267,23 @@ def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_bl
     if value_types is None and cfg.schema_path:
         value_types = schema_file_value_types(cfg.schema_path)
     input_base, pattern = (data, "*.csv") if not data.endswith(".csv") else data.rsplit("/", 1)
+    # Without an ID column each row is numbered; a pseudonymised one is given back as the input had it.
+    id_column = cfg.batch_inference.id_column or prediction_tables.ROW_COLUMN
     examples = one_split_csv_example_gen(input_base, pattern, cfg.data.null_values, prediction_export.SPLIT,
-                                         value_types, ingestion_privacy(cfg, scoring=True)
+                                         value_types, ingestion_privacy(cfg, scoring=True),
+                                         row_column=None if cfg.batch_inference.id_column else id_column,
                                          ).with_id(ids.INFERENCE_EXAMPLE_GEN)
     bulk_inferrer = BulkInferrer(
         examples=examples.outputs["examples"], model=model, model_blessing=model_blessing,
         data_spec=bulk_inferrer_pb2.DataSpec(example_splits=[prediction_export.SPLIT]),
         model_spec=bulk_inferrer_pb2.ModelSpec(model_signature_name=[F.SERVING_SIGNATURE]),
     ).with_id(ids.BULK_INFERRER)
+    raw_ids = RawIdsPart(input_base=input_base, pattern=pattern, null_values=cfg.data.null_values,
+                         key_env=cfg.privacy.key_env, key_file=cfg.resolve(cfg.privacy.key_file) if cfg.privacy.key_file
+                         else None).model_dump_json() if id_column in cfg.privacy.pseudonymize else ""
     export = prediction_export.PredictionExport(
         inference_result=bulk_inferrer.outputs["inference_result"], examples=examples.outputs["examples"],
-        model_blessing=model_blessing, id_column=cfg.batch_inference.id_column,
+        model_blessing=model_blessing, id_column=id_column, raw_ids=raw_ids,
         file_format=cfg.batch_inference.format, destination=output,
     ).with_id(ids.PREDICTION_EXPORT)
     return [examples, bulk_inferrer, export]

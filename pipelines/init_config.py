@@ -377,8 +377,8 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
         add_column(result, name, column, table, label_values, bins)
         if found:
             result.privacy[name] = found
-        elif result.left_out.get(name) == ID_REASON:  # an ID is personal data too: its pseudonym still joins
-            result.privacy[name] = ("pseudonymize", "an ID")
+        elif result.left_out.get(name) == ID_REASON and not is_row_counter(table.column(name).combine_chunks()):
+            result.privacy[name] = ("pseudonymize", "an ID")  # an ID is personal data too: its pseudonym still joins
     if not result.features:
         reasons = [f"{k}: {v}" for k, v in result.left_out.items()]
         more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
@@ -483,6 +483,15 @@ def most_important(fitted, holdout, y: np.ndarray, names: list[str]) -> list[str
     found = permutation_importance(fitted.model, fitted.encoding.matrix(holdout), y, n_repeats=2, random_state=0)
     order = np.argsort(-found.importances_mean, kind="stable")
     return [names[i] for i in order[:CARRIER_CANDIDATES]]
+
+
+def is_row_counter(values: pa.Array) -> bool:
+    """Whether an ID column is a plain row counter (the integers from its smallest, each once): it numbers rows,
+    it says nothing of a person, so it needs no pseudonym (nor a key before the first run)."""
+    if not pa.types.is_integer(values.type) or values.null_count:
+        return False
+    x = np.sort(values.to_numpy(zero_copy_only=False))
+    return len(x) > 0 and bool(np.array_equal(x, np.arange(x[0], x[0] + len(x))))
 
 
 def add_column(result: Plan, name: str, column, table: pa.Table, label_values, bins: int) -> None:

@@ -29,10 +29,10 @@ def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], 
 
 def one_split_csv_example_gen(input_base: str, pattern: str, null_values: list[str], split: str,
                               value_types: Optional[dict[str, str]] = None,
-                              privacy: Optional[IngestionPrivacyPart] = None):
-    """Every row in one split: data to score, not to train on."""
+                              privacy: Optional[IngestionPrivacyPart] = None, row_column: Optional[str] = None):
+    """Every row in one split: data to score, not to train on (`row_column`: each row numbered in it)."""
     part = ExampleGenPart(null_values=null_values, value_types=dict(sorted((value_types or {}).items())),
-                          privacy=privacy)
+                          privacy=privacy, row_column=row_column)
     return _example_gen(input_base, pattern, {split: 1}, executor.custom_config(part))
 
 

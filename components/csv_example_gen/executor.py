@@ -74,7 +74,7 @@ class Executor(base_executor.BaseExecutor):
         if privacy is not None:  # read as text: "007" and 7 are different IDs
             value_types.update({column: "BYTES" for column in privacy.pseudonymize})
         reading = {"null_values": options.null_values, "label_columns": options.label_columns,
-                   "value_types": value_types or None, "privacy": privacy}
+                   "value_types": value_types or None, "privacy": privacy, "row_column": options.row_column}
         written = splits.write_splits(files, split_dirs=[artifact_utils.get_split_uri([examples], name) for name in names],
                                      hash_buckets=hash_buckets, **reading)
         logging.info("Wrote %s from %d files (hash buckets %s)",

@@ -180,20 +180,22 @@ def labelled_rows(batch: pa.RecordBatch, label_columns: Sequence[str]) -> np.nda
 
 def write_splits(files: list[str], null_values: list[str], split_dirs: list[str], hash_buckets: list[int],
                  block_size: int = BATCH_BYTES, label_columns: Sequence[str] = (),
-                 value_types: Optional[dict[str, str]] = None, privacy: Optional[Privacy] = None) -> Written:
+                 value_types: Optional[dict[str, str]] = None, privacy: Optional[Privacy] = None,
+                 row_column: Optional[str] = None) -> Written:
     """Reads every file in batches and writes each row, as a serialized tf.Example, to its split's folder;
     rows missing a value in one of `label_columns` are counted, not written. `value_types` (the schema's
     {column: FLOAT|INT|BYTES}) fixes how those columns are read; a file where a cell does not fit its
     type has that column inferred instead (text, which the schema check then reports). A file whose
     inferred types change after its first batch is read whole once to infer them (as pyarrow's read_csv
     does), and the writing starts over. `privacy`: what is dropped, pseudonymised and forgotten before a row
-    is hashed to its split and written, and what it records of the rows written."""
+    is hashed to its split and written, and what it records of the rows written. `row_column`: a column
+    numbering the rows (1, 2, ... over the files in order), for data to score that has no ID column."""
     column_types: dict[str, dict] = {path: arrow_types(value_types, read_header(path)) for path in files} \
         if value_types else {}
     for _ in range(len(files) * (len(value_types or {}) + 1) + 1):  # each retry settles a column or a file
         try:
             return _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
-                                      label_columns, privacy)
+                                      label_columns, privacy, row_column)
         except TypesChangeInFile as change:
             forced = column_types.get(change.path, {})
             misfit = first_value_not_of_type(change.path, null_values,
@@ -211,15 +213,20 @@ def write_splits(files: list[str], null_values: list[str], split_dirs: list[str]
 
 
 def _write_splits_once(files, null_values, split_dirs, hash_buckets, block_size, column_types,
-                       label_columns, privacy) -> Written:
+                       label_columns, privacy, row_column=None) -> Written:
     encoder = example_coder.RecordBatchToExamplesEncoder()
     writers = [SplitWriter(directory) for directory in split_dirs]
     unlabelled = [0] * len(writers)
+    rows_read = 0
     try:
         for path in files:
             if privacy is not None:
                 privacy.start(path)
             for batch in read_batches(path, null_values, block_size, column_types.get(path)):
+                if row_column is not None:
+                    numbers = pa.array(np.arange(rows_read + 1, rows_read + 1 + batch.num_rows, dtype=np.int64))
+                    batch = pa.RecordBatch.from_arrays([*batch.columns, numbers], [*batch.schema.names, row_column])
+                rows_read += batch.num_rows
                 allowed = np.ones(batch.num_rows, dtype=bool)
                 if privacy is not None:  # before the split's hash: a dropped value must not decide anything
                     batch, allowed = privacy.apply(path, batch)

@@ -12,7 +12,8 @@ from tfx.dsl.io import fileio
 from tfx.types.artifact import Artifact
 from tfx.types.standard_artifacts import Examples, InferenceResult, ModelBlessing
 
-from pipelines.shared import prediction_tables
+from pipelines.config.parts import RawIdsPart
+from pipelines.shared import data_files, prediction_tables, pseudonyms
 
 SPLIT = "inference"  # the one split the inference pipeline's ExampleGen writes
 
@@ -35,15 +36,24 @@ def _records(pattern: str):
 def PredictionExport(inference_result: InputArtifact[InferenceResult], examples: InputArtifact[Examples],
                      predictions: OutputArtifact[Predictions], id_column: Parameter[str],
                      file_format: Parameter[str], destination: Parameter[str],
-                     model_blessing: InputArtifact[ModelBlessing] = None) -> None:
+                     model_blessing: InputArtifact[ModelBlessing] = None, raw_ids: Parameter[str] = "") -> None:
     """With `model_blessing` (the pipeline's own model): an unblessed model scores nothing and the file is left
-    as it was. Without (`mlops predict`, whose model is a served, hence blessed, version): no rows is an error."""
+    as it was. Without (`mlops predict`, whose model is a served, hence blessed, version): no rows is an error.
+    `raw_ids`: a RawIdsPart when the ID column was pseudonymised: the file gets the input's own IDs back."""
     if model_blessing is not None and not model_blessing.get_int_custom_property("blessed"):
         predictions.set_string_custom_property("skipped", "the model was not blessed: nothing scored")
         return
     rows = prediction_tables.rows_from_prediction_logs(_records(os.path.join(inference_result.uri, "*.gz")), id_column)
     scored = sum(1 for _ in _records(os.path.join(examples.uri, f"Split-{SPLIT}", "*.gz")))
     prediction_tables.check_predictions(rows, scored)
+    if id_column == prediction_tables.ROW_COLUMN:  # numbered rows, in the input's order
+        rows.sort(key=lambda row: row[id_column])
+    if raw_ids:
+        part = RawIdsPart.model_validate_json(raw_ids)
+        found = prediction_tables.raw_ids_by_pseudonym(data_files.matching_files(part.input_base, part.pattern),
+                                                       id_column, part.null_values,
+                                                       pseudonyms.read_key(part.key_env, part.key_file))
+        rows = [{**row, id_column: found.get(row[id_column], row[id_column])} for row in rows]
     prediction_tables.write_table(rows, destination, file_format)
     predictions.set_string_custom_property("destination", destination)
     predictions.set_int_custom_property("rows", len(rows))

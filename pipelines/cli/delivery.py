@@ -101,6 +101,8 @@ def predict(args, cfg) -> int:
 
         scored = local.predict(cfg, data, files, output, file_format)
         print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
+    if row_numbers_note(cfg, files):
+        print(row_numbers_note(cfg, files))
     with quiet_libraries():
         unseen = unseen_values_line(cfg, files)
     print(unseen)
@@ -119,6 +121,8 @@ def explain(args, cfg) -> int:
         written = run(cfg, open_reader(cfg), files, output, file_format)
     print(f"wrote {written.output}: attributions of {written.rows} rows by version {written.version}"
           + (" (stable; answered as the rollout splits)" if args.online else ""))
+    if row_numbers_note(cfg, files):
+        print(row_numbers_note(cfg, files))
     return EXIT_OK
 
 
@@ -140,6 +144,17 @@ def unseen_values_line(cfg, files: list[str]) -> str:
         f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
 
 
+def row_numbers_note(cfg, files: list[str]) -> str:
+    """Without batch_inference.id_column the output numbers the rows: say so, with the columns that could be one."""
+    if cfg.batch_inference.id_column:
+        return ""
+    from pipelines.shared.data_files import read_header
+    from pipelines.shared.prediction_tables import ROW_COLUMN
+
+    return (f"  no batch_inference.id_column in {cfg.source}: rows are numbered in {ROW_COLUMN} (1, 2, ... in file "
+            f"order); to join on a column of your own, set it to one of: {', '.join(read_header(files[0]))}")
+
+
 def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str, str]:
     """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output, the
     output's format: its extension, else batch_inference.format)."""
@@ -149,8 +164,6 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         raise ConfigError(f"{cfg.source}: batch_inference.data: give DATA or set it")
     if not output:
         raise ConfigError(f"{cfg.source}: batch_inference.output: give -o FILE or set it")
-    if not cfg.batch_inference.id_column:
-        raise ConfigError(f"{cfg.source}: batch_inference.id_column: name the column that identifies a row")
     if cfg.privacy.pseudonymize:  # the output's IDs are pseudonyms: the key is needed before anything runs
         cfg.pseudonym_key()
     try:
@@ -159,7 +172,7 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         raise ConfigError(str(e)) from None
     for path in files:
         header = read_header(path)
-        if cfg.batch_inference.id_column not in header:
+        if cfg.batch_inference.id_column and cfg.batch_inference.id_column not in header:
             raise ConfigError(f"{cfg.source}: batch_inference.id_column: {cfg.batch_inference.id_column!r} is not a "
                               f"column of {path} (columns: {', '.join(header)})")
         missing = [f.name for f in cfg.features if f.name not in header]

@@ -28,6 +28,17 @@ class IngestionPrivacyPart(_Strict):
     min_k: Optional[int] = None
 
 
+class RawIdsPart(_Strict):
+    """Where PredictionExport finds the input's own IDs when ExampleGen pseudonymised the ID column: the scored
+    files and the key (by name). The output file is the user's, to join back on; the examples keep pseudonyms."""
+
+    input_base: str
+    pattern: str
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    key_env: str = ""
+    key_file: Optional[str] = None
+
+
 class ExampleGenPart(_Strict):
     null_values: list[str] = Field(default_factory=lambda: [""])
     eval_max_rows: Optional[int] = None       # the eval split's cap (data.split.eval_max_rows)
@@ -36,6 +47,7 @@ class ExampleGenPart(_Strict):
     label_columns: list[str] = Field(default_factory=list)  # rows missing one are left out and counted
     value_types: dict[str, str] = Field(default_factory=dict)  # the schema's {column: FLOAT|INT|BYTES}
     privacy: Optional[IngestionPrivacyPart] = None
+    row_column: Optional[str] = None          # data to score without an ID column: each row's number (1, 2, ...)
 
 
 class DriftCheckPart(_Strict):

@@ -92,14 +92,6 @@ class PipelineConfig(FeaturesConfig):
         return self
 
     @model_validator(mode="after")
-    def _scoring_in_the_pipeline_names_its_ids(self) -> "PipelineConfig":
-        scoring = self.batch_inference
-        if scoring.data and scoring.output and not scoring.id_column:
-            raise ValueError("batch_inference.id_column: with data and output set, the pipeline scores the data "
-                             "after each blessed model and needs the column that identifies a row")
-        return self
-
-    @model_validator(mode="after")
     def _compared_features_exist(self) -> "PipelineConfig":
         kinds = {f.name: f.kind for f in self.features}
         for section in ("drift", "skew"):

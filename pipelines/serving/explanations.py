@@ -44,7 +44,7 @@ def explain_batch(cfg, reader, files: list[str], output: str, file_format: str) 
     from pipelines.metadata.registry import stable_model
     from pipelines.serving.online import feature_tables
     from pipelines.shared.csv_tables import table_to_examples
-    from pipelines.shared.prediction_tables import write_table
+    from pipelines.shared.prediction_tables import ROW_COLUMN, write_table
 
     version, _ = stable_model(reader, cfg.serving_dir)
     signatures = tf.saved_model.load(version.serving_path).signatures
@@ -52,9 +52,9 @@ def explain_batch(cfg, reader, files: list[str], output: str, file_format: str) 
         raise LookupError(f"version {version.version} has no `{EXPLAIN_SIGNATURE}` signature (it was trained before "
                           "the project exported one): run the pipeline to push a model that has")
     explain = signatures[EXPLAIN_SIGNATURE]
-    id_column = cfg.batch_inference.id_column
+    id_column = cfg.batch_inference.id_column or ROW_COLUMN
     rows = []
-    for ids, features in feature_tables(cfg, files, model_value_types(reader, version.model_id)):
+    for ids, _, features in feature_tables(cfg, files, model_value_types(reader, version.model_id)):
         examples = table_to_examples(features)
         for start in range(0, len(examples), EXPLAIN_BATCH):
             stop = start + EXPLAIN_BATCH
@@ -70,19 +70,19 @@ def explain_online(cfg, reader, files: list[str], output: str, file_format: str)
     from pipelines.serving.client import ServingClient, answering_server
     from pipelines.serving.online import feature_tables
     from pipelines.shared.csv_tables import table_to_examples
-    from pipelines.shared.prediction_tables import write_table
+    from pipelines.shared.prediction_tables import ROW_COLUMN, write_table
 
-    id_column = cfg.batch_inference.id_column
+    id_column = cfg.batch_inference.id_column or ROW_COLUMN
     names = {v.folder: v.version for v in model_versions(reader, cfg.serving_dir, with_metrics=False)}
     stable, _ = stable_model(reader, cfg.serving_dir)
     tables = list(feature_tables(cfg, files, model_value_types(reader, stable.model_id)))  # misfits fail first
     rows = []
     with answering_server(cfg), ServingClient.for_config(cfg, reader, signature=EXPLAIN_SIGNATURE) as client:
-        for ids, features in tables:
-            for key, example in zip(ids, table_to_examples(features)):
+        for ids, keys, features in tables:
+            for row_id, key, example in zip(ids, keys, table_to_examples(features)):
                 answer = client.predict([example], key=str(key))
                 (row,) = attribution_rows(answer.outputs)
-                rows.append({id_column: key, "served_by": answer.label,
+                rows.append({id_column: row_id, "served_by": answer.label,
                              "version": names.get(answer.version, str(answer.version)), **row})
     write_table(rows, output, file_format)
     return Explained(stable.version, output, len(rows))

@@ -78,6 +78,22 @@ def rows_from_prediction_logs(records: Iterable[bytes], id_column: str) -> list[
     return rows
 
 
+ROW_COLUMN = "input_row"  # without an ID column, each scored row's number in its input (1, 2, ...), files in order
+
+
+def raw_ids_by_pseudonym(files: list[str], id_column: str, null_values: list[str], key) -> dict[str, str]:
+    """pseudonym -> the input's own ID, for an ID column ExampleGen pseudonymised: the output file joins back on
+    the user's IDs, while nothing under the output root holds them."""
+    from pipelines.shared import pseudonyms
+    from pipelines.shared.csv_tables import read_csv
+
+    found: dict[str, str] = {}
+    for path in files:
+        ids = read_csv(path, null_values, {id_column: "BYTES"}).column(id_column)
+        found.update(zip(pseudonyms.pseudonymize_array(key, ids).to_pylist(), ids.to_pylist()))
+    return found
+
+
 def write_table(rows: list[dict], path: str, file_format: str) -> str:
     """The rows as CSV or Parquet, complete before the file appears (a temporary file, then one rename);
     `path` may be an object-store URI (gs://...), written through TFX's file I/O."""

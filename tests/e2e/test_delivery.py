@@ -148,15 +148,22 @@ def test_rollout_mistakes_are_clear_errors(taxi, served, port):
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_batch_predictions_are_the_served_models_own_with_ids(taxi, served, port, scoring_csv, file_format):
+    """With the ID column (CSV), each prediction beside its ID; without one (Parquet), beside its row's number."""
     import pyarrow.parquet as pq
     from pyarrow import csv as pa_csv
 
     output = taxi.work / f"batch.{file_format}"
-    result = cli(taxi, port, "predict", scoring_csv, "-o", output)
+    result = cli(taxi, port, "predict", scoring_csv, "-o", output) if file_format == "csv" else \
+        mlops("predict", taxi.config, scoring_csv, "-o", output, "--set", f"serving.port={port}")
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert f"{ROWS} rows scored by version 1.0.0" in result.stdout
     table = pa_csv.read_csv(output) if file_format == "csv" else pq.read_table(output)
-    predicted = dict(zip(table.column("trip_id").to_pylist(), table.column("outputs").to_pylist()))
+    if file_format == "csv":
+        ids = table.column("trip_id").to_pylist()
+    else:
+        assert "rows are numbered in input_row" in result.stdout and "one of: trip_id, " in result.stdout
+        ids = [f"trip-{n - 1:05d}" for n in table.column("input_row").to_pylist()]  # row n is the n-th trip
+    predicted = dict(zip(ids, table.column("outputs").to_pylist()))
     assert sorted(predicted) == [f"trip-{i:05d}" for i in range(ROWS)]
 
     expected = own_predictions(taxi, scoring_csv)
@@ -177,9 +184,7 @@ def own_predictions(taxi, scoring_csv) -> dict:
     return dict(zip(table.column("trip_id").to_pylist(), outputs.numpy().reshape(-1).tolist()))
 
 
-def test_predict_without_an_id_column_or_a_model_is_a_clear_error(taxi, scoring_csv, tmp_path):
-    no_id = mlops("predict", taxi.config, scoring_csv, "-o", tmp_path / "p.csv")
-    assert no_id.returncode == 2 and "batch_inference.id_column" in no_id.stderr
+def test_predict_with_a_wrong_id_column_or_without_a_model_is_a_clear_error(taxi, scoring_csv, tmp_path):
     wrong_id = mlops("predict", taxi.config, scoring_csv, "-o", tmp_path / "p.csv", "--set",
                      "batch_inference.id_column=ride")
     assert wrong_id.returncode == 2 and "'ride' is not a column of" in wrong_id.stderr
@@ -203,6 +208,6 @@ def test_predict_without_an_id_column_or_a_model_is_a_clear_error(taxi, scoring_
     over_input = mlops("predict", taxi.config, scoring_csv, "-o", scoring_csv, "--set", "batch_inference.id_column=trip_id")
     assert over_input.returncode == 2 and "predictions never write over their input" in over_input.stderr
     assert scoring_csv.read_bytes() == before
-    for result in (no_id, wrong_id, nothing_served, no_feature, over_input):
+    for result in (wrong_id, nothing_served, no_feature, over_input):
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.csv").exists()

@@ -289,8 +289,6 @@ def test_cron_fields_hidden_units_and_search_values_are_checked(tmp_path):
 
 
 def test_serving_and_batch_inference_mistakes_name_the_field(tmp_path):
-    message = error_of(tmp_path, MINIMAL + "batch_inference: {data: new, output: p.csv}\n")
-    assert "batch_inference.id_column" in message and "identifies a row" in message
     assert "batch_inference.format: Input should be 'csv' or 'parquet'" in error_of(
         tmp_path, MINIMAL + "batch_inference: {format: json}\n")
     assert "serving.request_log.sampling_rate: Input should be less than or equal to 1" in error_of(
