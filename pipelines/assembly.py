@@ -30,8 +30,14 @@ from components.reference_model.component import ReferenceModel
 from components.schema_importer.component import ImportSchemaGen, file_digest
 from components.statistics_gen.component import StatisticsGen
 from pipelines.config import BINARY, MULTICLASS, PipelineConfig
-from pipelines.config.parts import (DataGatePart, DriftCheckPart, FeatureImportancePart, IngestionPrivacyPart,
-                                    RawIdsPart, ReferenceModelPart)
+from pipelines.config.parts import (
+    DataGatePart,
+    DriftCheckPart,
+    FeatureImportancePart,
+    IngestionPrivacyPart,
+    RawIdsPart,
+    ReferenceModelPart,
+)
 from pipelines.shared import component_ids as ids
 from pipelines.shared import data_files, distances, prediction_tables
 from pipelines.shared.artifact_files import schema_file_value_types
