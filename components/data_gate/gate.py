@@ -33,16 +33,19 @@ def check(anomalies_uri: str, statistics_uri: str, also: Sequence[Anomaly] = ())
 
 
 def missing_label_anomalies(label_counts: dict, max_fraction: float, label: str) -> list[Anomaly]:
-    """One anomaly per split where rows without a label are more than max_fraction of its rows.
-    label_counts: ExampleGen's {split: {"examples": written, "unlabelled": left out}}."""
-    found = []
-    for split, counts in label_counts.items():
-        rows = counts["examples"] + counts["unlabelled"]
-        if rows and counts["unlabelled"] / rows > max_fraction:
-            found.append(Anomaly(split, label, f"label missing on {counts['unlabelled']} of {rows} rows "
-                                               f"({counts['unlabelled'] / rows:.1%}), more than "
-                                               f"label.max_missing_fraction ({max_fraction:g})"))
-    return found
+    """An anomaly when rows without a label are more than max_fraction of all rows, judged over every split
+    together as `mlops init` measures it on the table (each split's share, hashed at random, strays from it
+    by chance), with each split's share in the message. label_counts: ExampleGen's {split: {"examples":
+    written, "unlabelled": left out}}."""
+    rows = sum(c["examples"] + c["unlabelled"] for c in label_counts.values())
+    unlabelled = sum(c["unlabelled"] for c in label_counts.values())
+    if not rows or unlabelled / rows <= max_fraction:
+        return []
+    per_split = ", ".join(f"{split} {c['unlabelled']} of {c['examples'] + c['unlabelled']} "
+                          f"({c['unlabelled'] / max(1, c['examples'] + c['unlabelled']):.1%})"
+                          for split, c in label_counts.items())
+    return [Anomaly("all", label, f"label missing on {unlabelled} of {rows} rows ({unlabelled / rows:.1%}), more "
+                                  f"than label.max_missing_fraction ({max_fraction:g}); by split: {per_split}")]
 
 
 def small_group_anomalies(k_anonymity: dict, min_k: int) -> list[Anomaly]:

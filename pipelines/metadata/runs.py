@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 
 from pipelines.metadata.evaluation import read_evaluation, value_text
 from pipelines.metadata.reader import MetadataReader, execution_seconds, execution_state, int_property, spans_of, string_property
+from pipelines.metadata.reference import reference_lines, suspect_shares
 from pipelines.model_server.platforms import DESCRIPTIONS
 from pipelines.shared import component_ids as ids
 from pipelines.shared import reference_model
@@ -55,6 +56,7 @@ class RunSummary:
     infra_reason: Optional[str] = None
     pushed_path: Optional[str] = None
     held_back: str = ""                 # why a blessed model was not pushed (short of the reference model)
+    max_missing_labels: Optional[float] = None  # the data gate's label.max_missing_fraction
     outcome: str = INCOMPLETE
 
     def component(self, node: str) -> Optional[ComponentRun]:
@@ -120,6 +122,7 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     statistics_gen = next((e for e in executions if reader.node_name(e) == ids.STATISTICS_GEN), None)
     if statistics_gen is not None:
         summary.hidden = json.loads(string_property(statistics_gen, HIDDEN_COLUMNS) or "[]")
+    summary.max_missing_labels = max_missing_labels(reader, executions)
     features, by_split = transformed_with(transform, statistics)
     summary.features_config = features
     if features is not None:
@@ -144,6 +147,13 @@ def read_run_summary(reader: MetadataReader, run_id: Optional[str] = None, pipel
     add_verdicts(summary)
     summary.outcome = run_outcome(summary.components, pipeline_running)
     return summary
+
+
+def max_missing_labels(reader: MetadataReader, executions: list) -> Optional[float]:
+    """The data gate's limit on rows without a label, as its execution recorded it."""
+    gate = next((e for e in executions if reader.node_name(e) == ids.DATA_GATE), None)
+    config = json.loads(string_property(gate, "config") or "{}") if gate is not None else {}
+    return config.get("max_missing_labels")
 
 
 def add_verdicts(summary: RunSummary) -> None:
@@ -436,79 +446,9 @@ def _metric_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
-@dataclass
-class ReferenceTable:
-    """The model, the reference model and the trivial one on the metrics they share, each with its skill on the
-    label kind's primary metric (0: the trivial model, 1: a perfect one)."""
-    metric: str                                              # what skill is measured on
-    names: list[str]                                         # the metrics shown
-    rows: list[tuple[str, dict[str, float], Optional[float]]]  # (who, metric -> value, skill)
-    gap: Optional[tuple[str, float, float, float]] = None    # reference_model.gap
-    max_gap: Optional[float] = None
-    on_gap: str = "warn"
-
-    @property
-    def reached(self) -> str:
-        """"the model reaches 98% of the reference's skill (short by 0.004)", or ""."""
-        if self.gap is None:
-            return ""
-        _, ours, theirs, short = self.gap
-        reached = f"{ours / theirs:.0%} of the reference's skill" if theirs > 0 else "a skill the reference does not"
-        return f"the model reaches {reached} ({'short by' if short > 0 else 'ahead by'} {abs(short):.3f})"
-
-    @property
-    def too_far(self) -> str:
-        """What happens to a model short of the reference by more than max_gap, or ""."""
-        if self.gap is None or self.max_gap is None or self.gap[3] <= self.max_gap:
-            return ""
-        then = "not pushed" if self.on_gap == "stop" else "check its features and settings (on_gap: stop holds such a model back)"
-        return f"Short of the reference by more than evaluation.reference.max_gap ({self.max_gap}): {then}"
-
-
-def reference_table(overall: dict[str, float], reference: dict) -> Optional[ReferenceTable]:
-    """None when the run has no reference model, or the reference could not be fitted."""
-    if not reference or reference.get("error"):
-        return None
-    head = reference["head"]
-    rows = [("model", overall), (f"reference ({reference['description']})", reference["reference"]),
-            (f"trivial ({'the median' if head == reference_model.REGRESSION else 'commonest class'})", reference["trivial"])]
-    return ReferenceTable(
-        reference_model.PRIMARY[head][0], sorted(set(reference["reference"]) & set(overall)) or sorted(reference["reference"]),
-        [(who, values, reference_model.primary_skill(values, reference["trivial"], head) if values else None)
-         for who, values in rows],
-        reference_model.gap(overall, reference) if overall else None, reference.get("max_gap"),
-        reference.get("on_gap", "warn"))
-
-
-def reference_lines(overall: dict[str, float], reference: dict) -> list[str]:
-    """The summary's lines for reference_table."""
-    if reference.get("error"):
-        return ["", f"Against a reference: none (the reference model could not be fitted: {reference['error']})"]
-    found = reference_table(overall, reference)
-    if found is None:
-        return []
-    width = max(len(who) for who, _, _ in found.rows)
-    widths = [max(14, len(n)) for n in found.names + ["skill"]]
-    lines = ["", f"Against a reference (eval split; skill on {found.metric}: 0 the trivial model, 1 a perfect one):",
-             f"  {'':<{width}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(found.names + ["skill"], widths))]
-    for who, values, row_skill in found.rows:
-        lines.append(f"  {who:<{width}}  " + "  ".join(value_text(v, w) for v, w in
-                                                       zip([values.get(n) for n in found.names] + [row_skill], widths)))
-    lines += [f"  {line}" for line in (found.reached, found.too_far) if line]
-    return lines
-
-
-def suspect_shares(summary: RunSummary) -> list[tuple[str, Optional[float], str]]:
-    """(feature, its share of the model's attribution or None, why init flagged it) for init's suspects."""
-    from pipelines.shared.importance import shares
-
-    share = shares(summary.importance) if summary.importance else {}
-    return [(name, share.get(name), why) for name, why in (summary.reference.get("suspects") or {}).items()]
-
-
 def suspect_lines(summary: RunSummary) -> list[str]:
     """The features `mlops init` flagged, with the share of the model's attribution each takes."""
-    found = suspect_shares(summary)
+    found = suspect_shares(summary.reference.get("suspects") or {}, summary.importance)
     lines = ["", "Suspects (check that each is known before the outcome):"] if found else []
     for name, share, why in found:
         taken = "attribution not measured" if share is None else f"{share:.0%} of the model's attribution"
@@ -559,7 +499,9 @@ def _ending(summary: RunSummary, error: Optional[str]) -> list[str]:
         found = [what for what, seen in (("anomalies", summary.anomalies),
                                          ("drift", any(c.exceeded for c in summary.drift))) if seen]
         if not found and any(c["unlabelled"] for c in summary.label_counts.values()):
-            found = ["too many rows without a label (label.max_missing_fraction)"]
+            limit = f" {summary.max_missing_labels:g}" if summary.max_missing_labels is not None else ""
+            found = [f"too many rows without a label ({missing_labels_line(summary.label_counts).split(': ', 1)[1]}; "
+                     f"label.max_missing_fraction{limit})"]
         k = summary.privacy.get("k_anonymity", {})
         if not found and k.get("min_k") and k["k"] < k["min_k"]:
             found = [f"groups of rows too small to stay anonymous (k = {k['k']}, privacy.min_k {k['min_k']})"]

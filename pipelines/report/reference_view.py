@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from pipelines.metadata.runs import reference_table, suspect_shares
+from pipelines.metadata.reference import reference_table, suspect_shares
 from pipelines.report import charts
 from pipelines.report.charts import table
 from pipelines.report.content import Report
@@ -24,7 +24,7 @@ def reference_section(report: Report) -> str:
             + [f'<span class="num">{charts.number_text(row_skill)}</span>'] for who, values, row_skill in found.rows]
     notes = "".join(f'<p class="{"bad" if line == found.too_far else ""}">{escape(line)}</p>'
                     for line in (found.reached, found.too_far) if line)
-    suspects = suspect_shares(summary)
+    suspects = suspect_shares(summary.reference.get("suspects") or {}, summary.importance)
     listed = "".join(
         f'<li data-suspect="{escape(name)}"><b>{escape(name)}</b>: '
         + escape("attribution not measured" if share is None else f"{share:.0%} of the model's attribution")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from components.atomic_pusher.publishing import reference_gap_reason
-from pipelines.metadata.runs import reference_lines
+from pipelines.metadata.reference import reference_lines
 from pipelines.shared import reference_model as R
 
 
