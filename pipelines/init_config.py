@@ -43,6 +43,8 @@ MIN_LEAK_EVIDENCE = 40      # rows with both values below which no column is jud
 MISSING_INDICATOR_ABOVE = 0.05  # a numeric column missing on more rows gets a missing-indicator input
 SKEWED = 1.0                # |skewness| above this: missing cells take the median rather than the mean
 MAX_MISSING_LABELS = 0.1    # the config's default for label.max_missing_fraction
+RARE_CLASS = 0.2            # two classes, the rarer under this share: judged on AUC, not accuracy
+RARE_CLASS_MIN_AUC = 0.55   # the AUC a model of a rare class must reach (the trivial model's is 0.5)
 # The reference model (gradient-boosted trees) on a sample, with every feature kept so far: when a small group of
 # columns carries most of what it learns, they give the label away (left out) or must be known before the outcome.
 REFERENCE_ROWS = 10_000     # rows sampled for it (70% to fit, 30% to score)
@@ -240,6 +242,19 @@ def label_spec(column: Column, name: str) -> dict:
     return {"kind": "classes", "name": name, "column": column.name, "classes": classes}
 
 
+def with_rarer_positive(label: dict, values: pa.Array) -> dict:
+    """Two classes: the rarer one is the positive (listed last: the model's score is its probability), as
+    fraud, churn or default is; named in `positive` so that no one reads the false negative rate of the wrong
+    class. Ties keep the data's order."""
+    if label["kind"] != "classes" or len(label["classes"]) != 2:
+        return label
+    text = [str(v) for v in pc.drop_null(values).to_pylist()]
+    first, second = label["classes"]
+    if text.count(str(first)) < text.count(str(second)):
+        first, second = second, first
+    return {**label, "classes": [first, second], "positive": second}
+
+
 def feature_spec(column: Column, rows: int) -> tuple[Optional[dict], Optional[str]]:
     """(the feature, None) or (None, why it is left out)."""
     if column.distinct <= 1:
@@ -344,6 +359,13 @@ def evaluation_spec(label: dict, table: pa.Table, features: list[dict], columns:
         evaluation = {"metrics": list(DEFAULT_METRICS[head]),
                       "thresholds": [{"metric": metric, "lower_bound": round(commonest, 4),
                                       "change": {"direction": "higher_is_better", "absolute": -0.01}}]}
+        if head == BINARY and 1 - commonest < RARE_CLASS:
+            # Always answering the commonest class is right on most rows: accuracy cannot tell a model from it,
+            # and the eval split's own share strays above the table's by chance. Ranking metrics can: the
+            # trivial model's AUC is 0.5 and its PR-AUC the positive share.
+            evaluation["metrics"] = [*DEFAULT_METRICS[head], "AUCPrecisionRecall"]
+            evaluation["thresholds"] = [{"metric": "AUC", "lower_bound": RARE_CLASS_MIN_AUC,
+                                         "change": {"direction": "higher_is_better", "absolute": -0.01}}]
     sliceable = [f["name"] for f in features if f["kind"] in ("string_categorical", "int_categorical")
                  and columns[f["name"]].distinct <= MAX_SLICE_VALUES]
     if sliceable:
@@ -355,7 +377,8 @@ def plan(table: pa.Table, label_column: str, null_values: list[str]) -> Plan:
     if label_column not in table.column_names:
         raise ValueError(f"--label {label_column!r} is not a column; columns: {', '.join(table.column_names)}")
     columns = profile(table)
-    label = label_spec(columns[label_column], label_name(label_column))
+    label = with_rarer_positive(label_spec(columns[label_column], label_name(label_column)),
+                                table.column(label_column).combine_chunks())
     result = Plan(label=label, features=[], null_values=null_values,
                   left_out={label_column: "the label"})
     label_values = table.column(label_column).combine_chunks()

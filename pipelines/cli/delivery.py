@@ -101,8 +101,9 @@ def predict(args, cfg) -> int:
 
         scored = local.predict(cfg, data, files, output, file_format)
         print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
-    if row_numbers_note(cfg, files):
-        print(row_numbers_note(cfg, files))
+    for note in (positive_note(cfg), row_numbers_note(cfg, files)):
+        if note:
+            print(note)
     with quiet_libraries():
         unseen = unseen_values_line(cfg, files)
     print(unseen)
@@ -121,8 +122,9 @@ def explain(args, cfg) -> int:
         written = run(cfg, open_reader(cfg), files, output, file_format)
     print(f"wrote {written.output}: attributions of {written.rows} rows by version {written.version}"
           + (" (stable; answered as the rollout splits)" if args.online else ""))
-    if row_numbers_note(cfg, files):
-        print(row_numbers_note(cfg, files))
+    for note in (positive_note(cfg), row_numbers_note(cfg, files)):
+        if note:
+            print(note)
     return EXIT_OK
 
 
@@ -142,6 +144,13 @@ def unseen_values_line(cfg, files: list[str]) -> str:
         return "values never seen in training: none"
     return "values never seen in training (scored as unknown): " + ", ".join(
         f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
+
+
+def positive_note(cfg) -> str:
+    """What a binary model's score is the probability of."""
+    if cfg.label.head != "binary":
+        return ""
+    return f"  scores are the probability of the positive class: {cfg.label.positive_class}"
 
 
 def row_numbers_note(cfg, files: list[str]) -> str:

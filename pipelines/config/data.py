@@ -103,6 +103,10 @@ class BinaryThresholdLabel(_LabelCommon):
         return {self.column} | ({self.relative_to} if self.relative_to else set())
 
     @property
+    def positive_class(self) -> str:
+        return f"{self.column} > {self.greater_than:g}" + (f" * {self.relative_to}" if self.relative_to else "")
+
+    @property
     def head(self) -> str:
         return BINARY
 
@@ -115,6 +119,9 @@ class ClassesLabel(_LabelCommon):
     name: str = LABEL_NAME
     column: str
     classes: list[Union[bool, int, str]] = Field(min_length=2)
+    positive: Optional[Union[bool, int, str]] = Field(
+        None, description="two classes: the one the model's score is the probability of, which false negative "
+                          "rates and 'actually positive' counts are about; listed last in classes (the default)")
 
     @field_validator("classes")
     @classmethod
@@ -123,6 +130,24 @@ class ClassesLabel(_LabelCommon):
         if repeated:
             raise ValueError(f"each class once; repeated: {repeated}")
         return classes
+
+    @model_validator(mode="after")
+    def _positive_is_last(self) -> "ClassesLabel":
+        if self.positive is None:
+            return self
+        if len(self.classes) != 2:
+            raise ValueError(f"positive: only a label of two classes has a positive one ({len(self.classes)} given)")
+        if str(self.positive) not in map(str, self.classes):
+            raise ValueError(f"positive: {self.positive!r} is not one of classes {self.classes!r}")
+        if str(self.positive) != str(self.classes[-1]):
+            raise ValueError(f"positive: {self.positive!r} must be listed last (the model's score is the probability "
+                             f"of the last class): classes: {[self.classes[1], self.classes[0]]!r}")
+        return self
+
+    @property
+    def positive_class(self) -> str:
+        """What a binary model's score is the probability of."""
+        return str(self.classes[-1])
 
     @property
     def source_columns(self) -> set[str]:

@@ -439,7 +439,9 @@ def _metric_lines(summary: RunSummary) -> list[str]:
         return []
     names = sorted({m for values in summary.metrics.values() for m in values})
     width = max(len(s) for s in summary.metrics)
-    lines = ["", "Evaluation (eval split):", f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names)]
+    label = summary.features_config.label if summary.features_config is not None else None
+    positive = f"; positive class: {label.positive_class}" if label is not None and label.head == "binary" else ""
+    lines = ["", f"Evaluation (eval split{positive}):", f"  {'slice':<{width}}  " + "  ".join(f"{n:>14}" for n in names)]
     for slice_key in sorted(summary.metrics, key=slice_order):
         values = summary.metrics[slice_key]
         lines.append(f"  {slice_key:<{width}}  " + "  ".join(value_text(values.get(n), 14) for n in names))

@@ -183,6 +183,10 @@ def model_section(report: Report) -> str:
         return '<section id="model"><h2>Model</h2><p class="muted">Not evaluated in this run.</p></section>'
     blessed = ('<p>Blessed: <span id="blessed" class="ok">yes</span>, every threshold met</p>' if summary.blessed else
                '<p>Blessed: <span id="blessed" class="bad">no</span></p>')
+    label = summary.features_config.label if summary.features_config is not None else None
+    if label is not None and label.head == "binary":
+        blessed += (f'<p>Positive class: <span id="positive">{escape(label.positive_class)}</span> (what the score '
+                    'is the probability of)</p>')
     if summary.too_good:
         blessed += f'<p id="too-good" class="bad">Too good to be true? {escape(summary.too_good)}</p>'
     verdict_rows = [[escape(v.metric), escape(v.slice), escape(v.kind), escape(v.requirement),

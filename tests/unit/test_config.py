@@ -336,3 +336,12 @@ def test_paths_that_cannot_be_resolved_are_named_before_anything_runs(tmp_path, 
     with pytest.raises(ConfigError) as error:
         load_config(project / "configs" / "taxi.yaml", [override.format(loop=loop)])
     assert message.format(loop=loop) in str(error.value)
+
+
+def test_the_positive_class_is_one_of_two_classes_listed_last(tmp_path):
+    label = "label: {kind: classes, name: risk, column: risk, classes: [good, bad], positive: %s}"
+    text = MINIMAL.replace(MINIMAL.splitlines()[4], label)
+    assert load_config(write(tmp_path, text % "bad")).label.positive_class == "bad"
+    assert "must be listed last" in error_of(tmp_path, text % "good") and "classes: ['bad', 'good']" in error_of(
+        tmp_path, text % "good")
+    assert "'ugly' is not one of classes" in error_of(tmp_path, text % "ugly")

@@ -219,3 +219,23 @@ def test_files_a_config_cannot_be_written_from_are_refused_with_what_to_do(tmp_p
 def test_a_handful_of_rows_is_no_evidence_of_a_leak():
     result = I.plan(table(x=[1.0, 2.0, 3.0], y=[0, 1, 1]), "y", [""])
     assert [f["name"] for f in result.features] == ["x"] and not result.suspects
+
+
+def test_a_rare_positive_class_is_the_positive_and_judged_on_ranking_not_accuracy():
+    outcome = (rng.random(4000) < 0.05).astype(int)  # 5% positives
+    signal = outcome * 1.0 + rng.normal(size=4000)
+    result = I.plan(table(signal=signal.tolist(), y=["bad" if o else "good" for o in outcome]), "y", [""])
+    assert result.label["classes"] == ["good", "bad"] and result.label["positive"] == "bad"  # rarer, listed last
+    assert result.evaluation["thresholds"] == [{"metric": "AUC", "lower_bound": I.RARE_CLASS_MIN_AUC,
+                                                "change": {"direction": "higher_is_better", "absolute": -0.01}}]
+    assert "AUCPrecisionRecall" in result.evaluation["metrics"]
+    balanced = I.plan(table(signal=signal.tolist(), y=[["a", "b"][i % 2] for i in range(4000)]), "y", [""])
+    assert balanced.evaluation["thresholds"][0]["metric"] == "BinaryAccuracy"
+
+
+def test_a_plain_row_counter_is_left_out_but_needs_no_pseudonym():
+    data = table(row=list(range(1, 501)), x=noise(500), code=[f"c{i}" for i in range(500)],
+                 y=[i % 2 for i in range(500)])
+    result = I.plan(data, "y", [""])
+    assert result.left_out["row"] == I.ID_REASON and result.left_out["code"] == I.ID_REASON
+    assert "row" not in result.privacy and result.privacy["code"] == ("pseudonymize", "an ID")
