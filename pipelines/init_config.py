@@ -174,6 +174,21 @@ PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 NATIONAL_ID = re.compile(r"^(\d{3}-\d{2}-\d{4}|[A-Z]{2}\d{6}[A-D]|\d{2}[01]\d[0-3]\d[-+]?\d{3,4}[0-9A-Z]?)$")
 PERSON_NAME = re.compile(r"^[A-Z][a-z'\-]+,?(\s+(Mr\.|Mrs\.|Miss\.|Ms\.|Dr\.|[A-Z][a-z'\-.]*|\([A-Za-z\s]+\)))+$")
 DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})")
+# Given names common in English-, German-, French-, Spanish- and Italian-speaking countries: a column whose
+# values are mostly among them holds first names, whatever its header says (a pattern alone cannot tell
+# "Anna" from "Dream", a penguins' island).
+FIRST_NAMES = frozenset("""
+aaron adam adrian alan albert alejandro alex alexander alice alicia amanda amy ana andrea andreas andrew angela
+anna anne anthony antonio barbara ben benjamin bernd betty bob brian carl carlos carmen carol caroline catherine
+charles charlotte chris christian christine christopher claire clara claudia daniel david deborah dennis diana
+dieter donald donna dorothy edward elena elizabeth emily emma eric erika eva frank franz gary george giovanni
+giuseppe grace hans heather helen henry isabel jack jacob james jan jane jason jean jeffrey jennifer jessica joan
+john jonathan jorge jose joseph joshua juan julia julie jurgen karen karl katharina kathleen kelly kevin kimberly
+klaus laura lauren leonardo linda lisa lucas lucia luis luke marco margaret maria marie mark martin mary matthew
+melissa michael michelle monika nancy nicholas nicole olivia pablo pamela patricia patrick paul peter petra pierre
+rachel rebecca richard robert ronald rose ruth ryan sabine samuel sandra sarah scott sebastian sharon sophie
+stefan stephanie stephen steven susan thomas timothy ursula victoria virginia walter william wolfgang
+""".split())
 
 
 def _words(name: str) -> set[str]:
@@ -206,14 +221,27 @@ def personal_kind(name: str, values: pa.Array) -> Optional[tuple[str, str]]:
     if (words & {"name", "surname", "firstname", "lastname", "fullname"} and names >= 0.5) or (
             names >= LOOKS_PERSONAL and len(set(text)) > len(text) / 2):
         return "drop", "person names"
-    if is_text and text and sum(len(v) for v in text) / len(text) > 40 and _share(text, re.compile(r".*\s.*\s")) > 0.8 \
-            and len(set(text)) > len(text) / 2:
+    if is_text and text and sum(1 for v in text if v.split()[:1] and v.split()[0].lower() in FIRST_NAMES) \
+            >= LOOKS_PERSONAL / 2 * len(text):
+        return "drop", "person names (most values are common given names)"
+    if is_text and free_text(text, len(pc.unique(present))):
         return "drop", "free text (it may name or describe people)"
     if words & {"lat", "latitude", "lon", "lng", "long", "longitude"} and pa.types.is_floating(values.type):
         decimals = [len(v.split(".")[1]) for v in text if "." in v]
         if decimals and sorted(decimals)[len(decimals) // 2] >= 4:  # about 10 m or finer
             return "personal", "precise coordinates (about 10 m or finer)"
     return None
+
+
+def free_text(sample: list[str], distinct: int) -> bool:
+    """Many-word text that is different on most rows (notes, descriptions, job titles): no category a model
+    learns from, and it may name or describe people. Long sentences count even when they repeat."""
+    if not sample:
+        return False
+    words = sum(len(v.split()) for v in sample) / len(sample)
+    long_text = sum(len(v) for v in sample) / len(sample) > 40 and _share(sample, re.compile(r".*\s.*\s")) > 0.8
+    varied = len(set(sample)) > len(sample) / 2 or (distinct > 10 * TOP_K and len(set(sample)) > len(sample) / 3)
+    return (long_text or words >= 2) and varied
 
 
 # --- deciding --------------------------------------------------------------------------

@@ -239,3 +239,16 @@ def test_a_plain_row_counter_is_left_out_but_needs_no_pseudonym():
     result = I.plan(data, "y", [""])
     assert result.left_out["row"] == I.ID_REASON and result.left_out["code"] == I.ID_REASON
     assert "row" not in result.privacy and result.privacy["code"] == ("pseudonymize", "an ID")
+
+
+def test_first_names_and_free_text_are_found_by_their_values_and_dropped():
+    rows = 3000
+    first = rng.choice(["Anna", "Peter", "Maria", "Luis", "Sophie", "Klaus", "Emma", "Jorge", "Olivia", "Hans"], rows)
+    roles = [f"{rng.choice(['Senior', 'Junior', 'Lead', 'Chief'])} {rng.choice(['Data', 'Sales', 'Field', 'Web'])} "
+             f"{rng.choice(['Engineer', 'Analyst', 'Manager'])} {i % 1700}" for i in range(rows)]
+    island = rng.choice(["Biscoe", "Dream", "Torgersen"], rows)  # capitalised single words, not names
+    data = table(who=first.tolist(), job=roles, island=island.tolist(), x=noise(rows), y=[i % 2 for i in range(rows)])
+    result = I.plan(data, "y", [""])
+    assert result.privacy["who"] == ("drop", "person names (most values are common given names)")
+    assert result.privacy["job"] == ("drop", "free text (it may name or describe people)")
+    assert "island" not in result.privacy and "island" in [f["name"] for f in result.features]
