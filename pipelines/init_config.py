@@ -36,6 +36,10 @@ MAX_CLASSES = 20            # an integer label with at most this many values is 
 MAX_INT_CATEGORIES = 50     # an integer feature with at most this many values (and range) is categorical
 TOP_K = 100                 # string features with more values keep the most frequent ones
 MAX_SLICE_VALUES = 10       # a categorical feature with at most this many values is sliced on
+# Header words of columns that look like protected attributes: each is sliced on (fairness), with up to
+# MAX_PROTECTED_VALUES values.
+PROTECTED = {"race", "ethnicity", "ethnic", "sex", "gender", "religion", "nationality", "disability", "marital", "age"}
+MAX_PROTECTED_VALUES = 20
 # How much better than the trivial model the column alone explains the label (0: no better, 1: perfectly):
 LEAK_SKILL = 0.98           # this well or better: likely leakage, left out
 SUSPECT_SKILL = 0.90        # this well or better: kept, but flagged as a suspect to check
@@ -394,10 +398,13 @@ def evaluation_spec(label: dict, table: pa.Table, features: list[dict], columns:
             evaluation["metrics"] = [*DEFAULT_METRICS[head], "AUCPrecisionRecall"]
             evaluation["thresholds"] = [{"metric": "AUC", "lower_bound": RARE_CLASS_MIN_AUC,
                                          "change": {"direction": "higher_is_better", "absolute": -0.01}}]
-    sliceable = [f["name"] for f in features if f["kind"] in ("string_categorical", "int_categorical")
-                 and columns[f["name"]].distinct <= MAX_SLICE_VALUES]
-    if sliceable:
-        evaluation["slices"] = [[sliceable[0]]]
+    categorical = [f["name"] for f in features if f["kind"] in ("string_categorical", "int_categorical")]
+    # Columns that look like protected attributes first: the report's fairness view gives each slice's error rates.
+    protected = [n for n in categorical if _words(n) & PROTECTED and columns[n].distinct <= MAX_PROTECTED_VALUES]
+    sliceable = [n for n in categorical if columns[n].distinct <= MAX_SLICE_VALUES and n not in protected]
+    slices = protected + sliceable[:1]
+    if slices:
+        evaluation["slices"] = [[name] for name in slices]
     return evaluation
 
 

@@ -252,3 +252,12 @@ def test_first_names_and_free_text_are_found_by_their_values_and_dropped():
     assert result.privacy["who"] == ("drop", "person names (most values are common given names)")
     assert result.privacy["job"] == ("drop", "free text (it may name or describe people)")
     assert "island" not in result.privacy and "island" in [f["name"] for f in result.features]
+
+
+def test_columns_that_look_like_protected_attributes_are_sliced_on():
+    rows = 1000
+    data = table(credit_history=rng.choice(["good", "poor", "none"], rows).tolist(),
+                 applicant_race=rng.choice(["a", "b", "c", "d"], rows).tolist(),
+                 Sex=rng.choice(["f", "m"], rows).tolist(), x=noise(rows), y=[i % 2 for i in range(rows)])
+    result = I.plan(data, "y", [""])
+    assert result.evaluation["slices"] == [["applicant_race"], ["Sex"], ["credit_history"]]
