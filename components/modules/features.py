@@ -4,11 +4,9 @@ Plain functions, no TensorFlow, so they are unit-tested directly.
 """
 from __future__ import annotations
 
-import hashlib
-import re
-
 from pipelines.config import Feature, FeaturesConfig
 from pipelines.shared import importance
+from pipelines.shared.feature_names import safe_name, vocabulary_name  # noqa: F401  (used as F.* by the modules)
 
 TRANSFORMED_SUFFIX = "_xf"
 # The exported model's signatures: raw examples -> predictions (for clients; for TFMA), and raw
@@ -19,17 +17,6 @@ TRANSFORM_SIGNATURE = "transform_features"
 EXPLAIN_SIGNATURE = importance.EXPLAIN_SIGNATURE  # raw examples -> per-feature attributions (attributions.py)
 
 
-def safe_name(name: str) -> str:
-    """A column's name as TensorFlow may use it in op, scope, layer and file names: the name itself when it is
-    letters, digits and '_' (starting with a letter), else those characters kept, the rest '_', and a digest of
-    the real name so that two names never meet ("Passenger Id" -> "Passenger_Id_3f2a9c"). Raw examples, the
-    config, the schema, requests and predictions keep the real name."""
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        return name
-    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name.encode("ascii", "replace").decode())
-    return f"f_{cleaned}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
-
-
 def transformed_name(name: str) -> str:
     return safe_name(name) + TRANSFORMED_SUFFIX
 
@@ -37,11 +24,6 @@ def transformed_name(name: str) -> str:
 def missing_indicator_name(feature: Feature) -> str:
     """The model input that says a numeric feature's cell was missing (with `missing_indicator: true`)."""
     return safe_name(feature.name) + "_missing" + TRANSFORMED_SUFFIX
-
-
-def vocabulary_name(feature: Feature) -> str:
-    """The file name of a string feature's vocabulary inside the transform graph (and the served model's assets)."""
-    return safe_name(feature.name)
 
 
 def label_columns(cfg: FeaturesConfig) -> set[str]:

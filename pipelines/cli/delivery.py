@@ -125,6 +125,8 @@ def explain(args, cfg) -> int:
     for note in (positive_note(cfg), row_numbers_note(cfg, files)):
         if note:
             print(note)
+    with quiet_libraries():
+        print(unseen_values_line(cfg, files))
     return EXIT_OK
 
 
@@ -134,16 +136,13 @@ def unseen_values_line(cfg, files: list[str]) -> str:
 
     from pipelines.metadata.registry import stable_model
     from pipelines.metadata.store import open_reader
-    from pipelines.serving.unseen import read_vocabularies, unseen_counts
     from pipelines.shared.csv_tables import read_csv
+    from pipelines.shared.unseen_values import read_vocabularies, unseen_counts, unseen_line
 
     version, _ = stable_model(open_reader(cfg), cfg.serving_dir)
     table = pa.concat_tables([read_csv(f, cfg.data.null_values) for f in files], promote=True)
     counts = unseen_counts(cfg.features, table, read_vocabularies(version.serving_path, cfg.features))
-    if not counts:
-        return "values never seen in training: none"
-    return "values never seen in training (scored as unknown): " + ", ".join(
-        f"{name} on {rows} of {table.num_rows} rows" for name, rows in counts.items())
+    return unseen_line(counts, table.num_rows)
 
 
 def positive_note(cfg) -> str:

@@ -103,6 +103,14 @@ def test_new_data_with_whole_numbers_in_a_float_column_is_scored_and_unseen_valu
     assert "values never seen in training (scored as unknown): city on 1 of 40 rows" in result.stdout
     with open(tmp_path / "scores.csv") as f:
         assert len(list(csv.DictReader(f))) == 40
+    explained = mlops("explain", config, tmp_path / "new.csv", "-o", tmp_path / "why.csv")  # the same account of it
+    assert explained.returncode == 0, explained.stdout + explained.stderr[-3000:]
+    assert "values never seen in training (scored as unknown): city on 1 of 40 rows" in explained.stdout
+    (tmp_path / "served").mkdir()
+    new.to_csv(tmp_path / "served" / "requests.csv", index=False)
+    monitored = mlops("monitor", config, "--serving", tmp_path / "served")
+    assert "values never seen in training (scored as unknown): city on 1 of 40 rows" in monitored.stdout, (
+        monitored.stdout + monitored.stderr[-3000:])
 
     (tmp_path / "bad.csv").write_text("passenger_id,age,income,city,hours\n1,30,5.0,east,1.0\n2,thirty,5.0,east,1.0\n")
     bad = mlops("predict", config, tmp_path / "bad.csv", "-o", tmp_path / "bad-scores.csv")

@@ -9,11 +9,11 @@ import os
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.shared.feature_names import vocabulary_name
+
 
 def read_vocabularies(version_dir: str, features) -> dict[str, set[str]]:
     """feature -> the values in its vocabulary, for each string feature whose vocabulary the version carries."""
-    from components.modules.features import vocabulary_name
-
     found = {}
     for feature in features:
         path = os.path.join(version_dir, "assets", vocabulary_name(feature))
@@ -42,3 +42,11 @@ def unseen_counts(features, table: pa.Table, vocabularies: dict[str, set[str]]) 
         if count:
             counts[feature.name] = count
     return counts
+
+
+def unseen_line(counts: dict[str, int], rows: int) -> str:
+    """The one account of such values that `mlops predict`, `explain` and `monitor` all give, with row counts."""
+    if not counts:
+        return "values never seen in training: none"
+    return "values never seen in training (scored as unknown): " + ", ".join(
+        f"{name} on {n} of {rows} rows" for name, n in counts.items())
