@@ -16,29 +16,22 @@ from pipelines.config import features_config_from_json
 from pipelines.config.parts import ReferenceModelPart
 from pipelines.shared import reference_model as R
 from pipelines.shared.artifact_types import ReferenceArtifact
+from pipelines.shared.example_columns import first_values
 
 TRAIN, EVAL = "train", "eval"
 BATCH_ROWS = 10_000
 
 
-def first_values(column) -> np.ndarray:
+def column_values(column) -> np.ndarray:
     """One Arrow list column of tf.Example values as one value per row: float (NaN where missing) for
     numbers, str or None otherwise."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    flat = pc.list_flatten(column)
-    rows, first = np.unique(pc.list_parent_indices(column).to_numpy(), return_index=True)
-    values = flat.to_numpy(zero_copy_only=False)[first] if len(flat) else np.array([])
-    if pa.types.is_binary(flat.type) or pa.types.is_string(flat.type) or pa.types.is_large_binary(flat.type):
-        out = np.full(len(column), None, dtype=object)
-        out[rows] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values]
-        return out
-    out = np.full(len(column), np.nan)
-    out[rows] = values.astype(float)
-    return out
+    first = first_values(column)
+    if pa.types.is_binary(first.type) or pa.types.is_string(first.type) or pa.types.is_large_binary(first.type):
+        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in first.to_pylist()],
+                        dtype=object)
+    return first.to_numpy(zero_copy_only=False).astype(float)
 
 
 def read_split(examples, split: str, columns: list[str], max_rows: "int | None" = None, seed: int = 0) -> R.Columns:
@@ -54,7 +47,7 @@ def read_split(examples, split: str, columns: list[str], max_rows: "int | None" 
     for batch in tfxio.RecordBatches(options):
         table = pa.Table.from_batches([batch])
         for name in columns:
-            parts[name].append(first_values(table.column(name)) if name in table.column_names
+            parts[name].append(column_values(table.column(name)) if name in table.column_names
                                else np.full(table.num_rows, np.nan))
     values = {name: (np.concatenate([p.astype(object) for p in found]) if any(p.dtype == object for p in found)
                      else np.concatenate(found)) if found else np.array([]) for name, found in parts.items()}

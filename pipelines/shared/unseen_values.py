@@ -9,6 +9,7 @@ import os
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.shared.example_columns import first_values
 from pipelines.shared.feature_names import vocabulary_name
 
 
@@ -29,7 +30,7 @@ def unseen_counts(features, table: pa.Table, vocabularies: dict[str, set[str]]) 
     for feature in features:
         if feature.name not in table.column_names:
             continue
-        column = table.column(feature.name)
+        column = first_values(table.column(feature.name))
         if feature.kind == "string_categorical" and feature.name in vocabularies:
             values = pc.cast(column, pa.string())
             known = pc.is_in(values, value_set=pa.array(sorted(vocabularies[feature.name]), pa.string()))
