@@ -47,6 +47,7 @@ MIN_LEAK_EVIDENCE = 40      # rows with both values below which no column is jud
 MISSING_INDICATOR_ABOVE = 0.05  # a numeric column missing on more rows gets a missing-indicator input
 SKEWED = 1.0                # |skewness| above this: missing cells take the median rather than the mean
 MAX_MISSING_LABELS = 0.1    # the config's default for label.max_missing_fraction
+CLEARLY_RARER = 0.4         # two classes, one under this share: it is the positive
 RARE_CLASS = 0.2            # two classes, the rarer under this share: judged on AUC, not accuracy
 RARE_CLASS_MIN_AUC = 0.55   # the AUC a model of a rare class must reach (the trivial model's is 0.5)
 # The reference model (gradient-boosted trees) on a sample, with every feature kept so far: when a small group of
@@ -275,14 +276,14 @@ def label_spec(column: Column, name: str) -> dict:
 
 
 def with_rarer_positive(label: dict, values: pa.Array) -> dict:
-    """Two classes: the rarer one is the positive (listed last: the model's score is its probability), as
-    fraud, churn or default is; named in `positive` so that no one reads the false negative rate of the wrong
-    class. Ties keep the data's order."""
+    """Two classes: a clearly rarer one is the positive (listed last: the model's score is its probability), as
+    fraud, churn or default is; about even classes keep the data's order (0 before 1, "no" before "yes").
+    Named in `positive` either way, so that no one reads the false negative rate of the wrong class."""
     if label["kind"] != "classes" or len(label["classes"]) != 2:
         return label
     text = [str(v) for v in pc.drop_null(values).to_pylist()]
     first, second = label["classes"]
-    if text.count(str(first)) < text.count(str(second)):
+    if text and text.count(str(first)) / len(text) < CLEARLY_RARER:
         first, second = second, first
     return {**label, "classes": [first, second], "positive": second}
 

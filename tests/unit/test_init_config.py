@@ -231,6 +231,7 @@ def test_a_rare_positive_class_is_the_positive_and_judged_on_ranking_not_accurac
     assert "AUCPrecisionRecall" in result.evaluation["metrics"]
     balanced = I.plan(table(signal=signal.tolist(), y=[["a", "b"][i % 2] for i in range(4000)]), "y", [""])
     assert balanced.evaluation["thresholds"][0]["metric"] == "BinaryAccuracy"
+    assert balanced.label["classes"] == ["a", "b"] and balanced.label["positive"] == "b"  # about even: data order
 
 
 def test_a_plain_row_counter_is_left_out_but_needs_no_pseudonym():
