@@ -34,8 +34,8 @@ def loans(rows: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def trust(tmp_path_factory):
     work = tmp_path_factory.mktemp("trust")
-    config, csv_path, init, run = init_and_run(work, loans(ROWS, seed=1), "loans", "status",
-                                               "--set", "model.train_steps=300", "--set", "infra_validation.platform=local_process")
+    config, _, init, run = init_and_run(work, loans(ROWS, seed=1), "loans", "status", "--set", "model.train_steps=300",
+                                        "--set", "infra_validation.platform=local_process")
     return work, config, init, run
 
 
