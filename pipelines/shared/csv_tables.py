@@ -187,21 +187,21 @@ def compressed_message(path: str) -> Optional[str]:
 
 
 def unreadable_message(path: str, error: Exception) -> str:
-    """pyarrow's reason (without the raw row it echoes), the first bad line's number and a printable excerpt;
-    for a compressed file, that it is."""
+    """pyarrow's reason (without the raw row it echoes), the first bad line's number and what is wrong with it,
+    never its values (they may be personal); for a compressed file, that it is."""
     compressed = compressed_message(path)
     if compressed:
         return compressed
     parts = str(error).split(":", 2)
     reason = ":".join(parts[:2]).strip() if len(parts) > 2 else str(error)
-    line_number, excerpt = first_bad_line(path)
+    line_number, what = first_bad_line(path)
     where = f"line {line_number}: " if line_number else ""
-    return f"{path}: cannot read as CSV: {where}{printable(reason)}" + (f"; the line: {excerpt}" if excerpt else "")
+    return f"{path}: cannot read as CSV: {where}{printable(reason)}" + (f"; the line {what}" if what else "")
 
 
-def first_bad_line(path: str, limit: int = 120) -> tuple[int, str]:
-    """(1-based line number, printable excerpt) of the first line that is not text or has another number
-    of fields than the header; (0, "") when none is found."""
+def first_bad_line(path: str) -> tuple[int, str]:
+    """(1-based line number, what is wrong with it, in counts and positions only) of the first line that is not
+    text or has another number of fields than the header; (0, "") when none is found."""
     import csv as text_csv
     import io
 
@@ -212,15 +212,19 @@ def first_bad_line(path: str, limit: int = 120) -> tuple[int, str]:
         if not raw.strip() and number == len(lines):
             break
         try:
-            fields = next(text_csv.reader(io.StringIO(raw.decode("utf-8"))), [])
-            if "\0" in raw.decode("utf-8"):
-                raise ValueError("NUL byte")
-        except (UnicodeDecodeError, ValueError, text_csv.Error):
-            return number, printable(raw.decode("utf-8", "backslashreplace"))[:limit]
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return number, f"is not UTF-8 text (byte {error.start + 1})"
+        if "\0" in text:
+            return number, f"holds a NUL byte (character {text.index(chr(0)) + 1})"
+        try:
+            fields = next(text_csv.reader(io.StringIO(text)), [])
+        except text_csv.Error:
+            return number, "is not a CSV row"
         if width is None:
             width = len(fields)
         elif len(fields) != width:
-            return number, printable(raw.decode("utf-8"))[:limit]
+            return number, f"has {len(fields)} fields where the header has {width}"
     return 0, ""
 
 
