@@ -289,7 +289,7 @@ def batch_inference(cfg: PipelineConfig, data: str, output: str, model, model_bl
                          else None).model_dump_json() if id_column in cfg.privacy.pseudonymize else ""
     export = prediction_export.PredictionExport(
         inference_result=bulk_inferrer.outputs["inference_result"], examples=examples.outputs["examples"],
-        model_blessing=model_blessing, id_column=id_column, raw_ids=raw_ids,
+        model_blessing=model_blessing, id_column=id_column, raw_ids=raw_ids, raw_csv=int(cfg.batch_inference.raw_csv),
         file_format=cfg.batch_inference.format, destination=output,
     ).with_id(ids.PREDICTION_EXPORT)
     return [examples, bulk_inferrer, export]

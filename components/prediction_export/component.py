@@ -36,10 +36,12 @@ def _records(pattern: str):
 def PredictionExport(inference_result: InputArtifact[InferenceResult], examples: InputArtifact[Examples],
                      predictions: OutputArtifact[Predictions], id_column: Parameter[str],
                      file_format: Parameter[str], destination: Parameter[str],
-                     model_blessing: InputArtifact[ModelBlessing] = None, raw_ids: Parameter[str] = "") -> None:
+                     model_blessing: InputArtifact[ModelBlessing] = None, raw_ids: Parameter[str] = "",
+                     raw_csv: Parameter[int] = 0) -> None:
     """With `model_blessing` (the pipeline's own model): an unblessed model scores nothing and the file is left
     as it was. Without (`mlops predict`, whose model is a served, hence blessed, version): no rows is an error.
-    `raw_ids`: a RawIdsPart when the ID column was pseudonymised: the file gets the input's own IDs back."""
+    `raw_ids`: a RawIdsPart when the ID column was pseudonymised: the file gets the input's own IDs back.
+    `raw_csv`: 1 writes text cells that look like formulas as they are (batch_inference.raw_csv)."""
     if model_blessing is not None and not model_blessing.get_int_custom_property("blessed"):
         predictions.set_string_custom_property("skipped", "the model was not blessed: nothing scored")
         return
@@ -54,6 +56,6 @@ def PredictionExport(inference_result: InputArtifact[InferenceResult], examples:
                                                        id_column, part.null_values,
                                                        pseudonyms.read_key(part.key_env, part.key_file))
         rows = [{**row, id_column: found.get(row[id_column], row[id_column])} for row in rows]
-    prediction_tables.write_table(rows, destination, file_format)
+    prediction_tables.write_table(rows, destination, file_format, raw_csv=bool(raw_csv))
     predictions.set_string_custom_property("destination", destination)
     predictions.set_int_custom_property("rows", len(rows))

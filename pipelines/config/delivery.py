@@ -37,7 +37,10 @@ class ServingConfig(_Strict):
 class BatchInferenceConfig(_Strict):
     """`mlops predict`: score a file or folder with the served (stable) version, one output row per input row."""
     data: Optional[str] = Field(None, description="CSV file, or folder of CSV files, to score (or the command's DATA)")
-    id_column: Optional[str] = Field(None, description="a column of the data carried to the output, to join predictions "
-                                                       "back (required by `mlops predict`: Beam does not keep row order)")
+    id_column: Optional[str] = Field(None, description="a column of the data carried to the output as the input has "
+                                                       "it, to join predictions back (without one, rows are numbered)")
     format: Literal["csv", "parquet"] = "csv"
+    raw_csv: bool = Field(False, description="CSV output: write text cells as they are; by default a cell starting "
+                                             "with =, +, -, @, tab or CR is prefixed with ' so that no spreadsheet "
+                                             "runs it as a formula (OWASP's advice)")
     output: Optional[str] = Field(None, description="the predictions file (or the command's -o)")

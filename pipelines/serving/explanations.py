@@ -60,7 +60,7 @@ def explain_batch(cfg, reader, files: list[str], output: str, file_format: str) 
             stop = start + EXPLAIN_BATCH
             answer = {k: v.numpy() for k, v in explain(examples=tf.constant(examples[start:stop])).items()}
             rows += [{id_column: key, **row} for key, row in zip(ids[start:stop], attribution_rows(answer))]
-    write_table(rows, output, file_format)
+    write_table(rows, output, file_format, cfg.batch_inference.raw_csv)
     return Explained(version.version, output, len(rows))
 
 
@@ -84,5 +84,5 @@ def explain_online(cfg, reader, files: list[str], output: str, file_format: str)
                 (row,) = attribution_rows(answer.outputs)
                 rows.append({id_column: row_id, "served_by": answer.label,
                              "version": names.get(answer.version, str(answer.version)), **row})
-    write_table(rows, output, file_format)
+    write_table(rows, output, file_format, cfg.batch_inference.raw_csv)
     return Explained(stable.version, output, len(rows))

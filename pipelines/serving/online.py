@@ -33,7 +33,7 @@ def predict_online(cfg, reader, files: list[str], output: str, file_format: str)
                 rows.append({id_column: row_id, "served_by": answer.label,
                              "version": names.get(answer.version, str(answer.version)), **prediction_columns(one)})
                 written.by_label[answer.label] = written.by_label.get(answer.label, 0) + 1
-    write_table(rows, output, file_format)
+    write_table(rows, output, file_format, cfg.batch_inference.raw_csv)
     written.rows = len(rows)
     return written
 

@@ -94,11 +94,22 @@ def raw_ids_by_pseudonym(files: list[str], id_column: str, null_values: list[str
     return found
 
 
-def write_table(rows: list[dict], path: str, file_format: str) -> str:
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (OWASP)
+
+
+def neutralized(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ' (shown as text); anything else as is."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def write_table(rows: list[dict], path: str, file_format: str, raw_csv: bool = False) -> str:
     """The rows as CSV or Parquet, complete before the file appears (a temporary file, then one rename);
-    `path` may be an object-store URI (gs://...), written through TFX's file I/O."""
+    `path` may be an object-store URI (gs://...), written through TFX's file I/O. CSV text cells that start
+    like a formula are neutralized unless `raw_csv`."""
     if file_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format}")
+    if file_format == "csv" and not raw_csv:
+        rows = [{name: neutralized(value) for name, value in row.items()} for row in rows]
     table = pa.Table.from_pylist(rows)
     remote = is_uri(path)
     folder = tempfile.gettempdir() if remote else os.path.dirname(os.path.abspath(path))

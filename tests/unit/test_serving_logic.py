@@ -149,3 +149,22 @@ def test_examples_without_predictions_are_an_error_not_an_empty_file():
     with pytest.raises(prediction_tables.NoPredictions, match="not blessed"):
         prediction_tables.check_predictions([], examples=12)
     prediction_tables.check_predictions([], examples=0)  # nothing to score is not an error
+
+
+def test_csv_output_neutralizes_cells_a_spreadsheet_would_run_unless_asked_for_raw_values(tmp_path):
+    from pyarrow import csv
+
+    from pipelines.shared.prediction_tables import write_table
+
+    hostile = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A1", "@SUM(A1:A9)", "-2+3", "\tx", "\rx", "plain"]
+    rows = [{"id": v, "score": 0.5} for v in hostile] + [{"id": "n", "score": -1.0}]  # numbers stay numbers
+    write_table(rows, str(tmp_path / "safe.csv"), "csv")
+    written = csv.read_csv(tmp_path / "safe.csv").to_pylist()
+    assert [r["id"] for r in written] == [f"'{v}" for v in hostile[:-1]] + ["plain", "n"]
+    assert written[-1]["score"] == -1.0
+    write_table(rows, str(tmp_path / "raw.csv"), "csv", raw_csv=True)
+    assert [r["id"] for r in csv.read_csv(tmp_path / "raw.csv").to_pylist()][:3] == hostile[:3]
+    write_table(rows, str(tmp_path / "p.parquet"), "parquet")  # Parquet is typed: no formula is run from it
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "p.parquet").column("id").to_pylist()[0] == hostile[0]
