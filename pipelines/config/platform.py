@@ -54,7 +54,7 @@ class MetadataConfig(_Strict):
 
 BeamMode = Literal["auto", "in_memory", "multi_processing"]
 
-SECRET_WORDS = ("password", "passwd", "secret", "token", "credential")
+SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "key_env", "key_file")
 
 
 def no_secret_args(args: list[str]) -> list[str]:

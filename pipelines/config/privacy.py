@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipelines.config.base import _Strict
 from pipelines.shared import pseudonyms
@@ -30,6 +30,15 @@ class PrivacyConfig(_Strict):
                                           "at ingestion and shown in the report")
     min_k: Optional[int] = Field(None, ge=2, description="the smallest k accepted: a smaller group stops the run "
                                                          "before training (null: measured and shown only)")
+
+    @field_validator("key_env")
+    @classmethod
+    def _a_name_not_a_key(cls, name: str) -> str:
+        # A key pasted here by mistake would be echoed by every message that names the variable.
+        if pseudonyms.looks_like_a_key(name):
+            raise ValueError("this looks like a key, not the name of the environment variable holding one (it is not "
+                             f"shown): put the key in ${pseudonyms.DEFAULT_KEY_ENV} and name that variable here")
+        return name
 
     @model_validator(mode="after")
     def _each_column_once(self) -> "PrivacyConfig":

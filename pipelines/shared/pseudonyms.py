@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
@@ -48,6 +49,12 @@ class Key:
 
     def __repr__(self) -> str:  # never the secret, in a log or a traceback
         return f"Key(source={self.source!r}, key_id={self.key_id!r})"
+
+
+def looks_like_a_key(name: str) -> bool:
+    """Whether an environment variable's name given in a config is rather a secret pasted in its place: long,
+    with digits among letters, not the UPPER_CASE words variables are named with."""
+    return len(name) >= 20 and any(c.isdigit() for c in name) and not re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*", name)
 
 
 def read_key(key_env: str = DEFAULT_KEY_ENV, key_file: Optional[str] = None, where: str = "privacy") -> Key:

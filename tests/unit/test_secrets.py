@@ -54,3 +54,20 @@ def test_a_password_given_where_it_does_not_belong_is_never_echoed(project):
             load_config(config, overrides)
         assert "hunter2" not in str(error.value), str(error.value)
         assert "password" in str(error.value)
+
+
+@pytest.mark.parametrize("pasted", ["3f9a0c41d27be85f6a1390c4e7d2b58a9f0c3e1d7b6a5f4e3d2c1b0a99887766",
+                                    "k8J2mQ9xR4vT7wZ1pL5nB3cF6hD0sG2a", "s3cr3t+key/with=base64chars0123"])
+def test_a_key_pasted_as_the_name_of_its_variable_is_never_echoed(project, pasted):
+    from pipelines.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as error:
+        load_config(project / "configs" / "taxi.yaml", [f"privacy.key_env={pasted}"])
+    assert pasted not in str(error.value) and pasted[:12] not in str(error.value)
+    assert "privacy.key_env" in str(error.value)
+
+
+def test_variable_names_are_not_taken_for_keys():
+    from pipelines.shared.pseudonyms import looks_like_a_key
+
+    assert not any(looks_like_a_key(n) for n in ("MLOPS_PSEUDONYM_KEY", "PSEUDONYM_KEY_2024_PROD", "my_key"))
