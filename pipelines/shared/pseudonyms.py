@@ -51,6 +51,9 @@ class Key:
         return f"Key(source={self.source!r}, key_id={self.key_id!r})"
 
 
+MAX_KEY_FILE_CHARS = 4096  # a key file holds one key: more is another file named by mistake
+
+
 def looks_like_a_key(name: str) -> bool:
     """Whether an environment variable's name given in a config is rather a secret pasted in its place: long,
     with digits among letters, not the UPPER_CASE words variables are named with."""
@@ -63,9 +66,12 @@ def read_key(key_env: str = DEFAULT_KEY_ENV, key_file: Optional[str] = None, whe
     if key_file:
         try:
             with open(key_file, encoding="utf-8") as f:
-                text, source = f.read().strip(), key_file
+                text, source = f.read(MAX_KEY_FILE_CHARS + 1).strip(), key_file  # /dev/zero would never end
         except (OSError, UnicodeDecodeError) as e:
             raise PseudonymKeyError(f"{where}.key_file: cannot read the pseudonym key from {key_file} ({e})") from None
+        if len(text) > MAX_KEY_FILE_CHARS:
+            raise PseudonymKeyError(f"{where}.key_file: {key_file} holds more than {MAX_KEY_FILE_CHARS} characters: "
+                                    "not a key file (the key alone, e.g. from openssl rand -hex 32)")
         field = f"{where}.key_file ({key_file})"
     else:
         text, source = os.environ.get(key_env, "").strip(), f"${key_env}"

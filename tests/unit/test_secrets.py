@@ -71,3 +71,12 @@ def test_variable_names_are_not_taken_for_keys():
     from pipelines.shared.pseudonyms import looks_like_a_key
 
     assert not any(looks_like_a_key(n) for n in ("MLOPS_PSEUDONYM_KEY", "PSEUDONYM_KEY_2024_PROD", "my_key"))
+
+
+def test_a_key_file_is_read_with_a_size_limit(tmp_path):
+    from pipelines.shared.pseudonyms import PseudonymKeyError, read_key
+
+    with pytest.raises(PseudonymKeyError, match="holds more than 4096 characters: not a key file"):
+        read_key(key_file="/dev/zero")  # endless: read up to the limit only
+    (tmp_path / "key").write_text("k" * 40 + "\n")
+    assert read_key(key_file=str(tmp_path / "key")).source == str(tmp_path / "key")
