@@ -25,6 +25,7 @@ Run as a script (`python -I stand_in.py ...`): it imports nothing from this proj
 It exits when its parent process is gone, or after --max_lifetime_seconds when given.
 """
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -358,18 +359,81 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return model_management_pb2.ReloadConfigResponse()
 
 
+MAX_TENSOR_ELEMENTS = 10_000_000  # per input tensor: 40 MB of floats, far more than any batch of examples
+MAX_MESSAGE_BYTES = 64 << 20     # per request, as received
+MAX_REQUEST_MEMORY = 256 << 20   # what one request's inputs may take once turned into tensors
+MAX_MEMORY_IN_FLIGHT = 1 << 30   # what all requests being answered may take together
+MAX_CONCURRENT_REQUESTS = 32     # past this gRPC answers RESOURCE_EXHAUSTED at once (8 threads answer)
+STRING_OVERHEAD = 32             # bytes a tensor's string element costs beside its characters
+
+
+def check_size(key: str, tensor) -> int:
+    """The bytes an input tensor will take once converted (its declared shape filled, as TensorFlow fills a
+    proto that sends fewer values than it declares by repeating the last one), checked before anything is
+    allocated: a declared shape of more than MAX_TENSOR_ELEMENTS values or with more values sent than declared
+    is INVALID_ARGUMENT; one that would take more than MAX_REQUEST_MEMORY is RESOURCE_EXHAUSTED."""
+    elements = 1
+    for dim in tensor.tensor_shape.dim:
+        if dim.size < 0:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"input {key!r}: a dimension of size {dim.size}")
+        elements *= dim.size
+        if elements > MAX_TENSOR_ELEMENTS:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {key!r} declares more than {MAX_TENSOR_ELEMENTS} values: refused")
+    if tensor.dtype == tf.string.as_datatype_enum:
+        sent = tensor.string_val
+        if len(sent) > elements:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {key!r} sends {len(sent)} strings for a shape of {elements}")
+        filled = (elements - len(sent)) * len(sent[-1]) if sent else 0
+        cost = sum(len(v) for v in sent) + filled + elements * STRING_OVERHEAD
+    else:
+        cost = elements * tf.as_dtype(tensor.dtype).size
+    if cost > MAX_REQUEST_MEMORY:
+        raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                       f"input {key!r} would take {cost >> 20} MB once converted ({tensor.ByteSize()} bytes sent), "
+                       f"more than the {MAX_REQUEST_MEMORY >> 20} MB a request may")
+    return cost
+
+
+class MemoryBudget:
+    """What the requests being answered may take together: a request that would go over it is refused with
+    RESOURCE_EXHAUSTED rather than waited for, so that the server's memory stays bounded."""
+
+    def __init__(self, limit: int = MAX_MEMORY_IN_FLIGHT):
+        self.limit, self.used, self._lock = limit, 0, threading.Lock()
+
+    @contextlib.contextmanager
+    def taken(self, cost: int):
+        with self._lock:
+            if self.used + cost > self.limit:
+                raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, "the server is answering as much as its memory "
+                                                                   "allows: try again")
+            self.used += cost
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.used -= cost
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, servables: Servables):
+    def __init__(self, servables: Servables, budget: Optional[MemoryBudget] = None):
         self.servables = servables
+        self.budget = budget or MemoryBudget()
 
     @answering
     def Predict(self, request, context):
         model, version = self.servables.version_for(request.model_spec)
         name, signature = version.signature(request.model_spec.signature_name, tf.saved_model.PREDICT_METHOD_NAME)
-        for key, tensor in request.inputs.items():  # before anything is allocated: a few bytes may declare gigabytes
-            check_size(key, tensor)
-        inputs = {key: tf.constant(tf.make_ndarray(tensor)) for key, tensor in request.inputs.items()}
-        outputs = run(signature, **inputs)
+        # Before anything is allocated: a few bytes may declare gigabytes.
+        cost = sum(check_size(key, tensor) for key, tensor in request.inputs.items())
+        if cost > MAX_REQUEST_MEMORY:
+            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, f"the inputs would take {cost >> 20} MB once converted, "
+                                                               f"more than the {MAX_REQUEST_MEMORY >> 20} MB a request may")
+        with self.budget.taken(cost):
+            inputs = {key: tf.constant(tf.make_ndarray(tensor)) for key, tensor in request.inputs.items()}
+            outputs = run(signature, **inputs)
         response = predict_pb2.PredictResponse()
         response.model_spec.name, response.model_spec.signature_name = model.name, name
         response.model_spec.version.value = version.number
@@ -403,23 +467,6 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         name, signature = version.signature(request.model_spec.signature_name, method)
         examples = tf.constant(serialized_examples(request))
         return model, version, name, run(signature, **{single_string_input(signature): examples})
-
-
-MAX_TENSOR_ELEMENTS = 10_000_000  # per input tensor: 40 MB of floats, far more than any batch of examples
-MAX_MESSAGE_BYTES = 64 << 20     # per request, as received
-
-
-def check_size(key: str, tensor) -> None:
-    """Rejects an input tensor whose declared shape holds more than MAX_TENSOR_ELEMENTS values, or whose
-    shape does not match the values it carries (a request may declare more than it sends)."""
-    elements = 1
-    for dim in tensor.tensor_shape.dim:
-        if dim.size < 0:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"input {key!r}: a dimension of size {dim.size}")
-        elements *= dim.size
-        if elements > MAX_TENSOR_ELEMENTS:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"input {key!r} declares more than {MAX_TENSOR_ELEMENTS} values: refused")
 
 
 def without_features(request, names: frozenset):
@@ -514,7 +561,7 @@ def main(argv=None) -> int:
         print(f"config refused: {rejected.message}", flush=True)
         return 1
     # No SO_REUSEPORT (gRPC's default): with it a second server binds the same port and clients are split.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), maximum_concurrent_rpcs=MAX_CONCURRENT_REQUESTS,
                          options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(servables), server)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(servables), server)

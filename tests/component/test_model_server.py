@@ -206,7 +206,18 @@ def test_a_reload_that_changes_the_request_log_applies_it(serving, tmp_path):
     assert 206.0 in logged_answers(cfg)["stable"] and 202.0 not in logged_answers(cfg)["stable"]
 
 
-def test_a_request_declaring_gigabytes_in_a_few_bytes_is_refused_without_allocating(serving):
+AMPLIFIERS = [  # (dtype, declared elements, values sent, the status, what the message says)
+    (tf.float32, 500_000_000, [1.0], grpc.StatusCode.INVALID_ARGUMENT, "declares more than 10000000 values"),
+    (tf.string, 9_000_000, [b"x" * 1024], grpc.StatusCode.RESOURCE_EXHAUSTED, "more than the 256 MB a request may"),
+    (tf.string, 500_000, [b"x" * 1024], grpc.StatusCode.RESOURCE_EXHAUSTED, "more than the 256 MB a request may"),
+    (tf.string, 2, [b"a", b"b", b"c"], grpc.StatusCode.INVALID_ARGUMENT, "sends 3 strings for a shape of 2"),
+]
+
+
+@pytest.mark.parametrize("dtype, declared, sent, status, message", AMPLIFIERS)
+def test_a_request_declaring_gigabytes_in_a_few_bytes_is_refused_without_allocating(serving, dtype, declared, sent,
+                                                                                  status, message):
+    """TensorFlow fills a declared shape from fewer values by repeating the last one: 1 KB may declare 9 GB."""
     import psutil
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -214,21 +225,34 @@ def test_a_request_declaring_gigabytes_in_a_few_bytes_is_refused_without_allocat
     request = predict_pb2.PredictRequest()
     request.model_spec.name, request.model_spec.signature_name = cfg.name, "serving_default"
     tensor = request.inputs["examples"]
-    tensor.dtype = tf.float32.as_datatype_enum
-    tensor.tensor_shape.dim.add().size = 500_000_000
-    tensor.float_val.append(1.0)
-    assert len(request.SerializeToString()) < 100
+    tensor.dtype = dtype.as_datatype_enum
+    tensor.tensor_shape.dim.add().size = declared
+    (tensor.string_val if dtype == tf.string else tensor.float_val).extend(sent)
+    assert len(request.SerializeToString()) < 2000
     stand_in = next(p for p in psutil.process_iter(["cmdline"])
                     if any("model_server/stand_in.py" in c for c in p.info["cmdline"] or [])
                     and f"--port={cfg.serving.port}" in p.info["cmdline"])
     before = stand_in.memory_info().rss
     with grpc.insecure_channel(server.endpoint(cfg)) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "declares more than 10000000 values" in refused.value.details()
+        for _ in range(3):  # again and again: nothing accumulates
+            with pytest.raises(grpc.RpcError) as refused:
+                prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+            assert refused.value.code() == status and message in refused.value.details()
     assert stand_in.memory_info().rss - before < 200 << 20
     assert answer(cfg).version == 1  # and it still serves
+
+
+def test_the_memory_budget_refuses_what_would_go_over_it_and_frees_what_was_answered():
+    from pipelines.model_server.stand_in import MemoryBudget, Rejected
+
+    budget = MemoryBudget(limit=100)
+    with budget.taken(60):
+        with pytest.raises(Rejected) as refused, budget.taken(50):
+            pass
+        assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with budget.taken(100):
+        assert budget.used == 100
+    assert budget.used == 0
 
 
 def test_a_port_taken_by_another_program_is_found_before_serving(tmp_path):
