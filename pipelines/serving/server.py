@@ -8,6 +8,7 @@ There is one reload mechanism: the gRPC call (the binary is not asked to poll th
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -335,6 +336,8 @@ def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
         admin.close()
         raise ServingError(f"port {cfg.serving.port} on {cfg.serving.host} is taken by another program "
                            "(serving.port): stop it, or choose another port")
+    if kind == STAND_IN and cfg.serving.request_log.sampling_rate > 0:
+        check_writable(cfg.request_log_dir)
     config_path = models_config_path(cfg)
     write_models_config(config_path, models_config(cfg, state.versions, state.labels, log_requests=kind == STAND_IN))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "1", "CUDA_VISIBLE_DEVICES": "-1"}
@@ -363,13 +366,37 @@ def serve(reader: MetadataReader, cfg: PipelineConfig, on_ready=print) -> int:
         on_ready(describe_serving(cfg, kind, state, {f: v.version for f, v in by_folder.items()}, log_path))
         while process.poll() is None:
             time.sleep(0.5)
-        return process.returncode
+        raise ServingError(died_message(process.returncode, log_path))
     except KeyboardInterrupt:
         return 0
     finally:
         admin.close()
         if process.poll() is None:
             stop_process_group(process)
+
+
+def check_writable(folder: str) -> None:
+    """The request log's folder exists (made when missing) and takes files; ServingError naming it otherwise."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".writable-")
+        probe.close()
+    except OSError as error:
+        raise ServingError(f"the request log folder {folder} cannot be written ({error.strerror}): make it writable, "
+                           "set serving.request_log.dir to another folder, or sampling_rate: 0") from None
+
+
+def died_message(returncode: int, log_path: str) -> str:
+    """Why the model server ended while serving: its exit code or signal, and the last line of its log."""
+    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with code {returncode}"
+    if returncode == -signal.SIGKILL:
+        how += " (the kernel's out-of-memory killer sends it too)"
+    last = ""
+    with contextlib.suppress(OSError):
+        with open(log_path, "rb") as f:
+            lines = [line.strip() for line in f.read()[-4096:].decode("utf-8", "replace").splitlines() if line.strip()]
+        last = f"; its log's last line: {lines[-1][:300]}" if lines else ""
+    return f"the model server {how} while serving{last} (its log: {log_path})"
 
 
 def _interrupt(*_):

@@ -168,3 +168,36 @@ def test_csv_output_neutralizes_cells_a_spreadsheet_would_run_unless_asked_for_r
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "p.parquet").column("id").to_pylist()[0] == hostile[0]
+
+
+def test_a_dead_model_server_is_reported_with_its_signal_and_its_logs_last_line(tmp_path):
+    import signal
+
+    from pipelines.serving.server import died_message
+
+    log = tmp_path / "serve.log"
+    log.write_text("listening on 127.0.0.1:8500\nF external/tensorflow/core/framework/tensor.cc: Check failed\n\n")
+    killed = died_message(-signal.SIGKILL, str(log))
+    assert killed.startswith("the model server was killed by SIGKILL (the kernel's out-of-memory killer sends it too)")
+    assert "its log's last line: F external/tensorflow/core/framework/tensor.cc: Check failed" in killed
+    assert died_message(1, str(tmp_path / "absent.log")) == (
+        f"the model server exited with code 1 while serving (its log: {tmp_path / 'absent.log'})")
+
+
+def test_an_unwritable_request_log_folder_is_named_before_the_server_starts(tmp_path):
+    import os
+
+    from pipelines.serving.server import ServingError, check_writable
+
+    check_writable(str(tmp_path / "new" / "logs"))  # made when missing
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root writes anywhere: a file in the way instead
+            (tmp_path / "file").write_text("")
+            locked = tmp_path / "file" / "logs"
+        with pytest.raises(ServingError, match=f"the request log folder {locked} cannot be written"):
+            check_writable(str(locked))
+    finally:
+        os.chmod(tmp_path / "locked", 0o700)
