@@ -26,6 +26,7 @@ It exits when its parent process is gone, or after --max_lifetime_seconds when g
 """
 import argparse
 import contextlib
+import json
 import os
 import random
 import sys
@@ -37,6 +38,7 @@ from typing import Optional
 import grpc
 import tensorflow as tf
 from google.protobuf import text_format
+from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -185,9 +187,9 @@ class Servables:
     """Every model the server has, behind one lock; `apply` is a config (at start-up or a reload)."""
 
     def __init__(self, allow_labels_for_unavailable: bool, request_log_limits: tuple[int, int] = (64 << 20, 1 << 30),
-                 unlogged_features: frozenset = frozenset()):
+                 logged_features: Optional[frozenset] = None):
         self.models: dict[str, Model] = {}
-        self.unlogged_features = unlogged_features  # taken out of the examples a request log keeps
+        self.logged_features = logged_features  # all a request log keeps of an example (None: everything)
         self.allow_labels_for_unavailable = allow_labels_for_unavailable
         self.request_log_limits = request_log_limits  # (bytes per file, bytes in all files of a prefix)
         self.lock = threading.Lock()
@@ -441,7 +443,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             if not request.output_filter or key in request.output_filter:
                 response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         if model.request_log is not None:
-            logged = without_features(request, self.servables.unlogged_features)
+            logged = only_features(request, self.servables.logged_features)
             model.request_log.write(prediction_log(logged, response, model.request_log.rate))
         return response
 
@@ -469,10 +471,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         return model, version, name, run(signature, **{single_string_input(signature): examples})
 
 
-def without_features(request, names: frozenset):
-    """The request with `names` taken out of every tf.Example it carries (personal columns: their values must
-    not reach the request log); the request itself when there is nothing to take out."""
-    if not names:
+def only_features(request, names: Optional[frozenset]):
+    """The request with every feature but `names` taken out of each tf.Example it carries (what the model does
+    not take, dropped or unknown columns included, and personal ones: their values must not reach the request
+    log); the request itself when `names` is None."""
+    if names is None:
         return request
     logged = predict_pb2.PredictRequest()
     logged.CopyFrom(request)
@@ -481,8 +484,12 @@ def without_features(request, names: frozenset):
             continue
         kept = []
         for serialized in tensor.string_val:
-            example = tf.train.Example.FromString(serialized)
-            for name in names & set(example.features.feature):
+            try:
+                example = tf.train.Example.FromString(serialized)
+            except DecodeError:  # not an example (the model refused it already, or takes plain strings): not logged
+                kept.append(b"")
+                continue
+            for name in set(example.features.feature) - names:
                 del example.features.feature[name]
             kept.append(example.SerializeToString())
         del tensor.string_val[:]
@@ -544,8 +551,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model_config_file", help="a ModelServerConfig in text format")
     parser.add_argument("--allow_version_labels_for_unavailable_models", action="store_true")
     parser.add_argument("--max_lifetime_seconds", type=float)
-    parser.add_argument("--request_log_omit", default="", help="comma-separated features never written to the "
-                                                               "request log (personal columns)")
+    parser.add_argument("--request_log_keep", help="a JSON list: the only features written to the request log (the "
+                                                   "model's, personal ones left out); default: every feature")
     args = parser.parse_args(argv)
     if not args.model_config_file and not (args.model_name and args.model_base_path):
         parser.error("give --model_config_file, or --model_name and --model_base_path")
@@ -554,7 +561,7 @@ def main(argv=None) -> int:
 
     servables = Servables(args.allow_version_labels_for_unavailable_models,
                           (int(args.request_log_max_file_mb * (1 << 20)), int(args.request_log_max_total_mb * (1 << 20))),
-                          frozenset(filter(None, args.request_log_omit.split(","))))
+                          frozenset(json.loads(args.request_log_keep)) if args.request_log_keep else None)
     try:
         servables.apply(startup_config(args))  # loads in the background: status answers LOADING meanwhile
     except Rejected as rejected:

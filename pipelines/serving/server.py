@@ -9,6 +9,7 @@ There is one reload mechanism: the gRPC call (the binary is not asked to poll th
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -304,7 +305,13 @@ def server_command(cfg: PipelineConfig, kind: str, binary: Optional[str], config
                             f"--model_config_file={config_path}", "--allow_version_labels_for_unavailable_models",
                             f"--request_log_max_file_mb={log.max_file_mb:g}",
                             f"--request_log_max_total_mb={log.max_total_mb:g}",
-                            f"--request_log_omit={','.join(sorted(cfg.privacy.hidden))}")
+                            f"--request_log_keep={json.dumps(logged_features(cfg))}")
+
+
+def logged_features(cfg: PipelineConfig) -> list[str]:
+    """What a request log keeps of each example: the model's features, less the personal and pseudonymised
+    ones. A column the model does not take (a dropped name, anything a client adds) is never written."""
+    return sorted({f.name for f in cfg.features} - cfg.privacy.hidden)
 
 
 def port_taken(host: str, port: int) -> bool:

@@ -46,7 +46,8 @@ def serving(tmp_path_factory):
     work = tmp_path_factory.mktemp("serving")
     cfg = load_config(PROJECT / "configs" / "taxi.yaml", [
         f"output_root={work}", f"serving.port={free_loopback_port()}", "serving.model_server=local_process",
-        "serving.load_timeout_seconds=120"])
+        "serving.load_timeout_seconds=120",
+        "features=[{name: x, kind: numeric}]", "evaluation.slices=[]"])  # the small model's one input, logged
     for version, factor in ((1, 2), (2, 3), (3, 5)):
         module = Multiplier(factor)
         tf.saved_model.save(module, os.path.join(cfg.serving_dir, str(version)), signatures={"serving_default": module.serve})

@@ -194,22 +194,29 @@ def test_an_inferred_schema_holds_no_dropped_column_and_no_value_of_a_hidden_one
     assert [d.name for d in schema.string_domain] == ["plan"] and "ann@x.org" not in str(schema)
 
 
-def test_the_request_log_keeps_no_personal_feature():
+def test_the_request_log_keeps_only_the_models_features_less_the_personal_ones(project):
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
-    from pipelines.model_server.stand_in import without_features
+    from pipelines.config import load_config
+    from pipelines.model_server.stand_in import only_features
+    from pipelines.serving.server import logged_features
 
+    cfg = load_config(project / "configs" / "taxi.yaml", ["privacy.personal=[fare]"])
+    keep = frozenset(logged_features(cfg))
+    assert "fare" not in keep and "company" in keep and len(keep) == len(cfg.features) - 1
     example = tf.train.Example()
-    example.features.feature["age"].int64_list.value.append(97)
-    example.features.feature["plan"].bytes_list.value.append(b"basic")
+    example.features.feature["fare"].float_list.value.append(97.0)          # personal
+    example.features.feature["company"].bytes_list.value.append(b"Flash Cab")  # a feature
+    example.features.feature["driver_name"].bytes_list.value.append(b"Anna Keller")  # dropped at ingestion
+    example.features.feature["sent_by_client"].bytes_list.value.append(b"ann@mail.example")  # unknown
     request = predict_pb2.PredictRequest()
-    request.inputs["examples"].CopyFrom(tf.make_tensor_proto([example.SerializeToString()]))
-    logged = without_features(request, frozenset({"age"}))
-    [kept] = logged.inputs["examples"].string_val
-    assert set(tf.train.Example.FromString(kept).features.feature) == {"plan"}
-    assert set(tf.train.Example.FromString(request.inputs["examples"].string_val[0]).features.feature) == {"age", "plan"}
-    assert without_features(request, frozenset()) is request
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto([example.SerializeToString(), b"not an example"]))
+    logged = only_features(request, keep)
+    kept, garbage = logged.inputs["examples"].string_val
+    assert set(tf.train.Example.FromString(kept).features.feature) == {"company"} and garbage == b""
+    assert len(tf.train.Example.FromString(request.inputs["examples"].string_val[0]).features.feature) == 4
+    assert only_features(request, None) is request
 
 
 def test_init_flags_e_mails_phones_names_and_ids_and_writes_a_valid_privacy_section(tmp_path):
