@@ -102,7 +102,11 @@ class RequestLog:
     """Sampled requests and responses as PredictionLog records in TFRecord files: a new file per logging config
     (a reload that changes it closes this one), per `max_file_bytes`, and after a failed write; the oldest files
     of the prefix are deleted beyond `max_total_bytes`. A write that fails (a full disk) never fails the
-    request: it is counted and said in the server's log, and logging resumes in a new file when it can."""
+    request: it is counted and said in the server's log (at the 1st, 2nd, 4th, ... failure), and logging is
+    tried again in a new file after a back-off that doubles up to MAX_BACKOFF_SECONDS; meanwhile a record is
+    dropped and counted at no cost, so a full disk does not slow serving."""
+
+    MAX_BACKOFF_SECONDS = 30.0
 
     def __init__(self, logging_config, max_file_bytes: int = 64 << 20, max_total_bytes: int = 1 << 30):
         self.config = logging_config
@@ -111,7 +115,8 @@ class RequestLog:
         self.max_file_bytes, self.max_total_bytes = max_file_bytes, max_total_bytes
         os.makedirs(os.path.dirname(os.path.abspath(self.prefix)), exist_ok=True)
         self.writer, self.lock, self.closed = None, threading.Lock(), False
-        self.path, self.written, self.files, self.failures = "", 0, 0, 0
+        self.path, self.written, self.files, self.failures, self.dropped = "", 0, 0, 0, 0
+        self.retry_at, self.backoff = 0.0, 0.0
 
     def write(self, log: prediction_log_pb2.PredictionLog) -> None:
         if random.random() >= self.rate:
@@ -119,19 +124,27 @@ class RequestLog:
         with self.lock:
             if self.closed:  # a reload replaced this log while the request ran
                 return
+            if self.writer is None and time.monotonic() < self.retry_at:  # backing off after a failure
+                self.dropped += 1
+                return
             try:
                 writer = self.writer if self.writer is not None else self._open()
                 record = log.SerializeToString()
                 writer.write(record)
                 writer.flush()  # complete records on disk: `mlops monitor` may read while the server runs
                 self.written += len(record) + 16  # TFRecord framing: length, its CRC, the record's CRC
+                self.backoff = 0.0
                 if self.written >= self.max_file_bytes:
                     self._finish()
             except Exception as error:  # noqa: BLE001 - a full disk, a removed folder: the request still answers
                 self.failures += 1
-                print(f"request log: write failed ({self.failures} so far; the request was answered): "
-                      f"{str(error).splitlines()[0] if str(error) else type(error).__name__}", flush=True)
-                self._finish()
+                if self.failures & (self.failures - 1) == 0:  # the 1st, 2nd, 4th, 8th ...: the log stays small
+                    print(f"request log: write failed ({self.failures} so far, {self.dropped} records dropped while "
+                          f"waiting to retry; the requests were answered): "
+                          f"{str(error).splitlines()[0] if str(error) else type(error).__name__}", flush=True)
+                self._finish(failed=True)
+                self.backoff = min(self.MAX_BACKOFF_SECONDS, max(0.5, self.backoff * 2))
+                self.retry_at = time.monotonic() + self.backoff
 
     def _open(self) -> tf.io.TFRecordWriter:
         # ms and a counter: a reload, a rotation or a failure starts a new file
@@ -141,13 +154,14 @@ class RequestLog:
         self._bound_total()
         return self.writer
 
-    def _finish(self) -> None:
+    def _finish(self, failed: bool = False) -> None:
         writer, self.writer = self.writer, None
         if writer is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a file on a full disk may fail too
                 writer.close()
-            except Exception:  # noqa: BLE001 - closing a file on a full disk may fail too
-                pass
+        if failed and self.written == 0:  # nothing in it: no empty file left behind for each failure
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
 
     def _bound_total(self) -> None:
         """Deletes the prefix's oldest files until the rest fits in max_total_bytes."""

@@ -1,5 +1,7 @@
 """Delivery's plain logic: label transitions, rollout rules, routing by key, the server's config, and
 predictions as a table."""
+import os
+
 import pyarrow.parquet as pq
 import pytest
 from pyarrow import csv
@@ -201,3 +203,42 @@ def test_an_unwritable_request_log_folder_is_named_before_the_server_starts(tmp_
             check_writable(str(locked))
     finally:
         os.chmod(tmp_path / "locked", 0o700)
+
+
+def test_a_full_disk_under_the_request_log_costs_nothing_per_request(tmp_path, monkeypatch):
+    """Every write fails, as on a full disk: no new file per failure, no listing per request, latency flat."""
+    import time
+
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+    from tensorflow_serving.config import model_server_config_pb2
+
+    from pipelines.model_server import stand_in
+
+    opened = []
+
+    class FullDisk:
+        def __init__(self, path):
+            opened.append(path)
+            open(path, "wb").close()
+
+        def write(self, record):
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+        def close(self):
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(stand_in.tf.io, "TFRecordWriter", FullDisk)
+    config = model_server_config_pb2.ModelConfig().logging_config
+    config.log_collector_config.filename_prefix = str(tmp_path / "logs" / "m")
+    config.sampling_config.sampling_rate = 1.0
+    log = stand_in.RequestLog(config)
+    record = prediction_log_pb2.PredictionLog()
+    timings = []
+    for _ in range(3000):
+        started = time.perf_counter()
+        log.write(record)
+        timings.append(time.perf_counter() - started)
+    assert len(opened) <= 3 and os.listdir(tmp_path / "logs") == []  # retried after back-offs only; no empty files
+    assert log.failures == len(opened) and log.dropped == 3000 - len(opened)
+    assert sum(timings[-1000:]) < 0.05  # a dropped record is a clock read and a count
