@@ -651,6 +651,8 @@ def init_project(data: str, label_column: str, name: Optional[str], project_dir:
     from pipelines.config import ConfigError, load_config
     from pipelines.shared.data_files import csv_files
 
+    if os.path.exists(project_dir) and not os.path.isdir(project_dir):
+        raise ValueError(f"--project {project_dir}: a file, not a folder: name the project's folder")
     files = csv_files(data)
     name = name or re.sub(r"[^a-z0-9_-]", "_", os.path.splitext(os.path.basename(data.rstrip("/")))[0].lower())
     if not re.match(r"^[a-z][a-z0-9_-]*$", name):

@@ -89,6 +89,8 @@ def apply_override(raw: dict, override: str, path: str) -> None:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: --set {shown!r}: the value is not valid YAML "
                           f"({getattr(e, 'problem', None) or e}); quote it, e.g. --set '{key}=\"...\"'") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: --set {key}: the value is nested too deeply to be a config value") from None
     node: Any = raw
     parts = key.split(".")
     for depth, part in enumerate(parts):

@@ -128,6 +128,22 @@ def test_fixed_hostile_arguments_end_in_a_documented_exit(argv, tmp_path):
     assert code in (1, 2) and "Traceback" not in err and UNEXPLAINED not in err, err
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["validate", "--set", "model.hidden_units=" + "[" * 3000 + "]" * 3000], "nested too deeply"),
+    (["validate", "--set", "name=\udcff"], "--set"),  # a lone surrogate, as a shell passes undecodable bytes
+])
+def test_hostile_set_values_are_bad_input_with_their_reason(argv, said, tmp_path):
+    code, _, err = run(argv[0], PROJECT / "configs" / "taxi.yaml", *argv[1:], cwd=tmp_path)
+    assert code == 2 and said in err and "Traceback" not in err and UNEXPLAINED not in err, err
+
+
+def test_init_with_its_project_at_a_file_is_bad_input(tmp_path):
+    (tmp_path / "data.csv").write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(50)))
+    (tmp_path / "afile").write_text("")
+    code, _, err = run("init", "data.csv", "--label=y", "--project", "afile", cwd=tmp_path)
+    assert code == 2 and "--project afile: a file, not a folder" in err and UNEXPLAINED not in err, err
+
+
 def test_column_names_with_characters_yaml_takes_for_line_breaks_still_give_a_valid_config(tmp_path):
     (tmp_path / "data.csv").write_text("a\u2028b,c\x85d,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
     code, out, err = run("init", "data.csv", "--label", "y", "--project", "project", "--name", "odd", cwd=tmp_path)
