@@ -165,6 +165,7 @@ class SkewResult:
     attribution_ndcg: Optional[float] = None            # how far the second ranks as the first (1: the same top)
     min_attribution_ndcg: Optional[float] = None        # skew.min_attribution_ndcg
     unseen: Optional[dict] = None                       # feature -> rows holding a value never seen in training
+    non_finite: dict = field(default_factory=dict)      # feature -> rows holding NaN or inf
 
     @property
     def attribution_drifted(self) -> bool:
@@ -222,13 +223,14 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
 
         result.p_values = p_values(distances.whole_dataset(served.statistics), distances.whole_dataset(statistics),
                                    batch, cfg.comparators("skew"))
+    import pyarrow as pa
+
+    from pipelines.shared.unseen_values import non_finite_counts, read_vocabularies, unseen_counts
+
+    table = pa.Table.from_batches([batch])
+    result.non_finite = non_finite_counts(cfg.features, table)
     if version_dir:
-        import pyarrow as pa
-
-        from pipelines.shared.unseen_values import read_vocabularies, unseen_counts
-
-        result.unseen = unseen_counts(cfg.features, pa.Table.from_batches([batch]),
-                                      read_vocabularies(version_dir, cfg.features))
+        result.unseen = unseen_counts(cfg.features, table, read_vocabularies(version_dir, cfg.features))
     if training_importance and version_dir:
         from pipelines.shared import importance
 
@@ -283,10 +285,12 @@ def format_result(result: SkewResult) -> str:
              *[f"  {line}" for line in table]]
     if result.attribution_ndcg is not None:
         lines += attribution_lines(result)
-    if result.unseen is not None:
-        from pipelines.shared.unseen_values import unseen_line
+    from pipelines.shared.unseen_values import non_finite_line, unseen_line
 
+    if result.unseen is not None:
         lines.append(unseen_line(result.unseen, result.examples))
+    if result.non_finite:
+        lines.append(non_finite_line(result.non_finite, result.examples))
     if result.anomalies:
         lines += [f"Serving data anomalies ({len(result.anomalies)}):", *[f"  {a}" for a in result.anomalies]]
     if result.recorded_as is not None:

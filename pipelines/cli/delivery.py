@@ -163,6 +163,24 @@ def row_numbers_note(cfg, files: list[str]) -> str:
             f"order); to join on a column of your own, set it to one of: {', '.join(read_header(files[0]))}")
 
 
+def check_scorable(cfg, files: list[str]) -> None:
+    """ConfigError for data with no row to score, or with NaN or infinite values in a numeric feature (the
+    model's output for them would be NaN, written without a word); empty cells are fine: they are filled."""
+    from pipelines.shared.csv_tables import read_csv
+    from pipelines.shared.unseen_values import non_finite_counts, non_finite_line
+
+    rows = 0
+    for path in files:
+        table = read_csv(path, cfg.data.null_values)
+        rows += table.num_rows
+        bad = non_finite_counts(cfg.features, table)
+        if bad:
+            raise ConfigError(f"{path}: {non_finite_line(bad, table.num_rows)}: the model cannot score them; "
+                              "fix them, or leave the cells empty (missing values are filled as in training)")
+    if not rows:
+        raise ConfigError(f"{', '.join(files)}: no row to score (a header only)")
+
+
 def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str, list[str], str, str]:
     """The data (a CSV file or folder) exists and has the ID column: (its path, its CSV files, the output, the
     output's format: its extension, else batch_inference.format)."""
@@ -186,6 +204,7 @@ def check_prediction_job(cfg, data: str | None, output: str | None) -> tuple[str
         missing = [f.name for f in cfg.features if f.name not in header]
         if missing:  # else the model's parsing fails deep in Beam
             raise ConfigError(f"{path} lacks the model's features {', '.join(missing)} (features in {cfg.source})")
+    check_scorable(cfg, files)
     if os.path.abspath(output) in {os.path.abspath(f) for f in files}:
         raise ConfigError(f"-o {output}: that is one of the files to score; predictions never write over their input")
     extension = os.path.splitext(output)[1].lstrip(".")

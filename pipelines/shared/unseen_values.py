@@ -45,6 +45,27 @@ def unseen_counts(features, table: pa.Table, vocabularies: dict[str, set[str]]) 
     return counts
 
 
+def non_finite_counts(features, table: pa.Table) -> dict[str, int]:
+    """feature -> rows of `table` whose numeric value is NaN or infinite (features with none are left out):
+    no model output for them means anything, and imputation fills only empty cells."""
+    counts = {}
+    for feature in features:
+        if feature.name not in table.column_names:
+            continue
+        column = first_values(table.column(feature.name))
+        if not pa.types.is_floating(column.type):
+            continue
+        bad = pc.sum(pc.cast(pc.fill_null(pc.invert(pc.is_finite(column)), False), pa.int64())).as_py() or 0
+        if bad:
+            counts[feature.name] = bad
+    return counts
+
+
+def non_finite_line(counts: dict[str, int], rows: int) -> str:
+    return "non-finite values (NaN, inf): " + (", ".join(f"{name} on {n} of {rows} rows" for name, n in counts.items())
+                                               if counts else "none")
+
+
 def unseen_line(counts: dict[str, int], rows: int) -> str:
     """The one account of such values that `mlops predict`, `explain` and `monitor` all give, with row counts."""
     if not counts:

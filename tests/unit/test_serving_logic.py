@@ -242,3 +242,22 @@ def test_a_full_disk_under_the_request_log_costs_nothing_per_request(tmp_path, m
     assert len(opened) <= 3 and os.listdir(tmp_path / "logs") == []  # retried after back-offs only; no empty files
     assert log.failures == len(opened) and log.dropped == 3000 - len(opened)
     assert sum(timings[-1000:]) < 0.05  # a dropped record is a clock read and a count
+
+
+def test_data_to_score_with_nan_or_infinite_numbers_or_no_row_is_refused_before_scoring(project, tmp_path):
+    from pipelines.cli.delivery import check_scorable
+    from pipelines.config import ConfigError, load_config
+
+    cfg = load_config(project / "configs" / "taxi.yaml")
+    header = ",".join(f.name for f in cfg.features)
+    row = ",".join("1.5" if f.kind in ("numeric", "bucketized") else "1" if f.kind == "int_categorical" else "Cash"
+                   for f in cfg.features)
+    (tmp_path / "ok.csv").write_text(f"{header}\n{row}\n{row.replace('1.5', '', 1)}\n")  # an empty cell is filled
+    check_scorable(cfg, [str(tmp_path / "ok.csv")])
+    (tmp_path / "inf.csv").write_text(f"{header}\n{row}\n{row.replace('1.5', 'inf', 1)}\n{row.replace('1.5', 'nan', 1)}\n")
+    with pytest.raises(ConfigError, match=r"inf.csv: non-finite values \(NaN, inf\): trip_miles on 2 of 3 rows: the "
+                                          "model cannot score them"):
+        check_scorable(cfg, [str(tmp_path / "inf.csv")])
+    (tmp_path / "empty.csv").write_text(f"{header}\n")
+    with pytest.raises(ConfigError, match="no row to score"):
+        check_scorable(cfg, [str(tmp_path / "empty.csv")])
