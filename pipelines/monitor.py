@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from pipelines.config import PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig
 from pipelines.shared import data_files, private_statistics
 from pipelines.shared.errors import MlopsError
 
@@ -210,6 +210,10 @@ def check_skew(cfg: PipelineConfig, serving_path: str, schema, version_dir: Opti
 
     batch = serving_record_batch(files, data_format(files, cfg.skew.format), cfg.data.null_values,
                                  schema_value_types(schema))
+    missing = [f.name for f in cfg.features if f.name not in batch.schema.names]
+    if missing:  # else the model's parsing fails deep in TensorFlow
+        raise ConfigError(f"{serving_path}: the serving data lacks the model's features {', '.join(missing)} "
+                          f"(columns found: {', '.join(batch.schema.names) or 'none'})")
     batch, schema = model_inputs(batch, schema, cfg.features)
     statistics = stats_impl.generate_statistics_in_memory(batch, distances.statistics_options(cfg.features))
     comparisons, skew_anomalies = distances.compare(statistics, served.statistics, schema, cfg.comparators("skew"),

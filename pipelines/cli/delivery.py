@@ -163,12 +163,28 @@ def row_numbers_note(cfg, files: list[str]) -> str:
             f"order); to join on a column of your own, set it to one of: {', '.join(read_header(files[0]))}")
 
 
+def required_features(cfg) -> list[str]:
+    """The features the schema gives one value on every example (a shape): a request without one is refused
+    by the model's parsing, so an empty cell must be named before scoring."""
+    if not cfg.schema_path or not os.path.exists(cfg.schema_path):
+        return []
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    with open(cfg.schema_path) as f:  # a local file (not TFX's file I/O, which starts TensorFlow)
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    names = {f.name for f in cfg.features}
+    return [f.name for f in schema.feature if f.name in names and f.HasField("shape")]
+
+
 def check_scorable(cfg, files: list[str]) -> None:
-    """ConfigError for data with no row to score, or with NaN or infinite values in a numeric feature (the
-    model's output for them would be NaN, written without a word); empty cells are fine: they are filled."""
+    """ConfigError for data with no row to score, with NaN or infinite values in a numeric feature (the model's
+    output for them would be NaN, written without a word), or with empty cells in a feature the schema requires;
+    other empty cells are fine: they are filled."""
     from pipelines.shared.csv_tables import read_csv
     from pipelines.shared.unseen_values import non_finite_counts, non_finite_line
 
+    required = required_features(cfg)
     rows = 0
     for path in files:
         table = read_csv(path, cfg.data.null_values)
@@ -177,6 +193,12 @@ def check_scorable(cfg, files: list[str]) -> None:
         if bad:
             raise ConfigError(f"{path}: {non_finite_line(bad, table.num_rows)}: the model cannot score them; "
                               "fix them, or leave the cells empty (missing values are filled as in training)")
+        empty = {name: table.column(name).null_count for name in required
+                 if name in table.column_names and table.column(name).null_count}
+        if empty:
+            raise ConfigError(f"{path}: empty cells in features the schema requires (never missing in training): "
+                              + ", ".join(f"{name} on {n} of {table.num_rows} rows" for name, n in empty.items())
+                              + f"; fill them, or mark the feature optional in {cfg.schema_path} (presence)")
     if not rows:
         raise ConfigError(f"{', '.join(files)}: no row to score (a header only)")
 

@@ -252,8 +252,15 @@ def test_data_to_score_with_nan_or_infinite_numbers_or_no_row_is_refused_before_
     header = ",".join(f.name for f in cfg.features)
     row = ",".join("1.5" if f.kind in ("numeric", "bucketized") else "1" if f.kind == "int_categorical" else "Cash"
                    for f in cfg.features)
-    (tmp_path / "ok.csv").write_text(f"{header}\n{row}\n{row.replace('1.5', '', 1)}\n")  # an empty cell is filled
+    cells = row.split(",")
+    seconds = [f.name for f in cfg.features].index("trip_seconds")
+    optional = ",".join("" if i == seconds else c for i, c in enumerate(cells))
+    (tmp_path / "ok.csv").write_text(f"{header}\n{row}\n{optional}\n")  # missing in training too: filled
     check_scorable(cfg, [str(tmp_path / "ok.csv")])
+    (tmp_path / "hole.csv").write_text(f"{header}\n{row}\n{row.replace('1.5', '', 1)}\n")
+    with pytest.raises(ConfigError, match=r"empty cells in features the schema requires \(never missing in training\): "
+                                          "trip_miles on 1 of 2 rows"):
+        check_scorable(cfg, [str(tmp_path / "hole.csv")])
     (tmp_path / "inf.csv").write_text(f"{header}\n{row}\n{row.replace('1.5', 'inf', 1)}\n{row.replace('1.5', 'nan', 1)}\n")
     with pytest.raises(ConfigError, match=r"inf.csv: non-finite values \(NaN, inf\): trip_miles on 2 of 3 rows: the "
                                           "model cannot score them"):
