@@ -59,14 +59,13 @@ def test_the_reference_model_is_trained_on_the_same_rows_and_shown_beside_the_mo
     assert reference["reference"]["auc"] > 0.85 and reference["trivial"]["auc"] == 0.5
     assert reference["rows"]["eval"] == summary.metrics["overall"]["example_count"]  # the Evaluator's rows
     # Recorded in ML Metadata with lineage: read from this run's examples, scores as properties.
-    with reader_of(taxi.config) as reader:
-        execution = next(e for e in reader.run_executions(first_run.run_id)
-                         if reader.node_name(e) == "ReferenceModel")
-        (examples,) = reader.inputs_of(execution.id)["examples"]
-        assert examples.id == summary.output("CsvExampleGen", "examples").id
-        (artifact,) = reader.outputs_of(execution.id)["reference"]
-        assert reader.artifact_type(artifact) == "mlops.ReferenceModel"
-        assert artifact.custom_properties["auc"].double_value == reference["reference"]["auc"]
+    reader = reader_of(taxi.config)
+    execution = next(e for e in reader.run_executions(first_run.run_id) if reader.node_name(e) == "ReferenceModel")
+    (examples,) = reader.inputs_of(execution.id)["examples"]
+    assert examples.id == summary.output("CsvExampleGen", "examples").id
+    (artifact,) = reader.outputs_of(execution.id)["reference"]
+    assert reader.artifact_type(artifact) == "mlops.ReferenceModel"
+    assert artifact.custom_properties["auc"].double_value == reference["reference"]["auc"]
     printed = first_run.result.stdout
     assert "Against a reference (eval split" in printed
     assert re.search(r"^  reference \(gradient-boosted trees\) +0\.\d+ ", printed, re.M), printed
