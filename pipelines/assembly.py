@@ -106,7 +106,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
             latest_push=latest_push.outputs["pushed_model"],
             serving_dir=where.serving_dir,
-            config=DriftCheckPart(comparators=cfg.comparators("drift"),
+            config=DriftCheckPart(comparators=cfg.comparators("drift"), served_version=cfg.served_version,
                                   min_examples_fraction=cfg.drift.min_examples_fraction).model_dump_json(),
         ).with_id(ids.DRIFT_CHECK)
     data_gate = None

@@ -4,6 +4,8 @@ Records every compared feature's distance and threshold (an ExampleAnomalies art
 proto and comparisons.json), whether or not anything drifted; the DataGate stops the run on drift when
 drift.on_drift is `stop`. The served model's statistics are read from the serving folder (distances.py).
 """
+import os
+
 from absl import logging
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -27,7 +29,8 @@ def DriftCheck(statistics: InputArtifact[ExampleStatistics], schema: InputArtifa
     part = DriftCheckPart.model_validate_json(config)
     drift.split_names = '["train"]'
     try:
-        served = read_served_statistics(serving_dir)
+        served = read_served_statistics(serving_dir, os.path.join(serving_dir, part.served_version)
+                                        if part.served_version else None)
     except FileNotFoundError as error:  # a version pushed before statistics travelled with models
         served, reason = None, str(error)
     else:

@@ -53,6 +53,7 @@ class ExampleGenPart(_Strict):
 class DriftCheckPart(_Strict):
     comparators: dict[str, tuple[str, float]]  # feature -> (measure, threshold)
     min_examples_fraction: Optional[float] = None
+    served_version: Optional[str] = None       # the folder the latest rollout serves (else the highest is served)
 
 
 class DataGatePart(_Strict):

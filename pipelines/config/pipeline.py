@@ -44,6 +44,8 @@ class PipelineConfig(FeaturesConfig):
     # key's identifier and the pseudonyms of forgotten rows (ML Metadata's forget requests).
     _key_id: Optional[str] = PrivateAttr(None)
     _forgotten: tuple[str, ...] = PrivateAttr(())
+    # Set by the local runner from the serving folder: the version the latest rollout serves as stable.
+    _served_version: Optional[str] = PrivateAttr(None)
 
     @property
     def source(self) -> Optional[str]:
@@ -156,6 +158,16 @@ class PipelineConfig(FeaturesConfig):
         copy = self.model_copy()
         copy._key_id, copy._forgotten = key_id, tuple(sorted(set(forgotten)))
         return copy
+
+    def with_served_version(self, folder: Optional[str]) -> "PipelineConfig":
+        """A copy carrying the served version folder to the drift check (a rollback makes it run again)."""
+        copy = self.model_copy()
+        copy._served_version = folder
+        return copy
+
+    @property
+    def served_version(self) -> Optional[str]:
+        return self._served_version
 
     @property
     def key_id(self) -> Optional[str]:

@@ -14,7 +14,7 @@ from pipelines.config import PipelineConfig
 from pipelines.metadata import privacy, recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock, unchanged
-from pipelines.shared import component_ids, console
+from pipelines.shared import artifact_files, component_ids, console, serving_layout
 from pipelines.shared.beam_runner import names_remote_runner
 from pipelines.shared.errors import MlopsError
 
@@ -148,6 +148,8 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
     cfg = with_privacy_state(cfg)
+    if not artifact_files.is_uri(cfg.serving_dir):
+        cfg = cfg.with_served_version(serving_layout.read_served_version(cfg.serving_dir))
     inputs = unchanged.fingerprint(cfg)  # what this run reads, before it runs (its own push changes the serving folder)
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

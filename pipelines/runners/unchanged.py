@@ -21,7 +21,7 @@ from typing import Iterable, Optional
 
 from pipelines.config import PipelineConfig
 from pipelines.metadata.reader import MetadataReader, execution_state
-from pipelines.shared import artifact_files
+from pipelines.shared import artifact_files, serving_layout
 
 RECORD_FILE = ".last_run_inputs.json"  # in the pipeline root, beside TFX's own folders
 STACK = ("tfx", "tensorflow", "tensorflow-transform", "tensorflow-model-analysis", "tensorflow-data-validation",
@@ -65,6 +65,7 @@ def fingerprint(cfg: PipelineConfig, code: Optional[Iterable[Path]] = None) -> O
         for name in sorted(os.listdir(cfg.serving_dir)):
             if name.isdigit():
                 part("served", f"{name}:{os.stat(os.path.join(cfg.serving_dir, name)).st_mtime_ns}")
+        part("stable", serving_layout.read_served_version(cfg.serving_dir))  # a rollback changes what drift compares
     return digest.hexdigest()
 
 

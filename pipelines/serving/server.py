@@ -23,7 +23,7 @@ from pipelines.metadata import registry, rollouts
 from pipelines.metadata.reader import MetadataReader
 from pipelines.model_server.platforms import LOCAL_PROCESS, TF_SERVING_BINARY
 from pipelines.model_server.processes import stand_in_command
-from pipelines.shared import version_labels
+from pipelines.shared import serving_layout, version_labels
 from pipelines.shared.errors import MlopsError
 from pipelines.shared.version_labels import ServingState
 
@@ -232,6 +232,8 @@ def roll_out(reader: MetadataReader, cfg: PipelineConfig, action: str, version: 
             apply(admin, cfg, current, target, log_requests)  # on a failure it puts `current` back itself
         os.replace(staged, path)
         rollouts.record_rollout(reader, action, target, pushed_by_label)
+        if version_labels.STABLE in target.labels:  # what the drift check compares with
+            serving_layout.write_served_version(cfg.serving_dir, target.labels[version_labels.STABLE])
     except Exception as error:  # noqa: BLE001 - whatever failed, the three places must agree again
         raise ServingError(_undo(admin, cfg, action, error, live, current, target, log_requests, path, previous,
                                  staged)) from None

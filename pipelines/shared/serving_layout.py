@@ -36,10 +36,36 @@ def attach_training_statistics(statistics_uri: str, version_dir: str, source: di
         f.write(json.dumps({"statistics_uri": statistics_uri, **source}, sort_keys=True))
 
 
+SERVED_FILE = ".served_version"  # the folder `stable` points at, written by each rollout (TF Serving ignores it)
+
+
+def write_served_version(serving_dir: str, folder: int) -> None:
+    """Records, beside the version folders, which one the latest rollout serves as stable."""
+    path = os.path.join(serving_dir, SERVED_FILE)
+    temporary = f"{path}.{os.getpid()}"
+    with open(temporary, "w") as f:
+        f.write(f"{folder}\n")
+    os.replace(temporary, path)
+
+
+def read_served_version(serving_dir: str) -> Optional[str]:
+    """The folder the latest rollout serves as stable, when one recorded it and the folder is still there."""
+    path = os.path.join(serving_dir, SERVED_FILE)
+    if not artifact_files.exists(path):
+        return None
+    with artifact_files.open_file(path) as f:
+        folder = f.read().strip()
+    return folder if folder.isdigit() and artifact_files.exists(os.path.join(serving_dir, folder)) else None
+
+
 def served_version_dir(serving_dir: str) -> Optional[str]:
-    """What TF Serving serves from a base folder by default: the highest all-digit version folder (any file system)."""
+    """What is served from a base folder: the folder the latest rollout made stable, else TF Serving's default,
+    the highest all-digit version folder (any file system)."""
     if not artifact_files.exists(serving_dir):
         return None
+    recorded = read_served_version(serving_dir)
+    if recorded is not None:
+        return os.path.join(serving_dir, recorded)
     numbers = [int(name.rstrip("/")) for name in artifact_files.listdir(serving_dir) if name.rstrip("/").isdigit()]
     return os.path.join(serving_dir, str(max(numbers))) if numbers else None
 

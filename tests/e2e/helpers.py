@@ -96,7 +96,8 @@ def report_path(run_stdout: str) -> Path:
 
 
 def versions(serving_dir: Path) -> list[str]:
-    return sorted(p.name for p in serving_dir.iterdir()) if serving_dir.exists() else []
+    """The version folders (TF Serving loads all-digit names only)."""
+    return sorted(p.name for p in serving_dir.iterdir() if p.name.isdigit()) if serving_dir.exists() else []
 
 
 PREDICT = """

@@ -98,6 +98,11 @@ def test_rollback_moves_the_stable_label_and_is_recorded(taxi, first_run, unserv
     written = text_format.Parse((taxi.work / "out" / "models.config").read_text(),
                                 model_server_config_pb2.ModelServerConfig())
     assert dict(written.model_config_list.config[0].version_labels) == {"stable": int(first_run.served[0])}
+    # What the next run's drift check compares with: the version served, not the highest folder.
+    from pipelines.shared import serving_layout
+
+    assert serving_layout.served_version_dir(str(taxi.serving_dir)) == str(taxi.serving_dir / first_run.served[0])
+    assert serving_layout.served_version_dir(str(taxi.serving_dir)) != str(taxi.serving_dir / unservable_run.served[-1])
 
     missing = mlops("rollback", taxi.config, "--to", "9.9.9")
     assert missing.returncode == 1 and "no pushed model version 9.9.9" in missing.stderr

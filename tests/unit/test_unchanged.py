@@ -54,8 +54,27 @@ def test_the_same_inputs_give_the_same_fingerprint_and_each_change_another(proje
     changes.append(digest(project))
     (project / "out" / "serving_model" / "1700000000").mkdir(parents=True)  # a push: the drift check's reference
     changes.append(digest(project))
+    (project / "out" / "serving_model" / "1800000000").mkdir()
+    changes.append(digest(project))
+    from pipelines.shared import serving_layout
+
+    serving_layout.write_served_version(str(project / "out" / "serving_model"), 1700000000)  # a rollback to the first
+    changes.append(digest(project))
 
     assert len({before, *changes}) == 1 + len(changes)
+
+
+def test_the_served_version_is_the_one_the_latest_rollout_made_stable_else_the_highest(tmp_path):
+    from pipelines.shared import serving_layout
+
+    serving = tmp_path / "serving"
+    for folder in ("1700000000", "1800000000"):
+        (serving / folder).mkdir(parents=True)
+    assert serving_layout.served_version_dir(str(serving)) == str(serving / "1800000000")  # TF Serving's default
+    serving_layout.write_served_version(str(serving), 1700000000)
+    assert serving_layout.served_version_dir(str(serving)) == str(serving / "1700000000")
+    (serving / "1700000000").rmdir()  # a recorded folder that is gone is no answer
+    assert serving_layout.served_version_dir(str(serving)) == str(serving / "1800000000")
 
 
 def test_what_cannot_be_fingerprinted_here_always_runs(project):
