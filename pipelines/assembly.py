@@ -64,7 +64,7 @@ def create_pipeline(cfg: PipelineConfig, beam_args: Optional[Mapping[str, list[s
                                        cfg.data.split.eval_max_rows, cfg.data.span_window,
                                        label_columns=sorted(cfg.label.source_columns),
                                        value_types=schema_file_value_types(cfg.schema_path) if cfg.schema_path else None,
-                                       privacy=ingestion_privacy(cfg),
+                                       privacy=ingestion_privacy(cfg), data_digest=cfg.data_digest,
                                        ).with_id(ids.EXAMPLE_GEN)
     # With a window of spans, the spans before the newest are trained on; only the newest is checked.
     earlier_spans = [data_files.EARLIER_SPANS] if cfg.data.span_window > 1 else []

@@ -32,7 +32,7 @@ def main() -> int:
         from pipelines.shared import console
 
         console.mask_secrets(store.secrets(cfg))  # LocalDagRunner logs its whole connection config, password included
-        local.run(local.local_pipeline(local.with_privacy_state(cfg)), cfg.runner.parallel_components)
+        local.run(local.local_pipeline(local.with_run_state(cfg)), cfg.runner.parallel_components)
         return errors.EXIT_OK
     command = next(c for c in app.COMMANDS if c.name == "run")
     try:

@@ -15,15 +15,16 @@ from pipelines.shared import data_files
 def fast_csv_example_gen(input_base: str, pattern: str, null_values: list[str], train: int, eval: int,
                          eval_max_rows: Optional[int] = None, span_window: int = 1,
                          label_columns: Sequence[str] = (), value_types: Optional[dict[str, str]] = None,
-                         privacy: Optional[IngestionPrivacyPart] = None):
+                         privacy: Optional[IngestionPrivacyPart] = None, data_digest: Optional[str] = None):
     """`pattern` may hold {SPAN} (pipelines/shared/data_files.py): TFX's driver then ingests the newest span, and span_window > 1
     adds the spans before it as the `earlier_spans` split. Rows missing a label column are left out and
     counted; `value_types`: the schema's {column: FLOAT|INT|BYTES}; `privacy`: columns pseudonymised and
-    dropped, and forgotten rows left out, before anything is written."""
+    dropped, and forgotten rows left out, before anything is written; `data_digest`: the files' content digest
+    (in the cache key: TFX's driver fingerprints path, size and modification time only)."""
     part = ExampleGenPart(null_values=null_values, eval_max_rows=eval_max_rows,
                           span_pattern=pattern if data_files.has_spans(pattern) else None, span_window=span_window,
                           label_columns=sorted(label_columns), value_types=dict(sorted((value_types or {}).items())),
-                          privacy=privacy)
+                          privacy=privacy, data_digest=data_digest)
     return _example_gen(input_base, pattern, {"train": train, "eval": eval}, executor.custom_config(part))
 
 

@@ -5,6 +5,7 @@ and `evaluation.reference.max_gap` can hold back a model that falls too far shor
 (pipelines/shared/reference_model.py) in an artifact with lineage to the examples it read.
 """
 
+import json
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ from tfx.types.standard_artifacts import Examples
 from pipelines.config import features_config_from_json
 from pipelines.config.parts import ReferenceModelPart
 from pipelines.shared import reference_model as R
+from pipelines.shared.artifact_files import LABEL_COUNTS_PROPERTY
 from pipelines.shared.artifact_types import ReferenceArtifact
 from pipelines.shared.example_columns import first_values
 
@@ -29,22 +31,31 @@ def column_values(column) -> np.ndarray:
 
     first = first_values(column)
     if pa.types.is_binary(first.type) or pa.types.is_string(first.type) or pa.types.is_large_binary(first.type):
-        return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in first.to_pylist()],
-                        dtype=object)
+        try:
+            return first.cast(pa.string()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # not UTF-8: decoded one by one, undecodable bytes replaced
+            return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in first.to_pylist()],
+                            dtype=object)
     return first.to_numpy(zero_copy_only=False).astype(float)
 
 
 def read_split(examples, split: str, columns: list[str], max_rows: "int | None" = None, seed: int = 0) -> R.Columns:
-    """The named columns of a split, as R.Columns; a uniform sample of `max_rows` when the split holds more.
-    A column absent from every example reads as missing."""
+    """The named columns of a split, as R.Columns; about `max_rows` of them sampled uniformly as the batches are
+    read when the split holds more (ExampleGen counted its rows). A column absent from every example reads as
+    missing."""
     import pyarrow as pa
     from tfx.components.util import tfxio_utils
     from tfx_bsl.tfxio import dataset_options
 
+    total = json.loads(examples.get_string_custom_property(LABEL_COUNTS_PROPERTY) or "{}").get(split, {}).get("examples")
+    rate = min(1.0, max_rows / total) if max_rows and total else 1.0
+    rng = np.random.default_rng(seed)
     tfxio = tfxio_utils.get_split_tfxio(examples=[examples], split=split, telemetry_descriptors=["ReferenceModel"])
     options = dataset_options.RecordBatchesOptions(batch_size=BATCH_ROWS, shuffle=False, num_epochs=1)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
     for batch in tfxio.RecordBatches(options):
+        if rate < 1.0:  # only the sampled rows are converted
+            batch = batch.filter(pa.array(rng.random(batch.num_rows) < rate))
         table = pa.Table.from_batches([batch])
         for name in columns:
             parts[name].append(column_values(table.column(name)) if name in table.column_names
@@ -53,7 +64,7 @@ def read_split(examples, split: str, columns: list[str], max_rows: "int | None" 
                      else np.concatenate(found)) if found else np.array([]) for name, found in parts.items()}
     read = R.Columns(values)
     if max_rows is not None and len(read) > max_rows:
-        read = read.take(np.sort(np.random.default_rng(seed).choice(len(read), max_rows, replace=False)))
+        read = read.take(np.sort(rng.choice(len(read), max_rows, replace=False)))
     return read
 
 

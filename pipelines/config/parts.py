@@ -48,6 +48,7 @@ class ExampleGenPart(_Strict):
     value_types: dict[str, str] = Field(default_factory=dict)  # the schema's {column: FLOAT|INT|BYTES}
     privacy: Optional[IngestionPrivacyPart] = None
     row_column: Optional[str] = None          # data to score without an ID column: each row's number (1, 2, ...)
+    data_digest: Optional[str] = None         # the files' content digest: ExampleGen's cache follows the content
 
 
 class DriftCheckPart(_Strict):

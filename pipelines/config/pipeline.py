@@ -46,6 +46,8 @@ class PipelineConfig(FeaturesConfig):
     _forgotten: tuple[str, ...] = PrivateAttr(())
     # Set by the local runner from the serving folder: the version the latest rollout serves as stable.
     _served_version: Optional[str] = PrivateAttr(None)
+    # Set by the local runner: a digest of the data files' content, so that ExampleGen's cache follows the content.
+    _data_digest: Optional[str] = PrivateAttr(None)
 
     @property
     def source(self) -> Optional[str]:
@@ -164,6 +166,16 @@ class PipelineConfig(FeaturesConfig):
         copy = self.model_copy()
         copy._served_version = folder
         return copy
+
+    def with_data_digest(self, digest: Optional[str]) -> "PipelineConfig":
+        """A copy carrying the data's content digest to ExampleGen (an edit that keeps size and time re-reads it)."""
+        copy = self.model_copy()
+        copy._data_digest = digest
+        return copy
+
+    @property
+    def data_digest(self) -> Optional[str]:
+        return self._data_digest
 
     @property
     def served_version(self) -> Optional[str]:

@@ -61,9 +61,20 @@ def with_privacy_state(cfg: PipelineConfig) -> PipelineConfig:
     return cfg.with_privacy_state(cfg.pseudonym_key().key_id, privacy.forgotten_pseudonyms(reader))
 
 
+def with_run_state(cfg: PipelineConfig) -> PipelineConfig:
+    """The config with everything its components must know beyond the YAML: the privacy state, the version the
+    latest rollout serves (the drift check's reference) and the data's content digest (ExampleGen's cache)."""
+    cfg = with_privacy_state(cfg)
+    if not artifact_files.is_uri(cfg.serving_dir):
+        cfg = cfg.with_served_version(serving_layout.read_served_version(cfg.serving_dir))
+    if not artifact_files.is_uri(cfg.data_dir):
+        cfg = cfg.with_data_digest(unchanged.data_digest(cfg))
+    return cfg
+
+
 def local_pipeline(cfg: PipelineConfig):
     """The pipeline as LocalDagRunner runs it: create_pipeline with local Beam args and MLMD; `cfg` as
-    with_privacy_state returned it."""
+    with_run_state returned it."""
     from pipelines.assembly import create_pipeline
 
     return create_pipeline(cfg, beam_args=beam_args(cfg), metadata_connection_config=store.connection_config(cfg))
@@ -147,9 +158,7 @@ def run_and_report(cfg: PipelineConfig) -> RunReport:
     """Runs the pipeline with library output in <output_root>/logs/ and progress on the terminal, then
     reads what it did back from ML Metadata. MetadataConnectionError before anything runs."""
     store.open_store(cfg)  # a store that cannot be opened fails here, in seconds, before anything runs
-    cfg = with_privacy_state(cfg)
-    if not artifact_files.is_uri(cfg.serving_dir):
-        cfg = cfg.with_served_version(serving_layout.read_served_version(cfg.serving_dir))
+    cfg = with_run_state(cfg)
     inputs = unchanged.fingerprint(cfg)  # what this run reads, before it runs (its own push changes the serving folder)
     log_path = Path(cfg.output_dir) / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

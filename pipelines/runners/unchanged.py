@@ -2,8 +2,9 @@
 started, and that run completed, every component would come from TFX's cache anyway. Checked before
 TensorFlow or TFX is imported, from files and ML Metadata alone.
 
-What a run reads, fingerprinted when it starts: the whole config (every component's parameters), the data files
-(path, size and modification time, as TFX's ExampleGen driver fingerprints them), the curated schema's bytes,
+What a run reads, fingerprinted when it starts: the whole config (every component's parameters), the data
+files' content (data_digest; TFX's ExampleGen driver looks at path, size and modification time only, and ExampleGen is
+given the digest too, so that its cache follows the content), the curated schema's bytes,
 the project's code and the versions of the TFX stack (executors and module files), and the serving folder's
 version folders (what the drift check compares with; a run's own push changes it, so the run after a push runs
 again, as TFX's cache would for the drift check). Anything that cannot be fingerprinted this way (data in an
@@ -47,9 +48,7 @@ def fingerprint(cfg: PipelineConfig, code: Optional[Iterable[Path]] = None) -> O
     part("config", f"{cfg.source}:{cfg.model_dump_json()}")
     part("privacy", f"{cfg.key_id}:{','.join(cfg.forgotten)}")  # another key, or a forget request: a new run
     part("cores", os.cpu_count())  # Beam's default number of workers, in the components' Beam arguments
-    for path in cfg.input_files():
-        status = os.stat(path)
-        part("data", f"{path}:{status.st_size}:{status.st_mtime_ns}")
+    part("data", data_digest(cfg))
     if cfg.schema_path:
         if artifact_files.is_uri(cfg.schema_path):
             return None
@@ -66,6 +65,46 @@ def fingerprint(cfg: PipelineConfig, code: Optional[Iterable[Path]] = None) -> O
             if name.isdigit():
                 part("served", f"{name}:{os.stat(os.path.join(cfg.serving_dir, name)).st_mtime_ns}")
         part("stable", serving_layout.read_served_version(cfg.serving_dir))  # a rollback changes what drift compares
+    return digest.hexdigest()
+
+
+DIGESTS_FILE = ".data_digests.json"  # in the pipeline root: each data file's content digest and what it was read at
+
+
+def data_digest(cfg: PipelineConfig) -> str:
+    """A digest of the content of the files the next run ingests. TFX's ExampleGen driver fingerprints a file by
+    path, size and modification time, which an edit can keep (a label rewritten in place, `touch -d`); the
+    content is hashed instead, each file again only when its size, inode, modification or change time differ
+    from the last hashing (the change time moves on every write and cannot be set back)."""
+    cache_path = os.path.join(cfg.pipeline_root, DIGESTS_FILE)
+    try:
+        with open(cache_path) as f:
+            known = json.load(f)
+    except (OSError, ValueError):
+        known = {}
+    digest, current = hashlib.sha256(), {}
+    for path in cfg.input_files():
+        status = os.stat(path)
+        stamp = [status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns]
+        entry = known.get(path)
+        if not entry or entry.get("stamp") != stamp:
+            entry = {"stamp": stamp, "sha256": file_sha256(path)}
+        current[path] = entry
+        digest.update(f"{path}\0{entry['sha256']}\0".encode())
+    if current != known:
+        os.makedirs(cfg.pipeline_root, exist_ok=True)
+        temporary = f"{cache_path}.{os.getpid()}"
+        with open(temporary, "w") as f:
+            json.dump(current, f)
+        os.replace(temporary, cache_path)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()
 
 

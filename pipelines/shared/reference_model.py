@@ -48,13 +48,16 @@ class Encoding:
     truncated: set[str] = field(default_factory=set)           # columns whose rarer values share one "other" code
 
     def matrix(self, columns: Columns) -> np.ndarray:
+        import pandas as pd
+
         out = np.full((len(columns), len(self.features)), np.nan)
         for j, name in enumerate(self.features):
             values = columns.values[name]
             if name in self.categories:
-                codes = self.categories[name]
-                other = float(len(codes)) if name in self.truncated else np.nan
-                out[:, j] = [np.nan if v is None else codes.get(v, other) for v in values]
+                codes = pd.Series(values, dtype=object).map(self.categories[name])  # a hash lookup per value, in C
+                if name in self.truncated:  # rarer values share the "other" code; missing stays missing
+                    codes[codes.isna() & pd.notna(values)] = float(len(self.categories[name]))
+                out[:, j] = codes.to_numpy(dtype=float, na_value=np.nan)
             else:
                 out[:, j] = values.astype(float)
         return out
@@ -67,16 +70,16 @@ class Encoding:
 def encoding(columns: Columns, features: Sequence[str], categorical: Sequence[str] = ()) -> Encoding:
     """Text columns, and those named `categorical`, become categories (the commonest MAX_CATEGORIES - 1 by code,
     the rest one "other" code); numbers stay numbers."""
+    import pandas as pd
+
     result = Encoding(list(features))
     for name in features:
         values = columns.values[name]
         if values.dtype == object or name in categorical:
-            present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-            kinds, counts = np.unique(np.asarray(present, dtype=str), return_counts=True) if present else ([], [])
-            commonest = [kinds[i] for i in np.argsort(-np.asarray(counts), kind="stable")][:MAX_CATEGORIES - 1]
-            by_text = {str(k): code for code, k in enumerate(commonest)}
-            result.categories[name] = {v: by_text[str(v)] for v in set(present) if str(v) in by_text}
-            if len(kinds) > len(commonest):
+            counts = pd.Series(values, dtype=object).dropna().value_counts(sort=True)
+            kept = counts.index[:MAX_CATEGORIES - 1]
+            result.categories[name] = {value: code for code, value in enumerate(kept)}
+            if len(counts) > len(kept):
                 result.truncated.add(name)
     return result
 
