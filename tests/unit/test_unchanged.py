@@ -40,8 +40,8 @@ def test_the_same_inputs_give_the_same_fingerprint_and_each_change_another(proje
 
     data = project / "data" / "a.csv"
     status = os.stat(data)
-    os.utime(data, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))  # touched: TFX's driver sees it too
-    changes.append(digest(project))
+    os.utime(data, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))  # touched: the same content
+    assert digest(project) == before
     with open(data, "a") as f:
         f.write("2,Card,1\n")
     changes.append(digest(project))
@@ -113,3 +113,19 @@ def test_only_the_latest_run_when_it_completed_with_the_same_inputs_is_matched(p
     assert unchanged.matching_run(cfg, None, done) is None
     unchanged.forget(cfg)  # a run starts: until it completes, nothing is matched
     assert unchanged.matching_run(cfg, inputs, done) is None
+
+
+def test_an_edit_that_keeps_size_and_modification_time_is_seen_by_its_content(project, monkeypatch):
+    data = project / "data" / "a.csv"
+    before = digest(project)
+    status = os.stat(data)
+    data.write_text(data.read_text().replace("1,Cash,0", "1,Cash,1"))  # every label rewritten, same size
+    os.utime(data, ns=(status.st_atime_ns, status.st_mtime_ns))        # and the modification time set back
+    assert os.stat(data).st_size == status.st_size and os.stat(data).st_mtime_ns == status.st_mtime_ns
+    assert digest(project) != before
+    hashed = []
+    original = unchanged.file_sha256
+    monkeypatch.setattr(unchanged, "file_sha256", lambda path: hashed.append(path) or original(path))
+    assert digest(project) == digest(project) and hashed == []  # nothing changed since: the digests are reused
+    cfg = load_config(project / "cfg.yaml")
+    assert unchanged.data_digest(cfg) and hashed == []
