@@ -197,3 +197,17 @@ def test_transform_writes_no_analyzer_cache_that_nothing_reads(project):
     transform = next(c for c in create_pipeline(cfg).components if c.id == "Transform")
     assert "analyzer_cache" not in transform.inputs
     assert "updated_analyzer_cache" not in transform.outputs
+
+
+def test_examplegens_cache_key_follows_the_datas_content_and_the_drift_check_the_served_version(project):
+    from components.csv_example_gen.executor import custom_options
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [])
+
+    def parts(digest, served):
+        components = {c.id: c for c in create_pipeline(cfg.with_data_digest(digest).with_served_version(served)).components}
+        example_gen = custom_options(components["CsvExampleGen"].exec_properties)
+        return example_gen.data_digest, components["DriftCheck"].exec_properties["config"]
+
+    assert parts("abc", None)[0] == "abc" and parts("abd", None)[0] == "abd"  # another content: another cache key
+    assert parts("abc", "1700000000")[1] != parts("abc", None)[1]  # a rollback: the drift check runs again
