@@ -95,7 +95,7 @@ def reference_summary(train: R.Columns, evaluation: R.Columns, features_config, 
     names = [f.name for f in features_config.features]
     categorical = [f.name for f in features_config.features if f.kind in ("string_categorical", "int_categorical")]
     started = time.monotonic()
-    fitted = R.train_and_score(train, y_train, evaluation, y_eval, names, head, classes, categorical)
+    fitted = R.train_and_score(train, y_train, evaluation, y_eval, names, head, classes, categorical, threads=1)
     return {"head": head, "description": R.DESCRIPTION, "reference": fitted.metrics, "trivial": fitted.trivial,
             "skill": fitted.skill, "rows": {TRAIN: len(train), EVAL: len(evaluation)},
             "seconds": round(time.monotonic() - started, 3), "suspects": part.suspects,

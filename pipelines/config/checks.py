@@ -43,7 +43,7 @@ class ReferenceConfig(_Strict):
                     "fall short of the reference's; null: shown, never judged")
     on_gap: Literal["warn", "stop"] = Field(
         "warn", description="past max_gap: warn in the summary, or stop (the model is not pushed)")
-    max_train_rows: int = Field(200_000, ge=100, description="training rows it samples at most (its cost stays "
+    max_train_rows: int = Field(100_000, ge=100, description="training rows it samples at most (its cost stays "
                                                              "small beside the Trainer's)")
 
 

@@ -94,7 +94,7 @@ class ReferenceModelPart(_Strict):
     columns), the rows it may sample, and init's suspects, recorded beside the scores for the summary."""
 
     features_config: str                     # FeaturesConfig JSON (PipelineConfig.features_json())
-    max_train_rows: int = 200_000
+    max_train_rows: int = 100_000
     suspects: dict[str, str] = Field(default_factory=dict)
     max_gap: Optional[float] = None          # evaluation.reference.max_gap and on_gap, recorded for the summary
     on_gap: str = "warn"

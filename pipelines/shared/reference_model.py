@@ -84,13 +84,18 @@ def encoding(columns: Columns, features: Sequence[str], categorical: Sequence[st
     return result
 
 
-def fit(x: np.ndarray, y: np.ndarray, head: str, categorical_mask: list[bool], seed: int = 0):
-    """A HistGradientBoosting model with scikit-learn's defaults (early stopping past 10,000 rows)."""
+def fit(x: np.ndarray, y: np.ndarray, head: str, categorical_mask: list[bool], seed: int = 0,
+        threads: Optional[int] = None):
+    """A HistGradientBoosting model with scikit-learn's defaults (early stopping past 10,000 rows), on at most
+    `threads` threads (None: every core)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    from threadpoolctl import threadpool_limits
 
     model_class = HistGradientBoostingRegressor if head == REGRESSION else HistGradientBoostingClassifier
     mask = categorical_mask if any(categorical_mask) else None
-    return model_class(categorical_features=mask, random_state=seed).fit(x, y)
+    with threadpool_limits(threads):  # beside Transform in a run: one core, so that the model's path is not slowed
+        return model_class(categorical_features=mask, random_state=seed).fit(x, y)
 
 
 def predictions(model, x: np.ndarray, head: str) -> np.ndarray:
@@ -177,9 +182,9 @@ class Reference:
 
 def train_and_score(train: Columns, y_train: np.ndarray, evaluation: Columns, y_eval: np.ndarray,
                     features: Sequence[str], head: str, classes: int = 2, categorical: Sequence[str] = (),
-                    seed: int = 0) -> Reference:
+                    seed: int = 0, threads: Optional[int] = None) -> Reference:
     coding = encoding(train, features, categorical)
-    model = fit(coding.matrix(train), y_train, head, coding.categorical_mask, seed)
+    model = fit(coding.matrix(train), y_train, head, coding.categorical_mask, seed, threads)
     predicted = predictions(model, coding.matrix(evaluation), head)
     if head == MULTICLASS:  # probabilities for the classes seen in training, placed at their class ids
         full = np.zeros((len(y_eval), classes))
