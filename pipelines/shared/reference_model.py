@@ -89,7 +89,6 @@ def fit(x: np.ndarray, y: np.ndarray, head: str, categorical_mask: list[bool], s
     """A HistGradientBoosting model with scikit-learn's defaults (early stopping past 10,000 rows), on at most
     `threads` threads (None: every core)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
     from threadpoolctl import threadpool_limits
 
     model_class = HistGradientBoostingRegressor if head == REGRESSION else HistGradientBoostingClassifier
