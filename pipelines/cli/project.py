@@ -118,6 +118,7 @@ def forget(args, cfg) -> int:
     removes the Examples' files, and with --retrain runs the pipeline, which leaves the rows out."""
     from pipelines.metadata import privacy, registry
     from pipelines.metadata.store import open_reader
+    from pipelines.runners import local
     from pipelines.shared import pseudonyms
 
     id_column = cfg.batch_inference.id_column
@@ -127,18 +128,22 @@ def forget(args, cfg) -> int:
                          f"(now: id_column {id_column!r}, pseudonymize {cfg.privacy.pseudonymize})")
     key = cfg.pseudonym_key()
     wanted = sorted(set(pseudonyms.pseudonyms(key, [i.strip() for i in args.ids])))
-    reader = open_reader(cfg)
-    holders = privacy.find_holders(reader, set(wanted))
-    versions = {v.pushed_model_id: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
-    request_id = privacy.record_forget_request(reader, id_column, wanted, holders)
-    print(forget_text(cfg, request_id, wanted, holders, versions))
+    # A run's claim on the pipeline: no run reads or pushes what this request removes while it does.
+    with local.own_run(cfg):
+        reader = open_reader(cfg)
+        holders = privacy.find_holders(reader, set(wanted))
+        versions = {v.pushed_model_id: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
+        request_id = privacy.record_forget_request(reader, id_column, wanted, holders)
+        (request,) = reader.store.get_executions_by_id([request_id])
+    print(forget_text(cfg, request_id, wanted, holders, versions,
+                      request.custom_properties["scoring_copies_removed"].int_value))
     if not args.retrain:
         return EXIT_OK
     print("\nRetraining without them:", flush=True)
     return run(args, cfg)
 
 
-def forget_text(cfg, request_id: int, wanted: list[str], holders, versions: dict) -> str:
+def forget_text(cfg, request_id: int, wanted: list[str], holders, versions: dict, scoring_copies: int = 0) -> str:
     ids = f"{len(wanted)} ID{'s' if len(wanted) != 1 else ''}"
     lines = [f"Forget request {request_id} recorded in ML Metadata ({ids} of {cfg.batch_inference.id_column}, as "
              "pseudonyms): ingestion leaves their rows out from now on"]
@@ -151,6 +156,9 @@ def forget_text(cfg, request_id: int, wanted: list[str], holders, versions: dict
     if holders.examples:
         lines.append(f"  removed: the files of {len(holders.examples)} Examples artifacts (ExampleGen's and "
                      "Transform's), marked DELETED in ML Metadata")
+    if scoring_copies:
+        lines.append(f"  removed: {scoring_copies} artifacts of `mlops predict` that scored their rows (examples "
+                     "and BulkInferrer's results), marked DELETED in ML Metadata")
     if holders.models:
         lines.append(f"  models trained on them: {', '.join(f'Model {m.id}' for m in holders.models)}")
     held = [versions[p.id] for p in holders.pushed_models if p.id in versions]

@@ -107,23 +107,79 @@ def trained_on(reader: MetadataReader, examples_ids: list[int]) -> list:
 
 
 def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[str], holders: Holders) -> int:
-    """The request as an execution (holders as inputs), the holders marked, the Examples' files removed and
-    the artifacts marked DELETED; returns the request's execution id."""
+    """The request as an execution (holders as inputs), recorded RUNNING first: the intent survives a crash,
+    and finish_forget_request (run again by the next `mlops run` or `forget` when this process dies) marks
+    the holders, removes the files and marks it COMPLETE. Returns the request's execution id."""
     inputs = {f"{kind_key(reader, a)}_{a.id}": a for a in holders.all}
     request_id = records.record_execution(
         reader, FORGET_TYPE,
         {"id_column": id_column, "pseudonyms": json.dumps(sorted(wanted)), "user": getpass.getuser(),
          "requested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all)})
+        inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all)},
+        state=metadata_store_pb2.Execution.RUNNING)
+    finish_forget_request(reader, request_id)
+    return request_id
+
+
+def finish_forget_request(reader: MetadataReader, request_id: int) -> Holders:
+    """Everything a request asks, idempotent: its holders (found again: a run may have made more since)
+    marked with the request's id, their Examples' files removed and marked DELETED, the scoring pipeline's
+    copies of the rows removed (scoring_copies), then the request COMPLETE."""
+    (request,) = reader.store.get_executions_by_id([request_id])
+    wanted = set(json.loads(request.properties["pseudonyms"].string_value))
+    holders = find_holders(reader, wanted)
     for artifact in holders.all:
-        earlier = string_property(artifact, FORGOTTEN_BY)
-        artifact.custom_properties[FORGOTTEN_BY].string_value = ",".join(filter(None, [earlier, str(request_id)]))
+        earlier = [r for r in (string_property(artifact, FORGOTTEN_BY) or "").split(",") if r]
+        if str(request_id) not in earlier:
+            artifact.custom_properties[FORGOTTEN_BY].string_value = ",".join([*earlier, str(request_id)])
     for artifact in holders.examples:
         remove_rows(artifact.uri)
         artifact.state = metadata_store_pb2.Artifact.DELETED
-    if holders.all:
-        reader.store.put_artifacts(holders.all)
-    return request_id
+    copies = scoring_copies(reader, wanted)
+    for artifact in copies:
+        artifact_files.remove_tree(artifact.uri)
+        artifact.state = metadata_store_pb2.Artifact.DELETED
+        artifact.custom_properties[FORGOTTEN_BY].string_value = str(request_id)
+    if holders.all or copies:
+        reader.store.put_artifacts(holders.all + copies)
+    request.last_known_state = metadata_store_pb2.Execution.COMPLETE
+    request.custom_properties["scoring_copies_removed"].int_value = len(copies)
+    reader.store.put_executions([request])
+    return holders
+
+
+def unfinished_forget_requests(reader: MetadataReader) -> list[int]:
+    """Requests recorded but not carried out (their process died between the two): what the next run finishes."""
+    return [e.id for e in forget_requests(reader) if e.last_known_state == metadata_store_pb2.Execution.RUNNING]
+
+
+SCORING_TYPES = ("Examples", "InferenceResult")  # `mlops predict`'s examples and BulkInferrer's results
+
+
+def scoring_copies(reader: MetadataReader, wanted: set[str]) -> list:
+    """The scoring pipeline's (`<name>-inference`: `mlops predict`) live Examples and InferenceResults whose
+    records hold one of the pseudonyms: scored rows of a forgotten person (their features, and the ID's
+    pseudonym). Found by reading their records, which carry the pseudonym as ExampleGen wrote it."""
+    scoring = MetadataReader(reader.store, f"{reader.pipeline_name}-inference")
+    if scoring.pipeline_context is None:
+        return []
+    needles = [w.encode() for w in wanted]
+    return [a for a in scoring.pipeline_artifacts()
+            if a.state == metadata_store_pb2.Artifact.LIVE and scoring.artifact_type(a) in SCORING_TYPES
+            and holds_any(a.uri, needles)]
+
+
+def holds_any(uri: str, needles: list[bytes]) -> bool:
+    """Whether a gzipped TFRecord file of `uri` (an InferenceResult's own, or an Examples' split folders) holds
+    one of `needles` (the pseudonyms, as written)."""
+    import gzip
+
+    for path in artifact_files.glob(f"{uri.rstrip('/')}/*/*.gz") + artifact_files.glob(f"{uri.rstrip('/')}/*.gz"):
+        with artifact_files.open_file(path, "rb") as f:
+            data = gzip.decompress(f.read())
+        if any(needle in data for needle in needles):
+            return True
+    return False
 
 
 def remove_rows(examples_uri: str) -> None:

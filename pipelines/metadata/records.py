@@ -34,16 +34,17 @@ def set_value(value_proto: metadata_store_pb2.Value, value) -> None:
 
 
 def record_execution(reader: MetadataReader, type_name: str, properties: dict, inputs: dict, outputs: dict,
-                     custom_properties: Optional[dict] = None) -> int:
-    """A COMPLETE execution of `type_name` with string/int properties (and custom ones, which its type does not
-    declare: a store written by an older version keeps its types), linked to existing (or new) artifacts by
-    key; returns its id."""
+                     custom_properties: Optional[dict] = None,
+                     state=metadata_store_pb2.Execution.COMPLETE) -> int:
+    """An execution of `type_name` (COMPLETE unless `state` says otherwise: RUNNING records an intent) with
+    string/int properties (and custom ones, which its type does not declare: a store written by an older
+    version keeps its types), linked to existing (or new) artifacts by key; returns its id."""
     store = reader.store
     execution_type = metadata_store_pb2.ExecutionType(name=type_name)
     for name, value in properties.items():
         execution_type.properties[name] = metadata_store_pb2.INT if isinstance(value, int) else metadata_store_pb2.STRING
     execution = metadata_store_pb2.Execution(type_id=store.put_execution_type(execution_type),
-                                             last_known_state=metadata_store_pb2.Execution.COMPLETE)
+                                             last_known_state=state)
     for name, value in properties.items():
         set_value(execution.properties[name], value)
     for name, value in (custom_properties or {}).items():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines.metadata.lineage import FORGET_TYPE
 from pipelines.metadata.reader import MetadataReader, string_property
 
 Execution, Artifact = metadata_store_pb2.Execution, metadata_store_pb2.Artifact
@@ -62,8 +63,9 @@ def recover(store, reader: MetadataReader, pipeline_root: str, serving_dir: str,
     from pipelines.shared.serving_layout import STAGING
 
     recovered = []
+    forgets = {e.id for e in store.get_executions_by_type(FORGET_TYPE)}
     for execution in reader.pipeline_executions():
-        if execution.last_known_state not in UNFINISHED:
+        if execution.last_known_state not in UNFINISHED or execution.id in forgets:  # finished, not canceled
             continue
         node = reader.node_name(execution)
         folders = partial_outputs(os.path.join(pipeline_root, node), execution)

@@ -99,8 +99,13 @@ def own_run(cfg: PipelineConfig):
         recovered = []
         if not lock.others():  # another live run's RUNNING executions are its own, not debris
             metadata = store.open_store(cfg)
-            recovered = recovery.recover(metadata, MetadataReader(metadata, cfg.name), cfg.pipeline_root,
-                                         cfg.serving_dir, store_is_ours=cfg.metadata.backend == "sqlite")
+            reader = MetadataReader(metadata, cfg.name)
+            recovered = recovery.recover(metadata, reader, cfg.pipeline_root, cfg.serving_dir,
+                                         store_is_ours=cfg.metadata.backend == "sqlite")
+            for request_id in privacy.unfinished_forget_requests(reader):  # its process died half-way
+                privacy.finish_forget_request(reader, request_id)
+                logging.warning("Completed forget request %d, which was interrupted before it was carried out",
+                                request_id)
         for line in recovery.describe(recovered):
             logging.warning(line)
         yield recovered

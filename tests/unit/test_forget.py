@@ -1,0 +1,107 @@
+"""`mlops forget` as a transaction, on a real ML Metadata store (SQLite) with artifacts laid out as TFX's:
+the request is recorded first, carried out after, finished by the next command when its process dies in
+between, idempotent, and covers the scoring pipeline's copies of the rows; it never runs beside a run."""
+import gzip
+
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+from pipelines.metadata import privacy, recovery
+from pipelines.metadata.reader import MetadataReader
+from pipelines.shared import pseudonyms
+from pipelines.shared.pseudonyms import FORGOTTEN_BY
+
+FORGOTTEN, KEPT = "a" * 32, "b" * 32  # pseudonyms as ExampleGen writes them
+
+
+class Store:
+    def __init__(self, path):
+        config = mlmd.ConnectionConfig()
+        config.sqlite.filename_uri = str(path)
+        config.sqlite.connection_mode = mlmd.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        self.store = metadata_store.MetadataStore(config)
+        pipeline_type = self.store.put_context_type(mlmd.ContextType(name="pipeline"))
+        self.contexts = {name: self.store.put_contexts([mlmd.Context(type_id=pipeline_type, name=name)])[0]
+                         for name in ("taxi", "taxi-inference")}
+
+    def artifact(self, type_name, uri, pipeline="taxi"):
+        type_id = self.store.put_artifact_type(mlmd.ArtifactType(name=type_name))
+        (artifact_id,) = self.store.put_artifacts([mlmd.Artifact(type_id=type_id, uri=str(uri), state=mlmd.Artifact.LIVE)])
+        self.store.put_attributions_and_associations(
+            [mlmd.Attribution(artifact_id=artifact_id, context_id=self.contexts[pipeline])], [])
+        return artifact_id
+
+    def get(self, artifact_id):
+        return self.store.get_artifacts_by_id([artifact_id])[0]
+
+    @property
+    def reader(self):
+        return MetadataReader(self.store, "taxi")
+
+
+def records_file(path, *contents: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(b"".join(contents)))
+
+
+@pytest.fixture
+def history(tmp_path):
+    store = Store(tmp_path / "metadata.sqlite")
+    trained = tmp_path / "CsvExampleGen" / "examples" / "1"
+    records_file(trained / "Split-train" / "data.gz", FORGOTTEN.encode(), KEPT.encode())
+    pseudonyms.write_index(str(trained), {1: [FORGOTTEN, KEPT]})
+    scored = tmp_path / "InferenceExampleGen" / "examples" / "2"
+    records_file(scored / "Split-inference" / "data.gz", b"features" + FORGOTTEN.encode())
+    results = tmp_path / "BulkInferrer" / "inference_result" / "3"
+    records_file(results / "prediction_logs-00000-of-00001.gz", b"log" + FORGOTTEN.encode())
+    other = tmp_path / "InferenceExampleGen" / "examples" / "4"
+    records_file(other / "Split-inference" / "data.gz", KEPT.encode())
+    ids = {"trained": store.artifact("Examples", trained), "scored": store.artifact("Examples", scored, "taxi-inference"),
+           "results": store.artifact("InferenceResult", results, "taxi-inference"),
+           "other": store.artifact("Examples", other, "taxi-inference")}
+    return store, ids, {"trained": trained, "scored": scored, "results": results, "other": other}
+
+
+def test_a_forget_killed_after_recording_its_intent_is_finished_by_the_next_command(history, monkeypatch):
+    store, ids, folders = history
+    reader = store.reader
+    holders = privacy.find_holders(reader, {FORGOTTEN})
+
+    def killed(*_):
+        raise KeyboardInterrupt  # the process dies between recording the request and carrying it out
+
+    with monkeypatch.context() as patched:
+        patched.setattr(privacy, "finish_forget_request", killed)
+        with pytest.raises(KeyboardInterrupt):
+            privacy.record_forget_request(reader, "customer_id", [FORGOTTEN], holders)
+    (request_id,) = privacy.unfinished_forget_requests(reader)
+    assert (folders["trained"] / "Split-train" / "data.gz").exists()  # nothing removed yet, but the intent is there
+    assert privacy.forgotten_pseudonyms(reader) == [FORGOTTEN]      # and every later ingestion leaves the rows out
+    assert recovery.recover(store.store, reader, str(folders["trained"].parent), "", store_is_ours=True) == []
+    assert privacy.unfinished_forget_requests(reader) == [request_id]  # recovery leaves it to be finished, not canceled
+
+    privacy.finish_forget_request(reader, request_id)
+    assert privacy.unfinished_forget_requests(reader) == []
+    assert sorted(p.name for p in folders["trained"].iterdir()) == [pseudonyms.INDEX_DIR]  # the rows' files gone
+    for name in ("trained", "scored", "results"):
+        assert store.get(ids[name]).state == mlmd.Artifact.DELETED, name
+        assert store.get(ids[name]).custom_properties[FORGOTTEN_BY].string_value == str(request_id)
+    assert not folders["scored"].exists() and not folders["results"].exists()  # predict's copies of the rows too
+    assert store.get(ids["other"]).state == mlmd.Artifact.LIVE and folders["other"].exists()  # nobody forgotten
+    (request,) = reader.store.get_executions_by_id([request_id])
+    assert request.last_known_state == mlmd.Execution.COMPLETE
+    assert request.custom_properties["scoring_copies_removed"].int_value == 2
+
+    privacy.finish_forget_request(reader, request_id)  # killed during the finish: done again, nothing twice
+    assert store.get(ids["trained"]).custom_properties[FORGOTTEN_BY].string_value == str(request_id)
+
+
+def test_forget_takes_the_run_lock_and_is_refused_while_a_run_holds_it(project, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.runners import local, run_lock
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path}"])
+    with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what="a run"):
+        with pytest.raises(local.PipelineBusy, match="is already running"), local.own_run(cfg):
+            pass
