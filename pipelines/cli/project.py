@@ -111,6 +111,9 @@ def forget_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a value of the ID column (batch_inference.id_column) whose rows to forget (repeatable)")
     parser.add_argument("--retrain", action="store_true",
                         help="then run the pipeline: a model trained without those rows is evaluated and pushed")
+    parser.add_argument("--supersedes", type=int, action="append", default=[], metavar="REQUEST",
+                        help="a forget request made under an earlier pseudonym key that this one issues again "
+                             "(repeatable)")
 
 
 def forget(args, cfg) -> int:
@@ -133,7 +136,8 @@ def forget(args, cfg) -> int:
         reader = open_reader(cfg)
         holders = privacy.find_holders(reader, set(wanted))
         versions = {v.pushed_model_id: v for v in registry.model_versions(reader, cfg.serving_dir, with_metrics=False)}
-        request_id = privacy.record_forget_request(reader, id_column, wanted, holders)
+        request_id = privacy.record_forget_request(reader, id_column, wanted, holders, key.key_id,
+                                                   tuple(args.supersedes))
         (request,) = reader.store.get_executions_by_id([request_id])
     print(forget_text(cfg, request_id, wanted, holders, versions,
                       request.custom_properties["scoring_copies_removed"].int_value))

@@ -106,7 +106,8 @@ def trained_on(reader: MetadataReader, examples_ids: list[int]) -> list:
     return [found[i] for i in sorted(found)]
 
 
-def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[str], holders: Holders) -> int:
+def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[str], holders: Holders,
+                          key_id: str = "", supersedes: tuple[int, ...] = ()) -> int:
     """The request as an execution (holders as inputs), recorded RUNNING first: the intent survives a crash,
     and finish_forget_request (run again by the next `mlops run` or `forget` when this process dies) marks
     the holders, removes the files and marks it COMPLETE. Returns the request's execution id."""
@@ -115,7 +116,8 @@ def record_forget_request(reader: MetadataReader, id_column: str, wanted: list[s
         reader, FORGET_TYPE,
         {"id_column": id_column, "pseudonyms": json.dumps(sorted(wanted)), "user": getpass.getuser(),
          "requested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all)},
+        inputs, {}, custom_properties={"ids_found": len(holders.found), "holders": len(holders.all), "key_id": key_id,
+                                       "supersedes": ",".join(map(str, supersedes))},
         state=metadata_store_pb2.Execution.RUNNING)
     finish_forget_request(reader, request_id)
     return request_id
@@ -146,6 +148,15 @@ def finish_forget_request(reader: MetadataReader, request_id: int) -> Holders:
     request.custom_properties["scoring_copies_removed"].int_value = len(copies)
     reader.store.put_executions([request])
     return holders
+
+
+def requests_under_other_keys(reader: MetadataReader, key_id: str) -> list[int]:
+    """Requests made under another pseudonym key and not issued again under this one (`--supersedes`): under
+    this key their pseudonyms match nobody, so a run would train on those people again."""
+    requests = forget_requests(reader)
+    superseded = {int(i) for r in requests if string_property(r, "key_id") == key_id
+                  for i in (string_property(r, "supersedes") or "").split(",") if i}
+    return [r.id for r in requests if string_property(r, "key_id") not in ("", None, key_id) and r.id not in superseded]
 
 
 def unfinished_forget_requests(reader: MetadataReader) -> list[int]:

@@ -14,7 +14,7 @@ from pipelines.config import PipelineConfig
 from pipelines.metadata import privacy, recovery, runs, store
 from pipelines.metadata.reader import MetadataReader, int_property
 from pipelines.runners import run_lock, unchanged
-from pipelines.shared import artifact_files, component_ids, console, serving_layout
+from pipelines.shared import artifact_files, component_ids, console, pseudonyms, serving_layout
 from pipelines.shared.beam_runner import names_remote_runner
 from pipelines.shared.errors import MlopsError
 
@@ -58,7 +58,15 @@ def with_privacy_state(cfg: PipelineConfig) -> PipelineConfig:
     if not cfg.privacy.pseudonymize:
         return cfg
     reader = MetadataReader(store.open_store(cfg), cfg.name)  # a first run creates the store anyway
-    return cfg.with_privacy_state(cfg.pseudonym_key().key_id, privacy.forgotten_pseudonyms(reader))
+    key_id = cfg.pseudonym_key().key_id
+    stale = privacy.requests_under_other_keys(reader, key_id)
+    if stale:
+        raise pseudonyms.PseudonymKeyError(
+            f"{cfg.source}: privacy: the pseudonym key changed since forget request{'s' if len(stale) > 1 else ''} "
+            f"{', '.join(map(str, stale))}: under this key their pseudonyms match nobody, and a run would train on "
+            "those people again. Run with the key they were made under, or issue them again under this one "
+            f"(`mlops forget --id VALUE --supersedes {stale[0]}`; the IDs are not kept here)")
+    return cfg.with_privacy_state(key_id, privacy.forgotten_pseudonyms(reader))
 
 
 def with_run_state(cfg: PipelineConfig) -> PipelineConfig:

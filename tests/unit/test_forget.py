@@ -105,3 +105,32 @@ def test_forget_takes_the_run_lock_and_is_refused_while_a_run_holds_it(project, 
     with run_lock.RunLock(run_lock.lock_dir(cfg.pipeline_root), what="a run"):
         with pytest.raises(local.PipelineBusy, match="is already running"), local.own_run(cfg):
             pass
+
+
+def test_after_a_key_rotation_requests_made_under_the_old_key_stop_runs_until_issued_again(history):
+    store, _, _ = history
+    reader = store.reader
+    first = privacy.record_forget_request(reader, "customer_id", [FORGOTTEN], privacy.Holders(), key_id="old")
+    assert privacy.requests_under_other_keys(reader, "old") == []
+    assert privacy.requests_under_other_keys(reader, "new") == [first]  # its pseudonym matches nobody under "new"
+    again = privacy.record_forget_request(reader, "customer_id", ["c" * 32], privacy.Holders(), key_id="new",
+                                          supersedes=(first,))
+    assert privacy.requests_under_other_keys(reader, "new") == []
+    assert privacy.requests_under_other_keys(reader, "old") == [again]
+
+
+def test_a_run_under_another_key_than_a_requests_is_refused_before_anything_runs(project, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.metadata import store
+    from pipelines.runners import local
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [
+        f"output_root={tmp_path}", "privacy.pseudonymize=[company]", "batch_inference.id_column=company",
+        "features=[{name: fare, kind: numeric}]", "evaluation.slices=[]"])
+    reader = MetadataReader(store.open_store(cfg), cfg.name)
+    records_context = reader.store.put_context_type(mlmd.ContextType(name="pipeline"))
+    reader.store.put_contexts([mlmd.Context(type_id=records_context, name=cfg.name)])
+    request = privacy.record_forget_request(MetadataReader(reader.store, cfg.name), "company", [FORGOTTEN],
+                                            privacy.Holders(), key_id="an-earlier-key")
+    with pytest.raises(pseudonyms.PseudonymKeyError, match=f"the pseudonym key changed since forget request {request}"):
+        local.with_privacy_state(cfg)
