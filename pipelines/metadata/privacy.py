@@ -130,20 +130,22 @@ def finish_forget_request(reader: MetadataReader, request_id: int) -> Holders:
     (request,) = reader.store.get_executions_by_id([request_id])
     wanted = set(json.loads(request.properties["pseudonyms"].string_value))
     holders = find_holders(reader, wanted)
-    for artifact in holders.all:
+    copies = scoring_copies(reader, wanted, request_id)
+    # ML Metadata first, then the files: killed in between, the next finish finds the same artifacts again
+    # (by their index, or as marked by this request) and removes what is left.
+    for artifact in holders.all + copies:
         earlier = [r for r in (string_property(artifact, FORGOTTEN_BY) or "").split(",") if r]
         if str(request_id) not in earlier:
             artifact.custom_properties[FORGOTTEN_BY].string_value = ",".join([*earlier, str(request_id)])
-    for artifact in holders.examples:
-        remove_rows(artifact.uri)
+    for artifact in holders.examples + copies:
         artifact.state = metadata_store_pb2.Artifact.DELETED
-    copies = scoring_copies(reader, wanted)
-    for artifact in copies:
-        artifact_files.remove_tree(artifact.uri)
-        artifact.state = metadata_store_pb2.Artifact.DELETED
-        artifact.custom_properties[FORGOTTEN_BY].string_value = str(request_id)
     if holders.all or copies:
         reader.store.put_artifacts(holders.all + copies)
+    for artifact in holders.examples:
+        remove_rows(artifact.uri)
+    for artifact in copies:
+        if artifact_files.exists(artifact.uri):  # removed already when a finish was killed after it
+            artifact_files.remove_tree(artifact.uri)
     request.last_known_state = metadata_store_pb2.Execution.COMPLETE
     request.custom_properties["scoring_copies_removed"].int_value = len(copies)
     reader.store.put_executions([request])
@@ -167,17 +169,22 @@ def unfinished_forget_requests(reader: MetadataReader) -> list[int]:
 SCORING_TYPES = ("Examples", "InferenceResult")  # `mlops predict`'s examples and BulkInferrer's results
 
 
-def scoring_copies(reader: MetadataReader, wanted: set[str]) -> list:
-    """The scoring pipeline's (`<name>-inference`: `mlops predict`) live Examples and InferenceResults whose
-    records hold one of the pseudonyms: scored rows of a forgotten person (their features, and the ID's
-    pseudonym). Found by reading their records, which carry the pseudonym as ExampleGen wrote it."""
+def scoring_copies(reader: MetadataReader, wanted: set[str], request_id: int) -> list:
+    """The scoring pipeline's (`<name>-inference`: `mlops predict`) Examples and InferenceResults that hold
+    scored rows of a forgotten person (their features, and the ID's pseudonym): live ones whose records hold
+    one of the pseudonyms (as ExampleGen wrote them), and those this request marked already."""
     scoring = MetadataReader(reader.store, f"{reader.pipeline_name}-inference")
     if scoring.pipeline_context is None:
         return []
     needles = [w.encode() for w in wanted]
-    return [a for a in scoring.pipeline_artifacts()
-            if a.state == metadata_store_pb2.Artifact.LIVE and scoring.artifact_type(a) in SCORING_TYPES
-            and holds_any(a.uri, needles)]
+    found = []
+    for artifact in scoring.pipeline_artifacts():
+        if scoring.artifact_type(artifact) not in SCORING_TYPES:
+            continue
+        marked = str(request_id) in (string_property(artifact, FORGOTTEN_BY) or "").split(",")
+        if marked or (artifact.state == metadata_store_pb2.Artifact.LIVE and holds_any(artifact.uri, needles)):
+            found.append(artifact)
+    return found
 
 
 def holds_any(uri: str, needles: list[bytes]) -> bool:

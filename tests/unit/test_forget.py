@@ -134,3 +134,31 @@ def test_a_run_under_another_key_than_a_requests_is_refused_before_anything_runs
                                             privacy.Holders(), key_id="an-earlier-key")
     with pytest.raises(pseudonyms.PseudonymKeyError, match=f"the pseudonym key changed since forget request {request}"):
         local.with_privacy_state(cfg)
+
+
+@pytest.mark.parametrize("dies_at", ["remove_rows", "remove_tree", "put_artifacts", "put_executions"])
+def test_a_forget_killed_at_each_step_of_carrying_it_out_is_finished_the_same_by_the_next_command(
+        history, monkeypatch, dies_at):
+    store, ids, folders = history
+    reader = store.reader
+    target = {"remove_rows": (privacy, "remove_rows"), "remove_tree": (privacy.artifact_files, "remove_tree"),
+              "put_artifacts": (type(reader.store), "put_artifacts"),
+              "put_executions": (type(reader.store), "put_executions")}[dies_at]
+    original = getattr(*target)
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(*target, dies)
+        with pytest.raises(KeyboardInterrupt):
+            privacy.record_forget_request(reader, "customer_id", [FORGOTTEN],
+                                          privacy.find_holders(reader, {FORGOTTEN}))
+    assert getattr(*target) is original
+    (request_id,) = privacy.unfinished_forget_requests(reader)  # still to be finished, whatever was done
+    privacy.finish_forget_request(reader, request_id)
+    assert privacy.unfinished_forget_requests(reader) == []
+    assert sorted(p.name for p in folders["trained"].iterdir()) == [pseudonyms.INDEX_DIR]
+    assert [store.get(ids[n]).state for n in ("trained", "scored", "results", "other")] == [
+        mlmd.Artifact.DELETED, mlmd.Artifact.DELETED, mlmd.Artifact.DELETED, mlmd.Artifact.LIVE]
+    assert not folders["scored"].exists() and not folders["results"].exists() and folders["other"].exists()
