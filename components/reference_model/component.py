@@ -10,6 +10,7 @@ import os
 import time
 
 import numpy as np
+import pyarrow as pa
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples
@@ -29,8 +30,6 @@ BATCH_ROWS = 10_000
 def column_values(column) -> np.ndarray:
     """One Arrow list column of tf.Example values as one value per row: float (NaN where missing) for
     numbers, str or None otherwise."""
-    import pyarrow as pa
-
     first = first_values(column)
     if pa.types.is_binary(first.type) or pa.types.is_string(first.type) or pa.types.is_large_binary(first.type):
         try:
@@ -45,7 +44,6 @@ def read_split(examples, split: str, columns: list[str], max_rows: "int | None" 
     """The named columns of a split, as R.Columns; about `max_rows` of them sampled uniformly when the split
     holds more (ExampleGen counted its rows): records are sampled before they are decoded, which is most of
     the cost. A column absent from every example reads as missing."""
-    import pyarrow as pa
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
@@ -110,10 +108,9 @@ def ReferenceModel(examples: InputArtifact[Examples], reference: OutputArtifact[
     columns = sorted({f.name for f in features_config.features} | features_config.label.source_columns)
     train = read_split(examples, TRAIN, columns, part.max_train_rows)
     evaluation = read_split(examples, EVAL, columns)
-    if not len(train) or not len(evaluation):
-        raise ValueError(f"the reference model needs train and eval rows; {examples.uri} holds "
-                         f"{len(train)} and {len(evaluation)}")
     try:
+        if not len(train) or not len(evaluation):
+            raise ValueError(f"{len(train)} train and {len(evaluation)} eval rows")
         summary = reference_summary(train, evaluation, features_config, part)
     except Exception as error:  # a yardstick that cannot be fitted must not stop the model: said in the summary
         summary = {"head": features_config.label.head, "description": R.DESCRIPTION, "reference": {}, "trivial": {},

@@ -167,3 +167,14 @@ def test_mlops_models_shows_each_versions_skill_beside_its_reference():
     assert first.split()[5:8] == ["0.8", "0.6", "0.8"]  # auc, the model's skill, the reference's
     second = next(line for line in lines if "1.1.0" in line)
     assert second.split()[4:7] == ["0.9", "-", "-"]
+
+
+def test_the_reference_learns_the_label_the_trainer_learns(project):
+    from components.reference_model.component import label_values
+    from pipelines.config import load_config
+
+    threshold = load_config(project / "configs" / "taxi.yaml").label  # tips > 0.2 * fare
+    assert list(label_values(threshold, columns(tips=[1.0, 3.0, float("nan")], fare=[10.0, 10.0, 10.0]))) == [0, 1, 0]
+    penguins = load_config(project / "configs" / "penguin.yaml").label
+    species = [str(c) for c in penguins.classes]
+    assert list(label_values(penguins, columns(species=species[::-1]))) == list(range(len(species)))[::-1]
