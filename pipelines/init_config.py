@@ -281,9 +281,10 @@ def with_rarer_positive(label: dict, values: pa.Array) -> dict:
     Named in `positive` either way, so that no one reads the false negative rate of the wrong class."""
     if label["kind"] != "classes" or len(label["classes"]) != 2:
         return label
-    text = [str(v) for v in pc.drop_null(values).to_pylist()]
     first, second = label["classes"]
-    if text and text.count(str(first)) / len(text) < CLEARLY_RARER:
+    present = pc.drop_null(values)
+    share = float(np.mean(label_targets(label, present) == 0)) if len(present) else 1.0  # the first class's share
+    if share < CLEARLY_RARER:
         first, second = second, first
     return {**label, "classes": [first, second], "positive": second}
 

@@ -262,3 +262,10 @@ def test_columns_that_look_like_protected_attributes_are_sliced_on():
                  Sex=rng.choice(["f", "m"], rows).tolist(), x=noise(rows), y=[i % 2 for i in range(rows)])
     result = I.plan(data, "y", [""])
     assert result.evaluation["slices"] == [["applicant_race"], ["Sex"], ["credit_history"]]
+
+
+def test_a_rare_class_is_found_whatever_type_the_label_column_has():
+    outcome = (rng.random(1000) < 0.1).astype(int)
+    for values in (outcome.tolist(), outcome.astype(float).tolist(), [bool(o) for o in outcome]):
+        label = I.plan(table(x=noise(1000), y=values), "y", [""]).label
+        assert str(label["positive"]) in ("1", "True") and label["classes"][-1] == label["positive"], (values[:3], label)
