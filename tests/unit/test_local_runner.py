@@ -126,6 +126,7 @@ def test_run_and_report_runs_again_after_a_failure_with_retries_left(project, tm
     monkeypatch.setattr(store, "open_store", lambda cfg, create=True: None)
     monkeypatch.setattr(store, "open_reader", lambda cfg: None)
     monkeypatch.setattr(local.recovery, "recover", lambda *args, **kwargs: [])
+    monkeypatch.setattr(local.privacy, "unfinished_forget_requests", lambda reader: [])
     monkeypatch.setattr(runs, "read_run_summary", lambda reader: next(summaries))
     report = local.run_and_report(cfg)
     assert len(attempts) == 2 and not report.failed
