@@ -139,12 +139,34 @@ def forget(args, cfg) -> int:
         request_id = privacy.record_forget_request(reader, id_column, wanted, holders, key.key_id,
                                                    tuple(args.supersedes))
         (request,) = reader.store.get_executions_by_id([request_id])
+        outputs = rows_from_outputs(cfg, id_column, {i.strip() for i in args.ids})
     print(forget_text(cfg, request_id, wanted, holders, versions,
                       request.custom_properties["scoring_copies_removed"].int_value))
+    for path, rows in outputs.items():
+        print(f"  removed: {rows} rows from {path} (predict's or explain's output, under the output root)")
     if not args.retrain:
         return EXIT_OK
     print("\nRetraining without them:", flush=True)
     return run(args, cfg)
+
+
+def rows_from_outputs(cfg, id_column: str, ids: set[str]) -> dict[str, int]:
+    """The rows of the forgotten IDs taken out of every CSV or Parquet table under the output root outside the
+    pipeline's artifacts (what predict and explain wrote there carries the input's own IDs); path -> rows."""
+    from pipelines.shared.prediction_tables import drop_rows_with_ids
+
+    removed = {}
+    pipeline_root = os.path.abspath(cfg.pipeline_root)
+    for folder, _, names in os.walk(cfg.output_dir):
+        if os.path.commonpath([os.path.abspath(folder), pipeline_root]) == pipeline_root:
+            continue
+        for name in names:
+            if name.endswith((".csv", ".parquet")) and not name.startswith("."):
+                path = os.path.join(folder, name)
+                rows = drop_rows_with_ids(path, id_column, ids)
+                if rows:
+                    removed[path] = rows
+    return removed
 
 
 def forget_text(cfg, request_id: int, wanted: list[str], holders, versions: dict, scoring_copies: int = 0) -> str:

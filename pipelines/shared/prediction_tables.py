@@ -139,6 +139,33 @@ def write_table(rows: list[dict], path: str, file_format: str, raw_csv: bool = F
     return path
 
 
+def drop_rows_with_ids(path: str, id_column: str, ids: set[str]) -> int:
+    """Rewrites a CSV or Parquet table (predict's or explain's output) without the rows whose `id_column` holds
+    one of `ids`, whole or not at all; returns the rows dropped (0, and nothing written, when it has none or no
+    such column)."""
+    import pyarrow.compute as pc
+    from pyarrow import csv
+
+    file_format = "parquet" if path.endswith(".parquet") else "csv"
+    if file_format == "csv":
+        from pipelines.shared.data_files import read_header
+
+        if not os.path.getsize(path) or id_column not in read_header(path):
+            return 0
+        table = csv.read_csv(path, convert_options=csv.ConvertOptions(column_types={id_column: pa.string()}))
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if id_column not in table.column_names:
+            return 0
+    found = pc.is_in(pc.cast(table.column(id_column), pa.string()), value_set=pa.array(sorted(ids), pa.string()))
+    dropped = pc.sum(pc.cast(found, pa.int64())).as_py() or 0
+    if dropped:
+        write_table(table.filter(pc.invert(pc.fill_null(found, False))).to_pylist(), path, file_format, raw_csv=True)
+    return dropped
+
+
 def check_predictions(rows: list[dict], examples: Optional[int]) -> None:
     if not rows and examples:
         raise NoPredictions(f"{examples} examples were scored and no prediction came out: the model was not "

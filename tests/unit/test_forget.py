@@ -162,3 +162,25 @@ def test_a_forget_killed_at_each_step_of_carrying_it_out_is_finished_the_same_by
     assert [store.get(ids[n]).state for n in ("trained", "scored", "results", "other")] == [
         mlmd.Artifact.DELETED, mlmd.Artifact.DELETED, mlmd.Artifact.DELETED, mlmd.Artifact.LIVE]
     assert not folders["scored"].exists() and not folders["results"].exists() and folders["other"].exists()
+
+
+def test_forget_takes_the_rows_out_of_what_predict_and_explain_wrote_under_the_output_root(project, tmp_path):
+    import pyarrow.parquet as pq
+    from pyarrow import csv
+
+    from pipelines.cli.project import rows_from_outputs
+    from pipelines.config import load_config
+    from pipelines.shared.prediction_tables import write_table
+
+    cfg = load_config(project / "configs" / "taxi.yaml", [f"output_root={tmp_path}"])
+    rows = [{"customer_id": f"CUST-{i}", "score": i / 10} for i in range(5)]
+    write_table(rows, str(tmp_path / "scored.csv"), "csv")
+    write_table(rows, str(tmp_path / "why" / "attributions.parquet"), "parquet")
+    write_table([{"other": 1}], str(tmp_path / "unrelated.csv"), "csv")
+    inside = tmp_path / "pipeline_root" / "PredictionExport" / "x.csv"  # the pipeline's artifacts: forget's own way
+    write_table(rows, str(inside), "csv")
+    removed = rows_from_outputs(cfg, "customer_id", {"CUST-1", "CUST-3"})
+    assert removed == {str(tmp_path / "scored.csv"): 2, str(tmp_path / "why" / "attributions.parquet"): 2}
+    assert csv.read_csv(tmp_path / "scored.csv").column("customer_id").to_pylist() == ["CUST-0", "CUST-2", "CUST-4"]
+    assert pq.read_table(tmp_path / "why" / "attributions.parquet").num_rows == 3
+    assert csv.read_csv(inside).num_rows == 5 and rows_from_outputs(cfg, "customer_id", {"CUST-1"}) == {}
