@@ -469,9 +469,10 @@ def label_targets(label: dict, values: pa.Array) -> np.ndarray:
     """The label as the model learns it: the number, or the class's index in label.classes."""
     if label["kind"] == "regression":
         return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    from pipelines.shared.reference_model import class_indices
+
     text = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-    index = {(str(c) if text else float(c)): i for i, c in enumerate(label["classes"])}
-    return np.array([index[str(v) if text else float(v)] for v in values.to_pylist()], dtype=int)
+    return class_indices(values.to_pylist(), label["classes"], text)
 
 
 def check_with_reference(result: Plan, table: pa.Table) -> None:

@@ -79,9 +79,7 @@ def label_values(label, columns: R.Columns) -> np.ndarray:
         return (np.nan_to_num(raw.astype(float)) > threshold).astype(int)
     if label.kind == "regression":
         return raw.astype(float)
-    as_text = [str(c) if raw.dtype == object else float(c) for c in label.classes]
-    keys = [str(v) if raw.dtype == object else float(v) for v in raw]
-    return np.array([as_text.index(k) if k in as_text else 0 for k in keys], dtype=int)
+    return R.class_indices(raw, label.classes, text=raw.dtype == object)
 
 
 def reference_summary(train: R.Columns, evaluation: R.Columns, features_config, part: ReferenceModelPart) -> dict:

@@ -101,12 +101,7 @@ def predict(args, cfg) -> int:
 
         scored = local.predict(cfg, data, files, output, file_format)
         print(f"wrote {scored.output}: {scored.rows} rows scored by version {scored.version}")
-    for note in (positive_note(cfg), row_numbers_note(cfg, files)):
-        if note:
-            print(note)
-    with quiet_libraries():
-        unseen = unseen_values_line(cfg, files)
-    print(unseen)
+    print_scoring_notes(cfg, files)
     return EXIT_OK
 
 
@@ -122,12 +117,21 @@ def explain(args, cfg) -> int:
         written = run(cfg, open_reader(cfg), files, output, file_format)
     print(f"wrote {written.output}: attributions of {written.rows} rows by version {written.version}"
           + (" (stable; answered as the rollout splits)" if args.online else ""))
+    print_scoring_notes(cfg, files)
+    return EXIT_OK
+
+
+def print_scoring_notes(cfg, files: list[str]) -> None:
+    """What predict and explain both say after writing: the positive class, how rows are identified, and
+    the values the model never saw in training."""
+    from pipelines.shared.console import quiet_libraries
+
     for note in (positive_note(cfg), row_numbers_note(cfg, files)):
         if note:
             print(note)
     with quiet_libraries():
-        print(unseen_values_line(cfg, files))
-    return EXIT_OK
+        unseen = unseen_values_line(cfg, files)
+    print(unseen)
 
 
 def unseen_values_line(cfg, files: list[str]) -> str:

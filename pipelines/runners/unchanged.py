@@ -48,7 +48,7 @@ def fingerprint(cfg: PipelineConfig, code: Optional[Iterable[Path]] = None) -> O
     part("config", f"{cfg.source}:{cfg.model_dump_json()}")
     part("privacy", f"{cfg.key_id}:{','.join(cfg.forgotten)}")  # another key, or a forget request: a new run
     part("cores", os.cpu_count())  # Beam's default number of workers, in the components' Beam arguments
-    part("data", data_digest(cfg))
+    part("data", cfg.data_digest or data_digest(cfg))  # the runner computed it already for ExampleGen
     if cfg.schema_path:
         if artifact_files.is_uri(cfg.schema_path):
             return None

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -82,6 +82,13 @@ def encoding(columns: Columns, features: Sequence[str], categorical: Sequence[st
             if len(counts) > len(kept):
                 result.truncated.add(name)
     return result
+
+
+def class_indices(values: Iterable, classes: Sequence, text: bool) -> np.ndarray:
+    """Each value's index in `classes` (the label as the Trainer learns it), compared as text or as numbers (a
+    class written 1 matches a value read as 1.0); a value that is no class becomes 0."""
+    index = {(str(c) if text else float(c)): i for i, c in enumerate(classes)}
+    return np.array([index.get(str(v) if text else float(v), 0) for v in values], dtype=int)
 
 
 def fit(x: np.ndarray, y: np.ndarray, head: str, categorical_mask: list[bool], seed: int = 0,
